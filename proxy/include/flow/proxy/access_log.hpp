@@ -1,0 +1,30 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/proxy_error.hpp"
+
+namespace flow::proxy {
+
+// One line per exchange or tunnel, written by the stage that always runs last.
+struct AccessRecord {
+  std::string client;
+  std::string method;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string path;  // without the query string: queries may carry secrets
+  int status = 0;    // 0 when no answer went out
+  std::uint64_t request_body_bytes = 0;
+  std::uint64_t response_body_bytes = 0;
+  bool tunnel = false;
+  bool upstream_reused = false;
+  std::uint64_t duration_us = 0;
+  std::uint64_t connect_us = 0;
+  std::uint64_t ttfb_us = 0;
+  ProxyError error = ProxyError::none;
+};
+
+void write_access_record(LogWriter& writer, const AccessRecord& record);
+
+}  // namespace flow::proxy

@@ -1,0 +1,117 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "flow/proxy/access_log.hpp"
+#include "flow/proxy/http_codec.hpp"
+#include "flow/proxy/http_message.hpp"
+#include "flow/proxy/proxy_error.hpp"
+#include "flow/proxy/reaper.hpp"
+#include "flow/proxy/target.hpp"
+#include "flow/proxy/tcp_stream.hpp"
+#include "flow/proxy/timer.hpp"
+#include "flow/proxy/upstream.hpp"
+
+namespace flow::proxy {
+
+class ClientConnection;
+class Server;
+
+// One request and its response (and, later, its 402 retry) — the governed lifecycle of
+// DESIGN.md as named stages. finish() is the single place where an exchange ends: it always
+// writes the access log, counts, returns or closes the upstream connection and tells the
+// client connection what comes next.
+class Exchange : public StreamHandler, public MessageSink, public Retirable {
+ public:
+  enum class Stage {
+    connecting,          // waiting for an upstream connection (pool, DNS, TCP)
+    awaiting_response,   // request head sent; body streaming; no response head yet
+    streaming_response,  // response head sent to the client; body streaming
+    done,
+  };
+
+  Exchange(ClientConnection& client, HttpParser& request_parser);
+  ~Exchange() override;
+
+  // Validates the target and starts connecting. May end the exchange at once (bad target).
+  void start();
+
+  // Request body from the client, in order.
+  void on_request_body(std::string_view data);
+  void on_request_end();
+  // The request turned out malformed after its head (a bad chunk): refuse it.
+  void on_request_malformed(ProxyError error, std::string_view message);
+  // The client closed or failed: the exchange is abandoned.
+  void on_client_gone(bool eof_only);
+  // The client's write queue drained: upstream reading may resume.
+  void on_client_drained();
+  // Whether the client should stop reading (the upstream write queue is over its mark).
+  bool request_backlogged() const;
+  bool request_complete() const { return request_done_; }
+  Stage stage() const { return stage_; }
+
+  // StreamHandler (upstream)
+  void on_read(TcpStream& stream, const char* data, std::size_t len) override;
+  void on_eof(TcpStream& stream) override;
+  void on_error(TcpStream& stream, int uv_status) override;
+  void on_drained(TcpStream& stream) override;
+
+  // MessageSink (upstream response)
+  HeadAction on_head() override;
+  void on_body(std::string_view data) override;
+  void on_message_end() override;
+
+ private:
+  void acquire_upstream();
+  void connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream);
+  void attach(std::unique_ptr<UpstreamConnection> upstream);
+  void send_request_head();
+  void upstream_failed(ProxyError error, std::string_view message);
+  void response_complete();
+  void fail(ProxyError error, std::string_view message);
+  void finish(ProxyError error);
+  void on_upstream_deadline();
+  void feed_response(const char* data, std::size_t len);
+  void upstream_closed_early(std::string_view why);
+  void send_upstream(const uv_buf_t* bufs, unsigned count);
+  void write_client_body(std::string_view data);
+  bool retry_on_fresh_connection();
+  std::uint64_t elapsed_us() const;
+
+  ClientConnection& client_;
+  Server& server_;
+  RequestHead request_;       // as received from the client
+  Target target_;
+  bool request_chunked_ = false;
+  std::optional<std::uint64_t> request_length_;
+  bool client_keep_alive_ = false;
+  bool client_http11_ = true;
+  bool expect_continue_ = false;
+
+  Stage stage_ = Stage::connecting;
+  std::unique_ptr<Connector> connector_;
+  std::unique_ptr<UpstreamConnection> upstream_;
+  std::string upstream_head_;  // serialized request head (kept for one retry on a stale pool hit)
+  bool request_done_ = false;
+  bool response_done_ = false;
+  bool response_started_ = false;  // a final response head went to the client
+  bool upstream_reusable_ = true;
+  bool got_upstream_bytes_ = false;
+  bool retried_ = false;
+  bool interim_ = false;  // the response being parsed is a 1xx
+  ProxyError deferred_error_ = ProxyError::none;  // found inside a parser callback
+  std::string pending_body_;  // framed request body that arrived before the upstream was ready
+  const HeaderList* request_trailers_ = nullptr;
+
+  enum class Framing { none, length, chunked, close };
+  Framing client_framing_ = Framing::none;
+  bool close_client_after_ = false;
+  int response_status_ = 0;
+
+  Deadline upstream_deadline_;
+  std::uint64_t start_ns_ = 0;
+  AccessRecord record_;
+};
+
+}  // namespace flow::proxy

@@ -1,0 +1,23 @@
+#pragma once
+#include <functional>
+#include <string>
+
+#include "flow/policy/flow_config.hpp"
+
+namespace flow::proxy {
+
+struct RunOptions {
+  policy::ProxySettings settings;
+  std::string port_file;  // when set, "HOST:PORT\n" is written there once listening
+  // Called on the loop thread once listening, with the bound address (the demo uses it).
+  std::function<void(const std::string& bound)> on_listening;
+};
+
+// Runs the proxy on a fresh libuv loop until SIGTERM/SIGINT (or request_stop()) and the drain
+// that follows. Returns the process exit code; start-up errors are printed to stderr.
+int run_proxy(const RunOptions& options);
+
+// Asks a running run_proxy() to drain and return; safe from any thread.
+void request_stop();
+
+}  // namespace flow::proxy

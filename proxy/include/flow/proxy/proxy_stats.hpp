@@ -1,0 +1,28 @@
+#pragma once
+#include <array>
+#include <cstdint>
+
+#include "flow/proxy/proxy_error.hpp"
+
+namespace flow::proxy {
+
+// Counted where things happen; the admin API and metrics read these.
+struct ProxyStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_active = 0;
+  std::uint64_t connections_rejected = 0;
+  std::uint64_t exchanges_total = 0;
+  std::uint64_t exchanges_active = 0;
+  std::uint64_t tunnels_total = 0;
+  std::uint64_t tunnels_active = 0;
+  std::uint64_t upstream_connects = 0;
+  std::uint64_t upstream_reused = 0;
+  std::uint64_t upstream_retries = 0;
+  std::uint64_t request_body_bytes = 0;
+  std::uint64_t response_body_bytes = 0;
+  std::array<std::uint64_t, kProxyErrorCount> errors{};
+
+  void count(ProxyError e) { ++errors[static_cast<std::size_t>(e)]; }
+};
+
+}  // namespace flow::proxy

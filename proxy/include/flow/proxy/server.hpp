@@ -1,0 +1,72 @@
+#pragma once
+#include <uv.h>
+
+#include <list>
+#include <memory>
+#include <string>
+
+#include "flow/policy/flow_config.hpp"
+#include "flow/proxy/access_log.hpp"
+#include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/proxy_stats.hpp"
+#include "flow/proxy/reaper.hpp"
+#include "flow/proxy/timer.hpp"
+#include "flow/proxy/upstream.hpp"
+
+namespace flow::proxy {
+
+class ClientConnection;
+
+// The forward proxy on one libuv loop: the listener, every client connection, the upstream
+// pool, the counters and the logs. Everything here runs on the loop thread.
+class Server {
+ public:
+  Server(uv_loop_t* loop, policy::ProxySettings settings, Logger& log, LogWriter& access_log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Throws std::runtime_error with an operator-facing message on failure
+  // (bad address, non-loopback without agent authentication, port in use).
+  void start();
+  // "127.0.0.1:8402" with the port actually bound.
+  std::string bound_address() const;
+  // Stops accepting and closes idle connections; in-flight exchanges finish, then `on_drained`
+  // runs (or at the drain timeout, after the rest were closed).
+  void begin_drain(std::function<void()> on_drained);
+  bool draining() const { return draining_; }
+
+  uv_loop_t* loop() const { return loop_; }
+  const policy::ProxySettings& settings() const { return settings_; }
+  UpstreamPool& pool() { return pool_; }
+  ProxyStats& stats() { return stats_; }
+  Logger& log() { return log_; }
+  Reaper& reaper() { return reaper_; }
+  void write_access(const AccessRecord& record) { write_access_record(access_log_, record); }
+  bool connect_port_allowed(std::uint16_t port) const;
+  // True when `addr` is this proxy's own listening endpoint (a request that would loop).
+  bool is_own_endpoint(const sockaddr* addr) const;
+
+  // A connection has closed: it is destroyed on the next loop iteration.
+  void connection_closed(ClientConnection* connection);
+
+ private:
+  void on_new_connection(int status);
+  void check_drained();
+
+  uv_loop_t* loop_;
+  policy::ProxySettings settings_;
+  Logger& log_;
+  LogWriter& access_log_;
+  ProxyStats stats_;
+  Reaper reaper_;
+  UpstreamPool pool_;
+  std::unique_ptr<uv_tcp_t> listener_;
+  sockaddr_storage bound_{};
+  std::list<std::unique_ptr<ClientConnection>> connections_;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+  Timer drain_timer_;
+};
+
+}  // namespace flow::proxy

@@ -1,0 +1,29 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace flow::proxy {
+
+// Where a proxied request goes: from an absolute-form target or a CONNECT authority.
+struct Target {
+  std::string scheme;  // "http" or "https" (lower case); empty for CONNECT
+  std::string host;    // lower case; IPv6 without brackets
+  std::uint16_t port = 0;
+  std::string path;    // origin-form: path and query, at least "/"
+
+  // "host:port" with brackets around IPv6, the key of the upstream pool.
+  std::string authority() const;
+  // The Host header value: the port is omitted when it is the scheme's default.
+  std::string host_header() const;
+};
+
+// `http://host[:port][/path][?query]`; userinfo and fragments are refused.
+std::optional<Target> parse_absolute_target(std::string_view url);
+// `host:port` as sent with CONNECT (port required).
+std::optional<Target> parse_authority(std::string_view authority);
+// "HOST:PORT" for --listen: "127.0.0.1:8402", "[::1]:8402", "localhost:0".
+std::optional<Target> parse_listen_address(std::string_view text);
+
+}  // namespace flow::proxy

@@ -1,0 +1,141 @@
+#include "flow/proxy/proxy_runner.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "flow/proxy/handle_close.hpp"
+#include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/server.hpp"
+
+namespace flow::proxy {
+namespace {
+
+std::atomic<uv_async_t*> g_stop_async{nullptr};
+
+bool write_port_file(const std::string& path, const std::string& address) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return false;
+  const bool ok = std::fprintf(f, "%s\n", address.c_str()) > 0;
+  if (std::fclose(f) != 0 || !ok) return false;
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// The loop-side handles of run_proxy, closed through close_handle when the run ends.
+struct SignalWatch {
+  uv_signal_t handle{};
+  std::function<void(int)> on_signal;
+};
+struct StopAsync {
+  uv_async_t handle{};
+  std::function<void()> on_stop;
+};
+
+}  // namespace
+
+void request_stop() {
+  if (uv_async_t* a = g_stop_async.load()) uv_async_send(a);
+}
+
+int run_proxy(const RunOptions& options) {
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that closed is an EPIPE on the write, not a signal
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int exit_code = 0;
+  {
+    LogWriter diagnostics(&loop, STDERR_FILENO, false);
+    std::unique_ptr<LogWriter> access_file;
+    const std::string& access_path = options.settings.access_log;
+    if (access_path != "-") {
+      const int fd = LogWriter::open_file(access_path);
+      if (fd < 0) {
+        std::fprintf(stderr, "402flow: cannot open access log %s: %s\n", access_path.c_str(),
+                     uv_strerror(fd));
+        uv_loop_close(&loop);
+        return 2;
+      }
+      access_file = std::make_unique<LogWriter>(&loop, fd, true);
+    }
+    Logger log(diagnostics, parse_log_level(options.settings.log_level));
+    auto server = std::make_unique<Server>(&loop, options.settings, log,
+                                           access_file ? *access_file : diagnostics);
+    bool started = false;
+    try {
+      server->start();
+      started = true;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "402flow: %s\n", e.what());
+      exit_code = 2;
+    }
+    if (started) {
+      const std::string bound = server->bound_address();
+      if (!options.port_file.empty() && !write_port_file(options.port_file, bound)) {
+        std::fprintf(stderr, "402flow: cannot write the port file %s\n", options.port_file.c_str());
+        exit_code = 2;
+        started = false;
+      }
+      log.info("listening", "\"addr\":\"" + bound + "\"");
+      if (options.on_listening) options.on_listening(bound);
+    }
+    if (started) {
+      bool stopping = false;
+      auto stop = [&](const char* why) {
+        if (stopping) return;
+        stopping = true;
+        log.info("shutting down", std::string("\"reason\":\"") + why + "\"");
+        server->begin_drain([&loop] { uv_stop(&loop); });
+      };
+      std::vector<std::unique_ptr<SignalWatch>> signals;
+      for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
+        auto watch = std::make_unique<SignalWatch>();
+        watch->on_signal = [&, signum](int) {
+          if (signum == SIGHUP) {
+            log.warn("SIGHUP received: configuration reload is not available in this version");
+            return;
+          }
+          stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        };
+        uv_signal_init(&loop, &watch->handle);
+        watch->handle.data = watch.get();
+        uv_signal_start(&watch->handle, [](uv_signal_t* h, int s) {
+          static_cast<SignalWatch*>(h->data)->on_signal(s);
+        }, signum);
+        signals.push_back(std::move(watch));
+      }
+      auto async = std::make_unique<StopAsync>();
+      async->on_stop = [&] { stop("requested"); };
+      uv_async_init(&loop, &async->handle, [](uv_async_t* h) {
+        static_cast<StopAsync*>(h->data)->on_stop();
+      });
+      async->handle.data = async.get();
+      g_stop_async.store(&async->handle);
+
+      uv_run(&loop, UV_RUN_DEFAULT);
+
+      g_stop_async.store(nullptr);
+      auto* async_handle = reinterpret_cast<uv_handle_t*>(&async->handle);
+      close_handle(async_handle, std::move(async));
+      for (auto& s : signals) {
+        auto* signal_handle = reinterpret_cast<uv_handle_t*>(&s->handle);
+        close_handle(signal_handle, std::move(s));
+      }
+      log.info("stopped");
+    }
+    server.reset();
+    access_file.reset();
+    diagnostics.flush_blocking();
+    uv_run(&loop, UV_RUN_DEFAULT);  // let every close callback run
+  }
+  if (uv_loop_close(&loop) != 0) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  return exit_code;
+}
+
+}  // namespace flow::proxy

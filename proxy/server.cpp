@@ -1,0 +1,152 @@
+#include "flow/proxy/server.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "flow/proxy/client_connection.hpp"
+#include "flow/proxy/handle_close.hpp"
+#include "flow/proxy/net_address.hpp"
+#include "flow/proxy/target.hpp"
+
+namespace flow::proxy {
+
+Server::Server(uv_loop_t* loop, policy::ProxySettings settings, Logger& log, LogWriter& access_log)
+    : loop_(loop),
+      settings_(std::move(settings)),
+      log_(log),
+      access_log_(access_log),
+      reaper_(loop),
+      pool_(*this, settings_.pool_max_idle_per_origin, settings_.timeouts.pool_idle),
+      drain_timer_(loop, [this] {
+        log_.warn("drain timeout reached: closing the remaining connections");
+        std::vector<ClientConnection*> snapshot;
+        for (auto& c : connections_) snapshot.push_back(c.get());
+        for (auto* c : snapshot) c->close_now();
+        check_drained();
+      }) {}
+
+Server::~Server() {
+  connections_.clear();
+  pool_.clear();
+  if (listener_) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(listener_.get());
+    close_handle(handle, std::move(listener_));
+  }
+  reaper_.reap_now();
+}
+
+void Server::start() {
+  const auto target = parse_listen_address(settings_.listen);
+  if (!target) {
+    throw std::runtime_error("invalid listen address '" + settings_.listen +
+                             "': expected HOST:PORT, e.g. 127.0.0.1:8402 or [::1]:8402");
+  }
+  auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
+  if (!addr) {
+    throw std::runtime_error("invalid listen address '" + settings_.listen +
+                             "': the host must be an IP address (or localhost)");
+  }
+  if (!is_loopback(reinterpret_cast<sockaddr*>(&*addr))) {
+    // Agent authentication (shared mode) is what makes a non-loopback listener safe; until it
+    // is configured, such a listener would be an open proxy.
+    throw std::runtime_error(
+        "refusing to listen on " + settings_.listen +
+        ": a non-loopback listener needs agent authentication (shared mode with agent token "
+        "hashes), which is not configured; listen on 127.0.0.1 or ::1 instead");
+  }
+  listener_ = std::make_unique<uv_tcp_t>();
+  uv_tcp_init(loop_, listener_.get());
+  listener_->data = this;
+  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<sockaddr*>(&*addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), 511,
+                   [](uv_stream_t* s, int status) {
+                     static_cast<Server*>(s->data)->on_new_connection(status);
+                   });
+  }
+  if (rc != 0) {
+    throw std::runtime_error("cannot listen on " + settings_.listen + ": " + uv_strerror(rc));
+  }
+  int len = sizeof bound_;
+  uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound_), &len);
+}
+
+std::string Server::bound_address() const {
+  return format_sockaddr(reinterpret_cast<const sockaddr*>(&bound_));
+}
+
+bool Server::connect_port_allowed(std::uint16_t port) const {
+  return std::find(settings_.connect_ports.begin(), settings_.connect_ports.end(), port) !=
+         settings_.connect_ports.end();
+}
+
+bool Server::is_own_endpoint(const sockaddr* addr) const {
+  const auto* own = reinterpret_cast<const sockaddr*>(&bound_);
+  if (sockaddr_port(addr) != sockaddr_port(own)) return false;
+  if (same_endpoint(addr, own)) return true;
+  // A listener on a loopback address also answers other loopback addresses of its family only
+  // when bound to them, but an unspecified bind answers every local address.
+  if (is_unspecified(own)) return is_loopback(addr) || is_local_interface_address(addr);
+  return false;
+}
+
+void Server::on_new_connection(int status) {
+  if (status < 0) {
+    log_.warn("accept failed", "\"error\":\"" + std::string(uv_err_name(status)) + "\"");
+    return;
+  }
+  auto conn = std::make_unique<ClientConnection>(*this);
+  if (conn->stream().accept_from(reinterpret_cast<uv_stream_t*>(listener_.get())) != 0) return;
+  ClientConnection* raw = conn.get();
+  connections_.push_back(std::move(conn));
+  ++stats_.connections_accepted;
+  if (stats_.connections_active >= settings_.max_connections) {
+    ++stats_.connections_rejected;
+    ++stats_.connections_active;  // balanced in connection_closed
+    raw->reject(ProxyError::too_many_connections,
+                "the proxy is at its connection limit (" +
+                    std::to_string(settings_.max_connections) + "); retry later");
+    return;
+  }
+  ++stats_.connections_active;
+  raw->start_accepted();
+}
+
+void Server::connection_closed(ClientConnection* connection) {
+  auto it = std::find_if(connections_.begin(), connections_.end(),
+                         [&](const auto& c) { return c.get() == connection; });
+  if (it == connections_.end()) return;
+  --stats_.connections_active;
+  reaper_.retire(std::move(*it));
+  connections_.erase(it);
+  if (draining_) check_drained();
+}
+
+void Server::begin_drain(std::function<void()> on_drained) {
+  if (draining_) return;
+  draining_ = true;
+  on_drained_ = std::move(on_drained);
+  log_.info("draining: no new connections; waiting for in-flight exchanges",
+            "\"connections\":" + std::to_string(connections_.size()));
+  if (listener_) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(listener_.get());
+    close_handle(handle, std::move(listener_));
+  }
+  pool_.clear();
+  // begin_drain may close connections, which removes them from the list: iterate a snapshot.
+  std::vector<ClientConnection*> snapshot;
+  for (auto& c : connections_) snapshot.push_back(c.get());
+  for (auto* c : snapshot) c->begin_drain();
+  drain_timer_.start(settings_.timeouts.drain);
+  check_drained();
+}
+
+void Server::check_drained() {
+  if (!draining_ || !connections_.empty() || !on_drained_) return;
+  drain_timer_.stop();
+  auto done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  done();
+}
+
+}  // namespace flow::proxy

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs whatever the build, the tests and the demo need, from Debian's packages. Idempotent.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libuv1-dev libssl-dev libsqlite3-dev libyaml-cpp-dev doctest-dev nlohmann-json3-dev
+  libcli11-dev node-llhttp libsecp256k1-dev nettle-dev
+  curl openssl procps
+)
+if [ "${FLOW_SETUP_FUZZ:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
+if [ "${FLOW_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk squid tinyproxy nginx-light); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
