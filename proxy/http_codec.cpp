@@ -31,8 +31,27 @@ bool transfer_coding_supported(const HeaderList& headers) {
   return tokens == 0 || (tokens == 1 && only_chunked);
 }
 
-}  // namespace
+// RFC 9110 token characters: a field name with anything else (notably whitespace before the
+// colon) is refused, since another parser could read it as a different field.
+bool valid_field_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
 
+bool valid_field_names(const HeaderList& headers) {
+  for (const auto& h : headers) {
+    if (!valid_field_name(h.name)) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string_view parse_error_name(ParseError e) {
   switch (e) {
@@ -41,6 +60,7 @@ std::string_view parse_error_name(ParseError e) {
     case ParseError::head_too_large: return "head_too_large";
     case ParseError::unsupported_transfer_coding: return "unsupported_transfer_coding";
     case ParseError::conflicting_host: return "conflicting_host";
+    case ParseError::invalid_field_name: return "invalid_field_name";
     case ParseError::eof_in_message: return "eof_in_message";
   }
   return "unknown";
@@ -130,6 +150,8 @@ std::string_view HttpParser::error_reason() const {
     case ParseError::unsupported_transfer_coding:
       return "Transfer-Encoding other than a single final 'chunked'";
     case ParseError::conflicting_host: return "more than one Host header";
+    case ParseError::invalid_field_name:
+      return "invalid header field name (whitespace before the colon?)";
     case ParseError::eof_in_message: return "connection closed in the middle of a message";
     case ParseError::none: return "";
   }
@@ -211,6 +233,10 @@ int HttpParser::cb_header_value(llhttp_t* p, const char* at, std::size_t n) {
 
 int HttpParser::validate_head() {
   const HeaderList& headers = kind_ == Kind::request ? request_.headers : response_.headers;
+  if (!valid_field_names(headers)) {
+    error_ = ParseError::invalid_field_name;
+    return HPE_USER;
+  }
   if (!transfer_coding_supported(headers)) {
     error_ = ParseError::unsupported_transfer_coding;
     return HPE_USER;
@@ -256,6 +282,10 @@ int HttpParser::cb_body(llhttp_t* p, const char* at, std::size_t n) {
 
 int HttpParser::cb_message_complete(llhttp_t* p) {
   HttpParser& s = *self(p);
+  if (!valid_field_names(s.trailers_)) {
+    s.error_ = ParseError::invalid_field_name;
+    return HPE_USER;
+  }
   s.in_message_ = false;
   s.message_ended_ = true;
   if (s.sink_ != nullptr) s.sink_->on_message_end();

@@ -17,6 +17,7 @@ enum class ParseError {
   head_too_large,                // request line + headers over the limit
   unsupported_transfer_coding,   // anything but a single final "chunked"
   conflicting_host,              // more than one Host header
+  invalid_field_name,            // not a token, e.g. whitespace before the colon
   eof_in_message,                // the peer closed in the middle of a message
 };
 std::string_view parse_error_name(ParseError e);

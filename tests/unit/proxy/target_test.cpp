@@ -1,0 +1,48 @@
+#include <doctest/doctest.h>
+
+#include "flow/proxy/target.hpp"
+
+using namespace flow::proxy;
+
+TEST_CASE("absolute-form targets are split into host, port and origin-form path") {
+  auto t = parse_absolute_target("http://Example.COM:8080/a/b?q=1");
+  REQUIRE(t);
+  CHECK(t->host == "example.com");
+  CHECK(t->port == 8080);
+  CHECK(t->path == "/a/b?q=1");
+  CHECK(t->authority() == "example.com:8080");
+  CHECK(t->host_header() == "example.com:8080");
+
+  auto d = parse_absolute_target("http://example.com?x");
+  REQUIRE(d);
+  CHECK(d->port == 80);
+  CHECK(d->path == "/?x");
+  CHECK(d->host_header() == "example.com");
+
+  auto v6 = parse_absolute_target("http://[::1]:9000/");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->authority() == "[::1]:9000");
+}
+
+TEST_CASE("targets that cannot be forwarded safely are refused") {
+  CHECK_FALSE(parse_absolute_target("/relative"));
+  CHECK_FALSE(parse_absolute_target("ftp://a/"));
+  CHECK_FALSE(parse_absolute_target("http://user:pw@a/"));
+  CHECK_FALSE(parse_absolute_target("http://a:99999/"));
+  CHECK_FALSE(parse_absolute_target("http://a b/"));
+  CHECK_FALSE(parse_absolute_target("http:///x"));
+  CHECK_FALSE(parse_absolute_target("http://a/#frag"));
+}
+
+TEST_CASE("CONNECT authorities need a host and a non-zero port") {
+  auto t = parse_authority("api.example:443");
+  REQUIRE(t);
+  CHECK(t->port == 443);
+  CHECK_FALSE(parse_authority("api.example"));
+  CHECK_FALSE(parse_authority("api.example:0"));
+  CHECK_FALSE(parse_authority(":443"));
+  auto v6 = parse_authority("[2001:db8::1]:8443");
+  REQUIRE(v6);
+  CHECK(v6->host == "2001:db8::1");
+}
