@@ -22,7 +22,10 @@ ClientConnection::~ClientConnection() = default;
 
 void ClientConnection::start_accepted() {
   peer_ = stream_->peer_name();
-  arm_idle();
+  // The first request head must arrive within the header timeout, counted from accept;
+  // between keep-alive requests the (longer) idle timeout applies instead.
+  state_ = State::idle;
+  deadline_.arm(server_.settings().timeouts.header);
   stream_->start_reading();
 }
 

@@ -73,16 +73,6 @@ int run_proxy(const RunOptions& options) {
       exit_code = 2;
     }
     if (started) {
-      const std::string bound = server->bound_address();
-      if (!options.port_file.empty() && !write_port_file(options.port_file, bound)) {
-        std::fprintf(stderr, "402flow: cannot write the port file %s\n", options.port_file.c_str());
-        exit_code = 2;
-        started = false;
-      }
-      log.info("listening", "\"addr\":\"" + bound + "\"");
-      if (options.on_listening) options.on_listening(bound);
-    }
-    if (started) {
       bool stopping = false;
       auto stop = [&](const char* why) {
         if (stopping) return;
@@ -114,6 +104,17 @@ int run_proxy(const RunOptions& options) {
       });
       async->handle.data = async.get();
       g_stop_async.store(&async->handle);
+
+      // Signal handlers are in place before anyone can learn the port (tests and supervisors
+      // may signal the moment the port file appears).
+      const std::string bound = server->bound_address();
+      if (!options.port_file.empty() && !write_port_file(options.port_file, bound)) {
+        std::fprintf(stderr, "402flow: cannot write the port file %s\n", options.port_file.c_str());
+        exit_code = 2;
+        stop("port file");
+      }
+      log.info("listening", "\"addr\":\"" + bound + "\"");
+      if (options.on_listening) options.on_listening(bound);
 
       uv_run(&loop, UV_RUN_DEFAULT);
 
