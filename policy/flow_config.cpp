@@ -39,7 +39,8 @@ class Reader {
       if (known) continue;
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(item.first, "unknown key '" + key + "' in " + where + " (expected one of: " + list + ")");
+      fail(item.first,
+           "unknown key '" + key + "' in " + where + " (expected one of: " + list + ")");
     }
   }
 
@@ -84,8 +85,9 @@ void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
   r.only_keys(node, "proxy.timeouts",
               {"header", "idle", "connect", "upstream", "tunnel_idle", "drain", "pool_idle"});
   const std::pair<const char*, milliseconds*> fields[] = {
-      {"header", &t.header},   {"idle", &t.idle},   {"connect", &t.connect},
-      {"upstream", &t.upstream}, {"tunnel_idle", &t.tunnel_idle}, {"drain", &t.drain},
+      {"header", &t.header},           {"idle", &t.idle},
+      {"connect", &t.connect},         {"upstream", &t.upstream},
+      {"tunnel_idle", &t.tunnel_idle}, {"drain", &t.drain},
       {"pool_idle", &t.pool_idle}};
   for (auto [key, field] : fields) {
     if (node[key]) *field = r.duration(node[key], std::string("proxy.timeouts.") + key);
@@ -95,9 +97,8 @@ void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
 void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
   r.expect_map(node, "proxy");
   r.only_keys(node, "proxy",
-              {"listen", "connect_ports", "max_connections", "max_header_bytes",
-               "write_high_water", "pool_max_idle_per_origin", "timeouts", "access_log",
-               "log_level"});
+              {"listen", "connect_ports", "max_connections", "max_header_bytes", "write_high_water",
+               "pool_max_idle_per_origin", "timeouts", "access_log", "log_level"});
   if (node["listen"]) p.listen = r.string(node["listen"], "proxy.listen");
   if (const auto ports = node["connect_ports"]) {
     if (!ports.IsSequence()) r.fail(ports, "proxy.connect_ports must be a list of port numbers");
@@ -121,8 +122,8 @@ void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
         r.integer(node["write_high_water"], "proxy.write_high_water", 4096, u32max));
   }
   if (node["pool_max_idle_per_origin"]) {
-    p.pool_max_idle_per_origin = static_cast<std::uint32_t>(r.integer(
-        node["pool_max_idle_per_origin"], "proxy.pool_max_idle_per_origin", 0, 100'000));
+    p.pool_max_idle_per_origin = static_cast<std::uint32_t>(
+        r.integer(node["pool_max_idle_per_origin"], "proxy.pool_max_idle_per_origin", 0, 100'000));
   }
   if (node["timeouts"]) read_timeouts(r, node["timeouts"], p.timeouts);
   if (node["access_log"]) p.access_log = r.string(node["access_log"], "proxy.access_log");
@@ -156,7 +157,8 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
   if (root.IsNull()) return config;
   r.expect_map(root, "the top level");
   r.only_keys(root, "the top level", {"version", "proxy"});
-  if (root["version"]) config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
+  if (root["version"])
+    config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
   if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy);
   return config;
 }

@@ -76,8 +76,8 @@ void ClientConnection::on_read(TcpStream& /*stream*/, const char* data, std::siz
   std::size_t pos = 0;
   while (pos < len && parsing_allowed()) pos += step(data + pos, len - pos);
   processing_ = false;
-  if (pos < len && (state_ == State::exchange || state_ == State::reading_head ||
-                    state_ == State::idle)) {
+  if (pos < len &&
+      (state_ == State::exchange || state_ == State::reading_head || state_ == State::idle)) {
     input_.append(data + pos, len - pos);
   }
   process_input();

@@ -26,7 +26,8 @@ class DemoOrigin {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0 ||
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 16) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       std::perror("demo origin");
       std::exit(1);
@@ -55,8 +56,9 @@ class DemoOrigin {
         const auto end = request.find("\r\n\r\n");
         if (end == std::string::npos) continue;
         const std::string body = "hello from the demo origin\n";
-        const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                                     std::to_string(body.size()) + "\r\n\r\n" + body;
+        const std::string response =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
         if (::send(c, response.data(), response.size(), MSG_NOSIGNAL) < 0) break;
         request.erase(0, end + 4);
       }
@@ -81,7 +83,8 @@ std::string exchange_via_proxy(int proxy_port, const std::string& request) {
           static_cast<ssize_t>(request.size())) {
     char buf[4096];
     ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+      response.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
   return response;
@@ -122,7 +125,8 @@ int run_demo() {
       show("a request the proxy refuses (origin-form target)", bad,
            exchange_via_proxy(proxy_port, bad));
       const std::string connect = "CONNECT " + host + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
-      show("CONNECT to a port that is not allowed", connect, exchange_via_proxy(proxy_port, connect));
+      show("CONNECT to a port that is not allowed", connect,
+           exchange_via_proxy(proxy_port, connect));
       request_stop();
     });
   };

@@ -56,7 +56,9 @@ Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
 
 Exchange::~Exchange() = default;
 
-std::uint64_t Exchange::elapsed_us() const { return (uv_hrtime() - start_ns_) / 1000; }
+std::uint64_t Exchange::elapsed_us() const {
+  return (uv_hrtime() - start_ns_) / 1000;
+}
 
 void Exchange::start() {
   start_ns_ = uv_hrtime();
@@ -115,7 +117,8 @@ void Exchange::acquire_upstream() {
   }
   record_.upstream_reused = false;
   connector_ = std::make_unique<Connector>(
-      server_, target_, [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
+      server_, target_,
+      [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
         connected(error, std::move(message), std::move(s));
       });
   connector_->start();
@@ -398,14 +401,16 @@ bool Exchange::retry_on_fresh_connection() {
   return true;
 }
 
-void Exchange::on_drained(TcpStream& /*stream*/) { client_.update_reading(); }
+void Exchange::on_drained(TcpStream& /*stream*/) {
+  client_.update_reading();
+}
 
 void Exchange::on_upstream_deadline() {
   if (stage_ == Stage::done || stage_ == Stage::connecting) return;
   const auto ms = std::to_string(server_.settings().timeouts.upstream.count());
-  fail(ProxyError::upstream_timeout,
-       response_started_ ? "the origin stopped sending for " + ms + " ms"
-                         : "the origin did not answer within " + ms + " ms");
+  fail(ProxyError::upstream_timeout, response_started_
+                                         ? "the origin stopped sending for " + ms + " ms"
+                                         : "the origin did not answer within " + ms + " ms");
 }
 
 void Exchange::fail(ProxyError error, std::string_view message) {
@@ -446,8 +451,8 @@ void Exchange::finish(ProxyError error) {
   record_.error = error;
   record_.duration_us = elapsed_us();
   server_.write_access(record_);
-  const bool keep_alive = error == ProxyError::none && !close_client_after_ && request_done_ &&
-                          response_done_;
+  const bool keep_alive =
+      error == ProxyError::none && !close_client_after_ && request_done_ && response_done_;
   client_.exchange_ended(keep_alive);
 }
 

@@ -3,7 +3,9 @@
 namespace flow::proxy {
 namespace {
 
-HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
+HttpParser* self(llhttp_t* p) {
+  return static_cast<HttpParser*>(p->data);
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -55,13 +57,20 @@ bool valid_field_names(const HeaderList& headers) {
 
 std::string_view parse_error_name(ParseError e) {
   switch (e) {
-    case ParseError::none: return "none";
-    case ParseError::malformed: return "malformed";
-    case ParseError::head_too_large: return "head_too_large";
-    case ParseError::unsupported_transfer_coding: return "unsupported_transfer_coding";
-    case ParseError::conflicting_host: return "conflicting_host";
-    case ParseError::invalid_field_name: return "invalid_field_name";
-    case ParseError::eof_in_message: return "eof_in_message";
+    case ParseError::none:
+      return "none";
+    case ParseError::malformed:
+      return "malformed";
+    case ParseError::head_too_large:
+      return "head_too_large";
+    case ParseError::unsupported_transfer_coding:
+      return "unsupported_transfer_coding";
+    case ParseError::conflicting_host:
+      return "conflicting_host";
+    case ParseError::invalid_field_name:
+      return "invalid_field_name";
+    case ParseError::eof_in_message:
+      return "eof_in_message";
   }
   return "unknown";
 }
@@ -146,14 +155,18 @@ std::string_view HttpParser::error_reason() const {
       const char* reason = llhttp_get_error_reason(&parser_);
       return reason ? reason : "malformed message";
     }
-    case ParseError::head_too_large: return "request line and headers exceed the size limit";
+    case ParseError::head_too_large:
+      return "request line and headers exceed the size limit";
     case ParseError::unsupported_transfer_coding:
       return "Transfer-Encoding other than a single final 'chunked'";
-    case ParseError::conflicting_host: return "more than one Host header";
+    case ParseError::conflicting_host:
+      return "more than one Host header";
     case ParseError::invalid_field_name:
       return "invalid header field name (whitespace before the colon?)";
-    case ParseError::eof_in_message: return "connection closed in the middle of a message";
-    case ParseError::none: return "";
+    case ParseError::eof_in_message:
+      return "connection closed in the middle of a message";
+    case ParseError::none:
+      return "";
   }
   return "";
 }
@@ -213,8 +226,9 @@ int HttpParser::cb_method(llhttp_t* p, const char* at, std::size_t n) {
 
 int HttpParser::cb_header_field(llhttp_t* p, const char* at, std::size_t n) {
   HttpParser& s = *self(p);
-  HeaderList& list = s.in_body_ ? s.trailers_ : (s.kind_ == Kind::request ? s.request_.headers
-                                                                           : s.response_.headers);
+  HeaderList& list = s.in_body_
+                         ? s.trailers_
+                         : (s.kind_ == Kind::request ? s.request_.headers : s.response_.headers);
   if (list.empty() || s.last_was_value_) list.push_back({});
   list.back().name.append(at, n);
   s.last_was_value_ = false;
@@ -223,8 +237,9 @@ int HttpParser::cb_header_field(llhttp_t* p, const char* at, std::size_t n) {
 
 int HttpParser::cb_header_value(llhttp_t* p, const char* at, std::size_t n) {
   HttpParser& s = *self(p);
-  HeaderList& list = s.in_body_ ? s.trailers_ : (s.kind_ == Kind::request ? s.request_.headers
-                                                                           : s.response_.headers);
+  HeaderList& list = s.in_body_
+                         ? s.trailers_
+                         : (s.kind_ == Kind::request ? s.request_.headers : s.response_.headers);
   if (list.empty()) return HPE_USER;
   list.back().value.append(at, n);
   s.last_was_value_ = true;
@@ -265,11 +280,13 @@ int HttpParser::cb_headers_complete(llhttp_t* p) {
   s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
   if (s.sink_ == nullptr) return HPE_OK;
   switch (s.sink_->on_head()) {
-    case MessageSink::HeadAction::proceed: return 0;
+    case MessageSink::HeadAction::proceed:
+      return 0;
     case MessageSink::HeadAction::skip_body:
       s.until_eof_ = false;
       return 1;
-    case MessageSink::HeadAction::pause: return HPE_PAUSED;
+    case MessageSink::HeadAction::pause:
+      return HPE_PAUSED;
   }
   return 0;
 }

@@ -6,7 +6,9 @@
 namespace flow::proxy {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -25,8 +27,8 @@ void for_each_token(std::string_view list, F&& f) {
 }
 
 constexpr std::array<std::string_view, 10> kHopByHop = {
-    "connection", "proxy-connection",    "keep-alive",         "te",
-    "trailer",    "upgrade",             "proxy-authorization", "proxy-authenticate",
+    "connection",     "proxy-connection", "keep-alive",          "te",
+    "trailer",        "upgrade",          "proxy-authorization", "proxy-authenticate",
     "content-length", "transfer-encoding"};
 
 }  // namespace
@@ -85,8 +87,8 @@ void strip_hop_by_hop(HeaderList& headers) {
 }
 
 void append_via(HeaderList& headers, HttpVersion received) {
-  std::string entry = received.major == 1 ? "1." + std::to_string(received.minor)
-                                          : std::to_string(received.major);
+  std::string entry =
+      received.major == 1 ? "1." + std::to_string(received.minor) : std::to_string(received.major);
   entry += " 402flow";
   for (auto& h : headers) {
     if (iequals(h.name, "via")) {
@@ -128,19 +130,32 @@ void serialize_response_head(int status, std::string_view reason, const HeaderLi
 
 std::string_view default_reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 508: return "Loop Detected";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 508:
+      return "Loop Detected";
+    default:
+      return "Status";
   }
 }
 

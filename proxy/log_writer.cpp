@@ -11,9 +11,17 @@
 #include "flow/proxy/proxy_error.hpp"
 
 namespace flow::proxy {
+namespace {
+constexpr std::chrono::milliseconds kFlushInterval{20};
+constexpr std::size_t kFlushBytes = 64 * 1024;
+}  // namespace
 
 LogWriter::LogWriter(uv_loop_t* loop, int fd, bool owns_fd, std::size_t max_buffered)
-    : loop_(loop), fd_(fd), owns_fd_(owns_fd), max_buffered_(max_buffered) {
+    : loop_(loop),
+      fd_(fd),
+      owns_fd_(owns_fd),
+      max_buffered_(max_buffered),
+      flush_timer_(loop, [this] { start_write(); }) {
   req_.data = this;
 }
 
@@ -33,11 +41,17 @@ void LogWriter::append(std::string_view line) {
     return;
   }
   pending_.append(line);
-  if (!writing_) start_write();
+  if (writing_) return;
+  if (pending_.size() >= kFlushBytes) {
+    start_write();
+  } else if (!flush_timer_.active()) {
+    flush_timer_.start(kFlushInterval);
+  }
 }
 
 void LogWriter::start_write() {
   if (writing_ || pending_.empty()) return;
+  flush_timer_.stop();
   in_flight_.swap(pending_);
   pending_.clear();
   in_flight_offset_ = 0;
@@ -65,7 +79,9 @@ void LogWriter::on_written(uv_fs_t* req) {
     ++self->dropped_;
   }
   self->in_flight_.clear();
-  self->start_write();
+  if (!self->pending_.empty() && !self->flush_timer_.active()) {
+    self->flush_timer_.start(kFlushInterval);
+  }
 }
 
 void LogWriter::flush_blocking() {

@@ -29,7 +29,8 @@ std::vector<std::uint16_t> parse_ports(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size() || value == 0 || value > 65535) {
-      throw CLI::ValidationError("--connect-ports", "expected ports like 443,8443, got '" + text + "'");
+      throw CLI::ValidationError("--connect-ports",
+                                 "expected ports like 443,8443, got '" + text + "'");
     }
     ports.push_back(static_cast<std::uint16_t>(value));
     if (comma == std::string::npos) break;
@@ -41,8 +42,8 @@ std::vector<std::uint16_t> parse_ports(const std::string& text) {
 std::chrono::milliseconds parse_duration_option(const std::string& name, const std::string& text) {
   auto d = flow::policy::parse_duration(text);
   if (!d || d->count() == 0) {
-    throw CLI::ValidationError(name, "expected a positive duration like 500ms, 10s, 2m, got '" +
-                                         text + "'");
+    throw CLI::ValidationError(
+        name, "expected a positive duration like 500ms, 10s, 2m, got '" + text + "'");
   }
   return *d;
 }
@@ -76,7 +77,8 @@ void add_run_options(CLI::App& run, RunFlags& f) {
   run.add_option("--connect-timeout", f.connect_timeout, "upstream connect timeout (default 10s)");
   run.add_option("--upstream-timeout", f.upstream_timeout,
                  "upstream response/inactivity timeout (default 60s)");
-  run.add_option("--tunnel-idle-timeout", f.tunnel_timeout, "CONNECT tunnel idle timeout (default 5m)");
+  run.add_option("--tunnel-idle-timeout", f.tunnel_timeout,
+                 "CONNECT tunnel idle timeout (default 5m)");
   run.add_option("--drain-timeout", f.drain_timeout, "SIGTERM grace period (default 30s)");
   run.add_option("--access-log", f.access_log, "access log file, or - for stderr (default -)");
   run.add_option("--log-level", f.log_level, "error|warn|info|debug (default info)")
@@ -91,9 +93,11 @@ ProxySettings settings_from(const RunFlags& f) {
   if (f.max_connections) s.max_connections = f.max_connections;
   if (f.max_header_bytes) s.max_header_bytes = f.max_header_bytes;
   auto& t = s.timeouts;
-  if (!f.header_timeout.empty()) t.header = parse_duration_option("--header-timeout", f.header_timeout);
+  if (!f.header_timeout.empty())
+    t.header = parse_duration_option("--header-timeout", f.header_timeout);
   if (!f.idle_timeout.empty()) t.idle = parse_duration_option("--idle-timeout", f.idle_timeout);
-  if (!f.connect_timeout.empty()) t.connect = parse_duration_option("--connect-timeout", f.connect_timeout);
+  if (!f.connect_timeout.empty())
+    t.connect = parse_duration_option("--connect-timeout", f.connect_timeout);
   if (!f.upstream_timeout.empty()) {
     t.upstream = parse_duration_option("--upstream-timeout", f.upstream_timeout);
   }

@@ -6,40 +6,64 @@ namespace flow::proxy {
 
 std::string_view proxy_error_name(ProxyError e) {
   switch (e) {
-    case ProxyError::none: return "none";
-    case ProxyError::bad_request: return "bad_request";
-    case ProxyError::header_too_large: return "header_too_large";
-    case ProxyError::request_timeout: return "request_timeout";
-    case ProxyError::connect_port_denied: return "connect_port_denied";
-    case ProxyError::loop_detected: return "loop_detected";
-    case ProxyError::not_implemented: return "not_implemented";
-    case ProxyError::upstream_unreachable: return "upstream_unreachable";
-    case ProxyError::upstream_timeout: return "upstream_timeout";
-    case ProxyError::upstream_protocol: return "upstream_protocol";
-    case ProxyError::too_many_connections: return "too_many_connections";
-    case ProxyError::client_closed: return "client_closed";
-    case ProxyError::upstream_closed: return "upstream_closed";
-    case ProxyError::shutting_down: return "shutting_down";
+    case ProxyError::none:
+      return "none";
+    case ProxyError::bad_request:
+      return "bad_request";
+    case ProxyError::header_too_large:
+      return "header_too_large";
+    case ProxyError::request_timeout:
+      return "request_timeout";
+    case ProxyError::connect_port_denied:
+      return "connect_port_denied";
+    case ProxyError::loop_detected:
+      return "loop_detected";
+    case ProxyError::not_implemented:
+      return "not_implemented";
+    case ProxyError::upstream_unreachable:
+      return "upstream_unreachable";
+    case ProxyError::upstream_timeout:
+      return "upstream_timeout";
+    case ProxyError::upstream_protocol:
+      return "upstream_protocol";
+    case ProxyError::too_many_connections:
+      return "too_many_connections";
+    case ProxyError::client_closed:
+      return "client_closed";
+    case ProxyError::upstream_closed:
+      return "upstream_closed";
+    case ProxyError::shutting_down:
+      return "shutting_down";
   }
   return "unknown";
 }
 
 int proxy_error_status(ProxyError e) {
   switch (e) {
-    case ProxyError::bad_request: return 400;
-    case ProxyError::header_too_large: return 431;
-    case ProxyError::request_timeout: return 408;
-    case ProxyError::connect_port_denied: return 403;
-    case ProxyError::loop_detected: return 508;
-    case ProxyError::not_implemented: return 501;
+    case ProxyError::bad_request:
+      return 400;
+    case ProxyError::header_too_large:
+      return 431;
+    case ProxyError::request_timeout:
+      return 408;
+    case ProxyError::connect_port_denied:
+      return 403;
+    case ProxyError::loop_detected:
+      return 508;
+    case ProxyError::not_implemented:
+      return 501;
     case ProxyError::upstream_unreachable:
     case ProxyError::upstream_protocol:
-    case ProxyError::upstream_closed: return 502;
-    case ProxyError::upstream_timeout: return 504;
+    case ProxyError::upstream_closed:
+      return 502;
+    case ProxyError::upstream_timeout:
+      return 504;
     case ProxyError::too_many_connections:
-    case ProxyError::shutting_down: return 503;
+    case ProxyError::shutting_down:
+      return 503;
     case ProxyError::none:
-    case ProxyError::client_closed: return 0;
+    case ProxyError::client_closed:
+      return 0;
   }
   return 500;
 }
@@ -50,11 +74,21 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20 || u == 0x7f) {
           out += "\\u00";

@@ -92,16 +92,16 @@ int run_proxy(const RunOptions& options) {
         };
         uv_signal_init(&loop, &watch->handle);
         watch->handle.data = watch.get();
-        uv_signal_start(&watch->handle, [](uv_signal_t* h, int s) {
-          static_cast<SignalWatch*>(h->data)->on_signal(s);
-        }, signum);
+        uv_signal_start(
+            &watch->handle,
+            [](uv_signal_t* h, int s) { static_cast<SignalWatch*>(h->data)->on_signal(s); },
+            signum);
         signals.push_back(std::move(watch));
       }
       auto async = std::make_unique<StopAsync>();
       async->on_stop = [&] { stop("requested"); };
-      uv_async_init(&loop, &async->handle, [](uv_async_t* h) {
-        static_cast<StopAsync*>(h->data)->on_stop();
-      });
+      uv_async_init(&loop, &async->handle,
+                    [](uv_async_t* h) { static_cast<StopAsync*>(h->data)->on_stop(); });
       async->handle.data = async.get();
       g_stop_async.store(&async->handle);
 

@@ -37,6 +37,8 @@ void Reaper::retire(std::unique_ptr<Retirable> object) {
   uv_idle_start(&core_->idle, [](uv_idle_t* h) { static_cast<Core*>(h->data)->reap(); });
 }
 
-void Reaper::reap_now() { core_->reap(); }
+void Reaper::reap_now() {
+  core_->reap();
+}
 
 }  // namespace flow::proxy

@@ -26,6 +26,7 @@ Server::Server(uv_loop_t* loop, policy::ProxySettings settings, Logger& log, Log
       }) {}
 
 Server::~Server() {
+  index_.clear();
   connections_.clear();
   pool_.clear();
   if (listener_) {
@@ -99,13 +100,14 @@ void Server::on_new_connection(int status) {
   if (conn->stream().accept_from(reinterpret_cast<uv_stream_t*>(listener_.get())) != 0) return;
   ClientConnection* raw = conn.get();
   connections_.push_back(std::move(conn));
+  index_.emplace(raw, std::prev(connections_.end()));
   ++stats_.connections_accepted;
   if (stats_.connections_active >= settings_.max_connections) {
     ++stats_.connections_rejected;
     ++stats_.connections_active;  // balanced in connection_closed
-    raw->reject(ProxyError::too_many_connections,
-                "the proxy is at its connection limit (" +
-                    std::to_string(settings_.max_connections) + "); retry later");
+    raw->reject(ProxyError::too_many_connections, "the proxy is at its connection limit (" +
+                                                      std::to_string(settings_.max_connections) +
+                                                      "); retry later");
     return;
   }
   ++stats_.connections_active;
@@ -113,9 +115,10 @@ void Server::on_new_connection(int status) {
 }
 
 void Server::connection_closed(ClientConnection* connection) {
-  auto it = std::find_if(connections_.begin(), connections_.end(),
-                         [&](const auto& c) { return c.get() == connection; });
-  if (it == connections_.end()) return;
+  auto found = index_.find(connection);
+  if (found == index_.end()) return;
+  auto it = found->second;
+  index_.erase(found);
   --stats_.connections_active;
   reaper_.retire(std::move(*it));
   connections_.erase(it);

@@ -119,9 +119,13 @@ TcpStream::~TcpStream() {
   close_handle(reinterpret_cast<uv_handle_t*>(&core_->tcp), std::unique_ptr<Core>(core_));
 }
 
-void TcpStream::set_handler(StreamHandler* handler) { core_->handler = handler; }
+void TcpStream::set_handler(StreamHandler* handler) {
+  core_->handler = handler;
+}
 
-uv_stream_t* TcpStream::stream() { return reinterpret_cast<uv_stream_t*>(&core_->tcp); }
+uv_stream_t* TcpStream::stream() {
+  return reinterpret_cast<uv_stream_t*>(&core_->tcp);
+}
 
 int TcpStream::accept_from(uv_stream_t* server) {
   const int rc = uv_accept(server, stream());
@@ -131,12 +135,13 @@ int TcpStream::accept_from(uv_stream_t* server) {
 
 int TcpStream::connect(const sockaddr* addr) {
   core_->connect_req.data = core_;
-  const int rc = uv_tcp_connect(&core_->connect_req, &core_->tcp, addr, [](uv_connect_t* req,
-                                                                           int status) {
-    auto* core = static_cast<Core*>(req->data);
-    if (status == 0) uv_tcp_nodelay(&core->tcp, 1);
-    if (core->handler && core->owner && !core->closing) core->handler->on_connected(*core->owner, status);
-  });
+  const int rc =
+      uv_tcp_connect(&core_->connect_req, &core_->tcp, addr, [](uv_connect_t* req, int status) {
+        auto* core = static_cast<Core*>(req->data);
+        if (status == 0) uv_tcp_nodelay(&core->tcp, 1);
+        if (core->handler && core->owner && !core->closing)
+          core->handler->on_connected(*core->owner, status);
+      });
   return rc;
 }
 
@@ -173,7 +178,9 @@ void TcpStream::stop_reading() {
   core_->reading = false;
 }
 
-bool TcpStream::reading() const { return core_->reading; }
+bool TcpStream::reading() const {
+  return core_->reading;
+}
 
 void TcpStream::write(std::string_view data) {
   if (data.empty()) return;
@@ -196,16 +203,22 @@ void TcpStream::write(const uv_buf_t* bufs, unsigned count) {
   if (written < total) core_->enqueue(bufs, count, written);
 }
 
-std::size_t TcpStream::queued() const { return core_->queued; }
+std::size_t TcpStream::queued() const {
+  return core_->queued;
+}
 
-bool TcpStream::above_high_water() const { return core_->queued > core_->high_water; }
+bool TcpStream::above_high_water() const {
+  return core_->queued > core_->high_water;
+}
 
 void TcpStream::shutdown_after_writes() {
   core_->shutdown_requested = true;
   core_->maybe_shutdown();
 }
 
-bool TcpStream::failed() const { return core_->failed; }
+bool TcpStream::failed() const {
+  return core_->failed;
+}
 
 std::string TcpStream::peer_name() const {
   sockaddr_storage ss{};

@@ -35,7 +35,9 @@ void Timer::start(std::chrono::milliseconds after) {
       static_cast<std::uint64_t>(after.count()), 0);
 }
 
-void Timer::stop() { uv_timer_stop(&core_->timer); }
+void Timer::stop() {
+  uv_timer_stop(&core_->timer);
+}
 
 bool Timer::active() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(&core_->timer)) != 0;
@@ -50,7 +52,9 @@ void Deadline::arm(std::chrono::milliseconds limit) {
   timer_.start(limit);
 }
 
-void Deadline::touch() { last_touch_ = uv_now(loop_); }
+void Deadline::touch() {
+  last_touch_ = uv_now(loop_);
+}
 
 void Deadline::disarm() {
   limit_ = std::chrono::milliseconds(0);

@@ -81,13 +81,17 @@ void Tunnel::client_eof() {
   if (established_) upstream_->shutdown_after_writes();
 }
 
-void Tunnel::client_failed() { finish(ProxyError::client_closed); }
+void Tunnel::client_failed() {
+  finish(ProxyError::client_closed);
+}
 
 void Tunnel::client_drained() {
   if (established_ && !upstream_eof_) upstream_->start_reading();
 }
 
-void Tunnel::abort(ProxyError error) { finish(error); }
+void Tunnel::abort(ProxyError error) {
+  finish(error);
+}
 
 void Tunnel::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
   idle_.touch();
@@ -105,7 +109,9 @@ void Tunnel::on_error(TcpStream& /*stream*/, int /*uv_status*/) {
   finish(ProxyError::upstream_closed);
 }
 
-void Tunnel::on_drained(TcpStream& /*stream*/) { client_.update_reading(); }
+void Tunnel::on_drained(TcpStream& /*stream*/) {
+  client_.update_reading();
+}
 
 void Tunnel::on_shutdown(TcpStream& /*stream*/) {
   upstream_shut_ = true;

@@ -26,7 +26,9 @@ UpstreamPool::UpstreamPool(Server& server, std::size_t max_idle_per_origin,
       idle_(idle),
       sweep_(server.loop(), [this] { expire(); }) {}
 
-UpstreamPool::~UpstreamPool() { clear(); }
+UpstreamPool::~UpstreamPool() {
+  clear();
+}
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key) {
   auto it = idle_by_key_.find(key);
@@ -111,11 +113,10 @@ void Connector::start() {
     try_next();
     return;
   }
-  resolution_ = Resolution::start(
-      server_.loop(), target_.host, target_.port,
-      [this](int status, std::vector<sockaddr_storage> addresses) {
-        resolved(status, std::move(addresses));
-      });
+  resolution_ = Resolution::start(server_.loop(), target_.host, target_.port,
+                                  [this](int status, std::vector<sockaddr_storage> addresses) {
+                                    resolved(status, std::move(addresses));
+                                  });
   if (!resolution_) {
     complete(ProxyError::upstream_unreachable, "cannot resolve " + target_.host);
   }
@@ -140,7 +141,8 @@ void Connector::try_next() {
                target_.authority() + " is this proxy's own address; the request would loop");
       return;
     }
-    stream_ = std::make_unique<TcpStream>(server_.loop(), this, server_.settings().write_high_water);
+    stream_ =
+        std::make_unique<TcpStream>(server_.loop(), this, server_.settings().write_high_water);
     last_status_ = stream_->connect(addr);
     if (last_status_ == 0) {
       ++server_.stats().upstream_connects;

@@ -105,11 +105,13 @@ TEST_CASE("a pause at the head leaves the body for later") {
 TEST_CASE("smuggling shapes are refused") {
   const char* cases[] = {
       // Content-Length and Transfer-Encoding together
-      "POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n",
       // two different Content-Lengths
       "POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
       // a malformed chunk size
-      "POST http://a/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+      "POST http://a/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+      "chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
       // a bare LF ending a header line
       "GET http://a/ HTTP/1.1\r\nHost: a\n\r\n",
   };
@@ -161,7 +163,8 @@ TEST_CASE("two Host headers are refused") {
 
 TEST_CASE("a head over the limit is reported as too large, not malformed") {
   Fixture f(HttpParser::Kind::request, 1024);
-  std::string req = "GET http://a/ HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'x') + "\r\n\r\n";
+  std::string req =
+      "GET http://a/ HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'x') + "\r\n\r\n";
   auto r = f.feed(req);
   CHECK(r.status == HttpParser::Status::error);
   CHECK(f.parser.error() == ParseError::head_too_large);
@@ -170,7 +173,8 @@ TEST_CASE("a head over the limit is reported as too large, not malformed") {
 TEST_CASE("a response to HEAD has no body even with a Content-Length") {
   Fixture f(HttpParser::Kind::response);
   f.sink.action = MessageSink::HeadAction::skip_body;
-  const std::string two = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+  const std::string two =
+      "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
   auto r = f.feed(two);
   CHECK(r.status == HttpParser::Status::paused_end);
   CHECK(f.parser.response().status == 200);

@@ -6,12 +6,18 @@
 using namespace flow::proxy;
 
 TEST_CASE("hop-by-hop headers and the ones Connection names are removed") {
-  HeaderList h{{"Host", "a"},          {"Connection", "keep-alive, X-Secret"},
-               {"X-Secret", "s"},      {"Keep-Alive", "timeout=5"},
-               {"Proxy-Connection", "keep-alive"}, {"TE", "trailers"},
-               {"Trailer", "X-T"},     {"Upgrade", "websocket"},
-               {"Proxy-Authorization", "Basic eA=="}, {"Accept", "*/*"},
-               {"Content-Length", "3"}, {"Transfer-Encoding", "chunked"}};
+  HeaderList h{{"Host", "a"},
+               {"Connection", "keep-alive, X-Secret"},
+               {"X-Secret", "s"},
+               {"Keep-Alive", "timeout=5"},
+               {"Proxy-Connection", "keep-alive"},
+               {"TE", "trailers"},
+               {"Trailer", "X-T"},
+               {"Upgrade", "websocket"},
+               {"Proxy-Authorization", "Basic eA=="},
+               {"Accept", "*/*"},
+               {"Content-Length", "3"},
+               {"Transfer-Encoding", "chunked"}};
   strip_hop_by_hop(h);
   REQUIRE(h.size() == 2);
   CHECK(h[0].name == "Host");

@@ -11,13 +11,13 @@ namespace flow::policy {
 using std::chrono::milliseconds;
 
 struct ProxyTimeouts {
-  milliseconds header{15'000};       // whole request head must arrive within this
-  milliseconds idle{60'000};         // keep-alive idle between requests
-  milliseconds connect{10'000};      // upstream TCP connect
-  milliseconds upstream{60'000};     // upstream response head, and gaps between body reads
+  milliseconds header{15'000};        // whole request head must arrive within this
+  milliseconds idle{60'000};          // keep-alive idle between requests
+  milliseconds connect{10'000};       // upstream TCP connect
+  milliseconds upstream{60'000};      // upstream response head, and gaps between body reads
   milliseconds tunnel_idle{300'000};  // CONNECT tunnel with no traffic either way
-  milliseconds drain{30'000};        // SIGTERM grace period for in-flight exchanges
-  milliseconds pool_idle{30'000};    // idle upstream connection kept in the pool
+  milliseconds drain{30'000};         // SIGTERM grace period for in-flight exchanges
+  milliseconds pool_idle{30'000};     // idle upstream connection kept in the pool
 };
 
 // The `proxy:` section of flow.yaml: listener, limits and timeouts of the pass-through path.

@@ -44,7 +44,7 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
 
   // From the Exchange.
   void exchange_ended(bool keep_alive);  // the response is queued in full (or was aborted)
-  void update_reading();              // re-evaluate whether to read from the client
+  void update_reading();                 // re-evaluate whether to read from the client
   // The response is waiting on a client that does not read: bound how long.
   void watch_write_stall(bool stalled);
   // From the Tunnel.
@@ -80,9 +80,9 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   std::unique_ptr<TcpStream> stream_;
   HttpParser parser_;
   State state_ = State::idle;
-  std::string input_;            // bytes read but not yet consumed by the parser
-  bool parser_paused_ = false;   // stopped after a head or a message
-  bool processing_ = false;      // inside process_input (guards re-entry)
+  std::string input_;           // bytes read but not yet consumed by the parser
+  bool parser_paused_ = false;  // stopped after a head or a message
+  bool processing_ = false;     // inside process_input (guards re-entry)
   bool client_eof_ = false;
   bool draining_ = false;
   std::unique_ptr<Exchange> exchange_;

@@ -81,7 +81,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
 
   ClientConnection& client_;
   Server& server_;
-  RequestHead request_;       // as received from the client
+  RequestHead request_;  // as received from the client
   Target target_;
   bool request_chunked_ = false;
   std::optional<std::uint64_t> request_length_;
@@ -99,7 +99,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   bool upstream_reusable_ = true;
   bool got_upstream_bytes_ = false;
   bool retried_ = false;
-  bool interim_ = false;  // the response being parsed is a 1xx
+  bool interim_ = false;                          // the response being parsed is a 1xx
   ProxyError deferred_error_ = ProxyError::none;  // found inside a parser callback
   std::string pending_body_;  // framed request body that arrived before the upstream was ready
   const HeaderList* request_trailers_ = nullptr;

@@ -11,7 +11,8 @@ namespace flow::proxy {
 template <typename Owner>
 void close_handle(uv_handle_t* handle, std::unique_ptr<Owner> owner) {
   handle->data = owner.release();
-  uv_close(handle, [](uv_handle_t* h) { std::unique_ptr<Owner> reclaimed(static_cast<Owner*>(h->data)); });
+  uv_close(handle,
+           [](uv_handle_t* h) { std::unique_ptr<Owner> reclaimed(static_cast<Owner*>(h->data)); });
 }
 
 }  // namespace flow::proxy

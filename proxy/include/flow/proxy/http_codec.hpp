@@ -13,12 +13,12 @@ namespace flow::proxy {
 // Why a message was refused. Each maps to one answer (400 or 431) and one access-log reason.
 enum class ParseError {
   none,
-  malformed,                     // llhttp rejected the bytes (bad syntax, bad chunk, CL+TE, ...)
-  head_too_large,                // request line + headers over the limit
-  unsupported_transfer_coding,   // anything but a single final "chunked"
-  conflicting_host,              // more than one Host header
-  invalid_field_name,            // not a token, e.g. whitespace before the colon
-  eof_in_message,                // the peer closed in the middle of a message
+  malformed,                    // llhttp rejected the bytes (bad syntax, bad chunk, CL+TE, ...)
+  head_too_large,               // request line + headers over the limit
+  unsupported_transfer_coding,  // anything but a single final "chunked"
+  conflicting_host,             // more than one Host header
+  invalid_field_name,           // not a token, e.g. whitespace before the colon
+  eof_in_message,               // the peer closed in the middle of a message
 };
 std::string_view parse_error_name(ParseError e);
 
@@ -45,9 +45,9 @@ class HttpParser {
  public:
   enum class Kind { request, response };
   enum class Status {
-    need_more,     // every byte was consumed
-    paused_head,   // stopped after a head; the rest starts at `consumed`
-    paused_end,    // stopped after a complete message
+    need_more,    // every byte was consumed
+    paused_head,  // stopped after a head; the rest starts at `consumed`
+    paused_end,   // stopped after a complete message
     error,
   };
   struct Result {

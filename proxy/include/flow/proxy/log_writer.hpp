@@ -5,11 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "flow/proxy/timer.hpp"
+
 namespace flow::proxy {
 
 // Appends lines to a file descriptor without blocking the loop: lines collect in a buffer and
-// go out through libuv's thread pool, one write in flight at a time (later lines batch up
-// behind it). Bounded: past `max_buffered` bytes lines are dropped and counted.
+// go out through libuv's thread pool, one write in flight at a time, at most every
+// kFlushInterval or once kFlushBytes have collected (a thread-pool wake-up per line would cost
+// more than the line). Bounded: past `max_buffered` bytes lines are dropped and counted.
 class LogWriter {
  public:
   LogWriter(uv_loop_t* loop, int fd, bool owns_fd, std::size_t max_buffered = 8u << 20);
@@ -39,6 +42,7 @@ class LogWriter {
   bool writing_ = false;
   std::uint64_t dropped_ = 0;
   uv_fs_t req_{};
+  Timer flush_timer_;
 };
 
 // "2026-11-24T03:00:00.123Z" for the current wall-clock time.

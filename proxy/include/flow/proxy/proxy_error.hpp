@@ -18,8 +18,8 @@ enum class ProxyError {
   upstream_timeout,
   upstream_protocol,  // the origin's bytes were not valid HTTP/1.x
   too_many_connections,
-  client_closed,      // the client went away before the exchange ended
-  upstream_closed,    // the origin went away after the response head was sent on
+  client_closed,    // the client went away before the exchange ended
+  upstream_closed,  // the origin went away after the response head was sent on
   shutting_down,
 };
 constexpr int kProxyErrorCount = static_cast<int>(ProxyError::shutting_down) + 1;

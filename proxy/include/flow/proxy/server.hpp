@@ -4,6 +4,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "flow/policy/flow_config.hpp"
 #include "flow/proxy/access_log.hpp"
@@ -64,6 +65,8 @@ class Server {
   std::unique_ptr<uv_tcp_t> listener_;
   sockaddr_storage bound_{};
   std::list<std::unique_ptr<ClientConnection>> connections_;
+  std::unordered_map<ClientConnection*, std::list<std::unique_ptr<ClientConnection>>::iterator>
+      index_;  // O(1) removal when a connection closes
   bool draining_ = false;
   std::function<void()> on_drained_;
   Timer drain_timer_;

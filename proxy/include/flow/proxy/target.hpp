@@ -11,7 +11,7 @@ struct Target {
   std::string scheme;  // "http" or "https" (lower case); empty for CONNECT
   std::string host;    // lower case; IPv6 without brackets
   std::uint16_t port = 0;
-  std::string path;    // origin-form: path and query, at least "/"
+  std::string path;  // origin-form: path and query, at least "/"
 
   // "host:port" with brackets around IPv6, the key of the upstream pool.
   std::string authority() const;

@@ -26,10 +26,12 @@ class Server;
 // in the pool between exchanges.
 struct UpstreamConnection : public Retirable {
   UpstreamConnection(std::unique_ptr<TcpStream> s, std::string k, std::size_t max_head_bytes)
-      : stream(std::move(s)), parser(HttpParser::Kind::response, max_head_bytes), key(std::move(k)) {}
+      : stream(std::move(s)),
+        parser(HttpParser::Kind::response, max_head_bytes),
+        key(std::move(k)) {}
   std::unique_ptr<TcpStream> stream;
   HttpParser parser;
-  std::string key;        // Target::authority()
+  std::string key;         // Target::authority()
   std::uint64_t uses = 0;  // exchanges served, including the current one
 };
 
