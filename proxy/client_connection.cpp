@@ -285,7 +285,12 @@ void ClientConnection::on_drained(TcpStream& /*stream*/) {
 
 void ClientConnection::on_shutdown(TcpStream& /*stream*/) {
   if (state_ == State::tunnel && tunnel_) tunnel_->client_shutdown_done();
-  if (state_ == State::closing) deadline_.arm(kLingerAfterFin);
+  if (state_ != State::closing) return;
+  if (client_eof_) {
+    close_now();  // both sides are done: nothing to linger for
+  } else {
+    deadline_.arm(kLingerAfterFin);
+  }
 }
 
 void ClientConnection::close_gracefully() {
