@@ -3,82 +3,16 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
-#include <initializer_list>
 #include <limits>
 #include <sstream>
 
-#include "flow/policy/duration.hpp"
+#include "policy_schema.hpp"
+#include "yaml_reader.hpp"
 
 namespace flow::policy {
 namespace {
 
-class Reader {
- public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
-    std::ostringstream out;
-    const YAML::Mark mark = node.Mark();
-    out << source_;
-    if (!mark.is_null()) out << ':' << mark.line + 1 << ':' << mark.column + 1;
-    out << ": " << what;
-    throw ConfigError(out.str());
-  }
-
-  void expect_map(const YAML::Node& node, const std::string& where) const {
-    if (!node.IsMap()) fail(node, where + " must be a mapping");
-  }
-
-  // Unknown keys are errors: a typo must never silently widen what the proxy allows.
-  void only_keys(const YAML::Node& node, const std::string& where,
-                 std::initializer_list<std::string_view> allowed) const {
-    for (const auto& item : node) {
-      const auto key = item.first.as<std::string>();
-      bool known = false;
-      for (auto a : allowed) known = known || key == a;
-      if (known) continue;
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(item.first,
-           "unknown key '" + key + "' in " + where + " (expected one of: " + list + ")");
-    }
-  }
-
-  std::string string(const YAML::Node& node, const std::string& what) const {
-    if (!node.IsScalar()) fail(node, what + " must be a string");
-    return node.Scalar();
-  }
-
-  std::uint64_t integer(const YAML::Node& node, const std::string& what, std::uint64_t min,
-                        std::uint64_t max) const {
-    if (!node.IsScalar()) fail(node, what + " must be an integer");
-    const std::string& text = node.Scalar();
-    std::uint64_t value = 0;
-    bool ok = !text.empty() && text.size() <= 19;
-    for (char c : text) {
-      ok = ok && c >= '0' && c <= '9';
-      if (ok) value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (!ok || value < min || value > max) {
-      fail(node, what + " must be an integer from " + std::to_string(min) + " to " +
-                     std::to_string(max) + ", got '" + text + "'");
-    }
-    return value;
-  }
-
-  milliseconds duration(const YAML::Node& node, const std::string& what) const {
-    if (!node.IsScalar()) fail(node, what + " must be a duration such as 500ms, 10s, 2m");
-    auto parsed = parse_duration(node.Scalar());
-    if (!parsed || parsed->count() == 0) {
-      fail(node, what + " must be a positive duration such as 500ms, 10s, 2m, got '" +
-                     node.Scalar() + "'");
-    }
-    return *parsed;
-  }
-
- private:
-  std::string source_;
-};
+using Reader = YamlReader;
 
 void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
   r.expect_map(node, "proxy.timeouts");
@@ -156,10 +90,12 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
   FlowConfig config;
   if (root.IsNull()) return config;
   r.expect_map(root, "the top level");
-  r.only_keys(root, "the top level", {"version", "proxy"});
+  r.only_keys(root, "the top level",
+              {"version", "proxy", "organization", "review", "assets", "agents", "merchants"});
   if (root["version"])
     config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
   if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy);
+  config.policy = PolicySnapshot::build(read_policy(r, root));
   return config;
 }
 

@@ -6,7 +6,7 @@
 namespace flow::policy {
 namespace {
 
-constexpr std::array<std::pair<ReasonCode, std::string_view>, 20> kNames{{
+constexpr std::array<std::pair<ReasonCode, std::string_view>, 21> kNames{{
     {ReasonCode::allowed, "allowed"},
     {ReasonCode::unknown_agent, "unknown_agent"},
     {ReasonCode::merchant_denied, "merchant_denied"},
@@ -27,6 +27,7 @@ constexpr std::array<std::pair<ReasonCode, std::string_view>, 20> kNames{{
     {ReasonCode::review_required, "review_required"},
     {ReasonCode::approval_expired, "approval_expired"},
     {ReasonCode::approval_denied, "approval_denied"},
+    {ReasonCode::ambiguous_path, "ambiguous_path"},
 }};
 
 }  // namespace

@@ -7,8 +7,10 @@
 
 #include "flow/policy/duration.hpp"
 #include "flow/policy/flow_config.hpp"
+#include "flow/policy/policy_summary.hpp"
 #include "flow/proxy/demo.hpp"
 #include "flow/proxy/proxy_runner.hpp"
+#include "ledger_cli.hpp"
 
 namespace {
 
@@ -112,20 +114,7 @@ ProxySettings settings_from(const RunFlags& f) {
 
 int check_config(const std::string& path) {
   const auto config = flow::policy::load_flow_config(path);
-  const auto& p = config.proxy;
-  std::printf("%s is valid.\n", path.c_str());
-  std::printf("  listen           %s\n", p.listen.c_str());
-  std::printf("  CONNECT ports    ");
-  for (std::size_t i = 0; i < p.connect_ports.size(); ++i) {
-    std::printf("%s%u", i ? "," : "", p.connect_ports[i]);
-  }
-  std::printf("\n  max connections  %u\n  max header bytes %u\n", p.max_connections,
-              p.max_header_bytes);
-  std::printf("  timeouts         header %lldms, idle %lldms, connect %lldms, upstream %lldms\n",
-              static_cast<long long>(p.timeouts.header.count()),
-              static_cast<long long>(p.timeouts.idle.count()),
-              static_cast<long long>(p.timeouts.connect.count()),
-              static_cast<long long>(p.timeouts.upstream.count()));
+  flow::policy::write_config_summary(std::cout, config, path);
   return 0;
 }
 
@@ -146,6 +135,8 @@ int main(int argc, char** argv) {
 
   CLI::App* demo = app.add_subcommand("demo", "show a request going through the proxy, end to end");
 
+  const flow::proxy::LedgerCommands ledger_commands(app);  // receipts, receipts verify, spend
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -161,6 +152,7 @@ int main(int argc, char** argv) {
     }
     if (*check) return check_config(check_path);
     if (*demo) return flow::proxy::run_demo();
+    if (ledger_commands.selected()) return ledger_commands.run();
   } catch (const flow::policy::ConfigError& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
     return 1;

@@ -48,5 +48,5 @@ TEST_CASE("errors name the file, line and column and what was expected") {
         "got '5 parsecs'");
   CHECK(error_of("proxy: [1, 2]\n") == "flow.yaml:1:8: proxy must be a mapping");
   CHECK(error_of("proxy:\n  listen: [a\n").rfind("flow.yaml:", 0) == 0);
-  CHECK(error_of("agents: {}\n").find("unknown key 'agents'") != std::string::npos);
+  CHECK(error_of("agent: []\n").find("unknown key 'agent'") != std::string::npos);
 }

@@ -12,7 +12,7 @@ struct Offer {
   std::string protocol;  // "x402", "l402", "mpp"
   int protocol_version = 0;
   std::string scheme;    // "exact", "upto", ...
-  std::string network;   // CAIP-2 ("eip155:8453", "solana:..."), or "lightning:mainnet"
+  std::string network;   // CAIP-2 ("eip155:8453", "solana:..."), or "lightning"
   std::string asset;     // token contract / mint (lower-case hex for EVM), or "msat"
   Atomic amount = 0;     // atomic units of `asset`
   std::string pay_to;    // payee address (lower-case hex for EVM) or node/invoice payee

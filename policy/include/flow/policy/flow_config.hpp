@@ -1,10 +1,13 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "flow/policy/policy_snapshot.hpp"
 
 namespace flow::policy {
 
@@ -36,6 +39,9 @@ struct ProxySettings {
 struct FlowConfig {
   int version = 1;
   ProxySettings proxy;
+  // The payment policy (organization, review, assets, agents, merchants). Never null: without
+  // those sections it is the empty policy, which refuses every payment.
+  std::shared_ptr<const PolicySnapshot> policy = PolicySnapshot::empty();
 };
 
 // Start-up/configuration failure. The message names file:line:column and what was expected.

@@ -32,6 +32,8 @@ enum class ReasonCode {
   review_required,
   approval_expired,
   approval_denied,
+  // added after the first contract (append only)
+  ambiguous_path,           // the request path could be read as another path (dot segments, ...)
 };
 
 std::string_view reason_code_name(ReasonCode code);

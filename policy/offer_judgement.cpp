@@ -1,0 +1,113 @@
+#include "offer_judgement.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace flow::policy {
+namespace {
+
+using Judgement = std::optional<OfferJudgement>;
+
+OfferJudgement deny(ReasonCode reason, RuleRef rule, const AssetEntry* asset = nullptr) {
+  return {Verdict::deny, reason, rule, asset};
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view value) {
+  return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+bool payee_listed(const std::vector<std::string>& list, std::string_view pay_to) {
+  return list.empty() || std::any_of(list.begin(), list.end(),
+                                     [&](const std::string& p) { return same_address(p, pay_to); });
+}
+
+// Networks, assets and payees the organization and the merchant accept. The organization's
+// per-request caps double as the list of payable units: every payment needs a ceiling.
+Judgement check_accepted(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
+  const OrganizationRules& org = ctx.policy.definition().organization;
+  if (!listed(org.networks, o.network)) {
+    return deny(ReasonCode::network_not_allowed, {"organization.networks", ""}, &a);
+  }
+  const MerchantRule* m = ctx.merchant;
+  if (m != nullptr && !listed(m->accept.networks, o.network)) {
+    return deny(ReasonCode::network_not_allowed, {m->rule, ".networks"}, &a);
+  }
+  if (m != nullptr && !listed(m->accept.assets, a.symbol)) {
+    return deny(ReasonCode::asset_not_allowed, {m->rule, ".assets"}, &a);
+  }
+  const auto& payable = org.caps.per_request;
+  if (std::none_of(payable.begin(), payable.end(),
+                   [&](const UnitAmount& u) { return u.covers(a); })) {
+    return deny(ReasonCode::asset_not_allowed, {"organization.caps.per_request", ""}, &a);
+  }
+  if (m != nullptr && !payee_listed(m->accept.pay_to, o.pay_to)) {
+    return deny(ReasonCode::payto_not_allowed, {m->rule, ".pay_to"}, &a);
+  }
+  return std::nullopt;
+}
+
+// The agent's own ceiling: when it states any, the offer must be in one of those units.
+Judgement check_agent_max(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
+  const auto& max = ctx.request.agent_max;
+  if (max.empty()) return std::nullopt;
+  bool covered = false;
+  bool within = true;
+  for (const UnitAmount& m : max) {
+    if (!m.covers(a)) continue;
+    covered = true;
+    within = within && o.amount <= m.atomic;
+  }
+  if (covered && within) return std::nullopt;
+  return deny(ReasonCode::over_agent_max_amount, {"request.max_amount", ""}, &a);
+}
+
+OfferJudgement review(RuleRef rule, const AssetEntry& a) {
+  return {Verdict::review, ReasonCode::review_required, rule, &a};
+}
+
+Judgement check_review(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
+  if (ctx.merchant != nullptr && ctx.merchant->action == MerchantAction::review) {
+    return review({ctx.merchant->rule, ".action"}, a);
+  }
+  const ReviewRules& rules = ctx.policy.definition().review;
+  for (const UnitAmount& threshold : rules.amount_over) {
+    if (threshold.covers(a) && o.amount > threshold.atomic) {
+      return review({"review.amount_over", ""}, a);
+    }
+  }
+  if (rules.new_pay_to && !ctx.ledger.payees.has_paid(o.network, o.pay_to)) {
+    return review({"review.new_pay_to", ""}, a);
+  }
+  return std::nullopt;
+}
+
+Judgement as_judgement(const std::optional<CapRefusal>& r, const AssetEntry& a) {
+  if (!r) return std::nullopt;
+  return deny(r->reason, {r->rule, r->rule_suffix}, &a);
+}
+
+}  // namespace
+
+OfferJudgement judge_offer(const OfferContext& ctx, const OfferCandidate& candidate,
+                           SpendLookups& spend) {
+  if (candidate.amount_error != payment::AmountError::none) {
+    return deny(ReasonCode::unparseable_amount, {"offer.amount", ""});
+  }
+  const payment::Offer& o = candidate.offer;
+  if (o.expires_at != 0 && o.expires_at <= ctx.now) {
+    return deny(ReasonCode::offer_expired, {"offer.expires_at", ""});
+  }
+  const AssetEntry* asset = ctx.policy.assets().find(o.network, o.asset);
+  if (asset == nullptr) return deny(ReasonCode::unknown_asset, {"assets", ""});
+  const AssetEntry& a = *asset;
+  if (auto j = check_accepted(ctx, o, a)) return *j;
+  if (auto j = as_judgement(check_per_request(ctx.scopes, o, a), a)) return *j;
+  if (auto j = check_agent_max(ctx, o, a)) return *j;
+  if (auto j = as_judgement(check_budgets(ctx.scopes, o, a, spend), a)) return *j;
+  if (auto j = check_review(ctx, o, a)) return *j;
+  const RuleRef allowed_by = ctx.merchant != nullptr ? RuleRef{ctx.merchant->rule, ""}
+                                                     : RuleRef{"organization.posture", ""};
+  return {Verdict::allow, ReasonCode::allowed, allowed_by, &a};
+}
+
+}  // namespace flow::policy

@@ -1,0 +1,158 @@
+#include "flow/policy/policy_summary.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace flow::policy {
+namespace {
+
+constexpr std::size_t kLabelWidth = 18;
+
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : std::string(sep)) + i;
+  return out;
+}
+
+// "  label             first line\n                    next line\n..."
+void write_block(std::ostream& out, std::string_view label, const std::vector<std::string>& lines) {
+  std::string head = "  " + std::string(label);
+  head.resize(std::max(head.size() + 1, kLabelWidth + 2), ' ');
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out << (i == 0 ? head : std::string(head.size(), ' ')) << lines[i] << "\n";
+  }
+}
+
+std::vector<std::string> cap_lines(const CapSet& caps) {
+  std::vector<std::string> lines;
+  for (const auto& u : caps.per_request) lines.push_back("per request at most " + u.to_string());
+  for (const auto& b : caps.budgets) {
+    const std::string what =
+        b.amount ? b.amount->to_string() : std::to_string(*b.payments) + " payments";
+    lines.push_back("at most " + what + " " + describe_window(b.window));
+  }
+  return lines;
+}
+
+void write_proxy(std::ostream& out, const ProxySettings& p) {
+  std::vector<std::string> ports;
+  for (auto port : p.connect_ports) ports.push_back(std::to_string(port));
+  out << "  listen           " << p.listen << "\n"
+      << "  CONNECT ports    " << join(ports, ",") << "\n"
+      << "  max connections  " << p.max_connections << "\n"
+      << "  max header bytes " << p.max_header_bytes << "\n"
+      << "  timeouts         header " << p.timeouts.header.count() << "ms, idle "
+      << p.timeouts.idle.count() << "ms, connect " << p.timeouts.connect.count() << "ms, upstream "
+      << p.timeouts.upstream.count() << "ms\n";
+}
+
+// Payable at all: on an allowed network, in a unit with an organization per-request cap.
+bool is_payable(const OrganizationRules& org, const AssetEntry& e) {
+  const auto& nets = org.networks;
+  if (!nets.empty() && std::find(nets.begin(), nets.end(), e.network) == nets.end()) return false;
+  return std::any_of(org.caps.per_request.begin(), org.caps.per_request.end(),
+                     [&](const UnitAmount& u) { return u.covers(e); });
+}
+
+std::vector<std::string> asset_lines(const AssetTable& table, const OrganizationRules& org) {
+  std::vector<std::string> lines;
+  std::vector<std::string> seen;
+  for (const auto& e : table.entries()) {
+    if (std::find(seen.begin(), seen.end(), e.symbol) != seen.end()) continue;
+    seen.push_back(e.symbol);
+    std::vector<std::string> networks;
+    for (const auto& same : table.entries()) {
+      if (same.symbol == e.symbol) {
+        std::string n = same.network + (same.built_in ? "" : " (added)");
+        if (!is_payable(org, same)) n += " (not payable)";
+        networks.push_back(std::move(n));
+      }
+    }
+    lines.push_back(e.symbol + " (" + std::to_string(e.decimals) + " decimals) on " +
+                    join(networks));
+  }
+  return lines;
+}
+
+std::vector<std::string> review_lines(const ReviewRules& r) {
+  std::vector<std::string> lines;
+  for (const auto& a : r.amount_over) lines.push_back("a payment above " + a.to_string());
+  if (r.new_pay_to) lines.push_back("the first payment to a payee never paid before");
+  lines.push_back("every payment to a merchant whose action is review");
+  lines.push_back("approvals expire after " + human_duration(r.approval_ttl.count()));
+  return lines;
+}
+
+void write_organization(std::ostream& out, const PolicyDefinition& d) {
+  const OrganizationRules& org = d.organization;
+  write_block(out, "posture",
+              {std::string(posture_name(org.posture)) +
+               (org.posture == Posture::allow
+                    ? ": merchants no rule matches are paid within the caps, recorded as observed"
+                    : ": only merchants a rule allows are paid")});
+  std::vector<std::string> payable;
+  for (const auto& u : org.caps.per_request) payable.push_back("up to " + u.to_string());
+  if (payable.empty()) payable.push_back("nothing (organization.caps.per_request names no unit)");
+  write_block(out, "payable", payable);
+  std::string networks =
+      org.networks.empty() ? "any network in the asset table" : join(org.networks);
+  if (!org.prefer_networks.empty()) networks += " (preferred: " + join(org.prefer_networks) + ")";
+  write_block(out, "networks", {networks});
+  CapSet budgets_only;
+  budgets_only.budgets = org.caps.budgets;
+  if (!budgets_only.empty()) write_block(out, "org budgets", cap_lines(budgets_only));
+  write_block(out, "review", review_lines(d.review));
+  write_block(out, "assets", asset_lines(d.assets, org));
+}
+
+void write_agents(std::ostream& out, const PolicyDefinition& d) {
+  out << "\nAgents (" << d.agents.size() << ")\n";
+  if (d.agents.empty()) out << "  none: every payment is refused (unknown_agent)\n";
+  for (const AgentRule& a : d.agents) {
+    const auto n = a.token_sha256.size();
+    std::vector<std::string> lines{n == 0 ? "sidecar only (no token hash)"
+                                          : "shared mode (" + std::to_string(n) + " token hash" +
+                                                (n > 1 ? "es)" : ")")};
+    for (const auto& line : cap_lines(a.caps)) lines.push_back(line);
+    for (const auto& m : a.merchant_caps) {
+      for (const auto& line : cap_lines(m.caps)) lines.push_back("at " + m.merchant + ": " + line);
+    }
+    if (a.each_merchant_caps) {
+      for (const auto& line : cap_lines(*a.each_merchant_caps)) {
+        lines.push_back("at each merchant: " + line);
+      }
+    }
+    write_block(out, a.id, lines);
+  }
+}
+
+std::vector<std::string> merchant_lines(const MerchantRule& m) {
+  std::string match = std::string(merchant_action_name(m.action)) + " " + m.host + m.path_prefix;
+  if (!m.methods.empty()) match += " (" + join(m.methods, ",") + ")";
+  std::vector<std::string> lines{match};
+  if (!m.accept.networks.empty()) lines.push_back("networks " + join(m.accept.networks));
+  if (!m.accept.assets.empty()) lines.push_back("assets " + join(m.accept.assets));
+  if (!m.accept.pay_to.empty()) lines.push_back("pay to " + join(m.accept.pay_to));
+  for (const auto& line : cap_lines(m.caps)) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+std::string describe_caps(const CapSet& caps) {
+  const auto lines = cap_lines(caps);
+  return lines.empty() ? "no caps" : join(lines, "; ");
+}
+
+void write_config_summary(std::ostream& out, const FlowConfig& config, const std::string& path) {
+  out << path << " is valid.\n";
+  write_proxy(out, config.proxy);
+  out << "\nPayments\n";
+  const PolicyDefinition& d = config.policy->definition();
+  write_organization(out, d);
+  write_agents(out, d);
+  out << "\nMerchants (" << d.merchants.size() << ")\n";
+  for (const MerchantRule& m : d.merchants) write_block(out, m.name, merchant_lines(m));
+}
+
+}  // namespace flow::policy

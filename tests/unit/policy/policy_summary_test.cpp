@@ -1,0 +1,85 @@
+// `402flow check`: the repository's example file is valid, and the summary says what it allows.
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+
+#include "flow/policy/policy_summary.hpp"
+#include "policy_test_support.hpp"
+
+namespace {
+
+std::string summary_of(const std::string& yaml) {
+  std::ostringstream out;
+  write_config_summary(out, flow::policy::parse_flow_config(yaml, "flow.yaml"), "flow.yaml");
+  return out.str();
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("the repository's flow.yaml passes check and allows payments") {
+  const auto config = flow::policy::load_flow_config(FLOW_SOURCE_DIR "/flow.yaml");
+  const auto& d = config.policy->definition();
+  CHECK_FALSE(d.agents.empty());
+  CHECK_FALSE(d.merchants.empty());
+  CHECK_FALSE(d.organization.caps.per_request.empty());
+  // The example's weather rule pays a small USDC amount on Base for research-bot.
+  policy_test::Ask ask;
+  ask.agent = "research-bot";
+  ask.host = "api.weather.example";
+  ask.path = "/v1/forecast";
+  ask.offers = {policy_test::base_usdc(10'000)};
+  policy_test::Ledger ledger;
+  ledger.payees.add("eip155:8453", policy_test::kPayee);
+  const auto decision = policy_test::decide(*config.policy, ask, ledger);
+  CHECK(decision.verdict == flow::policy::Verdict::allow);
+  CHECK(decision.rule == "merchants[weather-api]");
+}
+
+TEST_CASE("the summary lists posture, payable units, caps, review, agents and merchants") {
+  const std::string s = summary_of(R"(
+organization:
+  posture: block
+  caps:
+    per_request: 1 USDC
+    budgets:
+      - amount: 50 USDC
+        per: day
+review:
+  amount_over: 0.5 USDC
+  approval_ttl: 15m
+agents:
+  - id: bot
+    caps:
+      budgets:
+        - payments: 100
+          rolling: 1h
+merchants:
+  - name: weather
+    host: "*.weather.example"
+    path: /v1
+    methods: [GET]
+    action: allow
+    networks: [eip155:8453]
+)");
+  CHECK(s.rfind("flow.yaml is valid.\n", 0) == 0);
+  CHECK(has_line(s, "  posture           block: only merchants a rule allows are paid"));
+  CHECK(has_line(s, "  payable           up to 1 USDC"));
+  CHECK(has_line(s, "  org budgets       at most 50 USDC per calendar day (UTC)"));
+  CHECK(has_line(s, "  review            a payment above 0.5 USDC"));
+  CHECK(has_line(s, "                    approvals expire after 15m"));
+  CHECK(has_line(s, "  bot               sidecar only (no token hash)"));
+  CHECK(has_line(s, "                    at most 100 payments in any rolling 1h"));
+  CHECK(has_line(s, "  weather           allow *.weather.example/v1 (GET)"));
+  CHECK(has_line(s, "                    networks eip155:8453"));
+  CHECK(s.find("msat (0 decimals) on lightning (not payable)") != std::string::npos);
+}
+
+TEST_CASE("the summary warns when nothing is payable") {
+  const std::string s = summary_of("agents:\n  - id: bot\n");
+  CHECK(has_line(s, "  payable           nothing (organization.caps.per_request names no unit)"));
+}

@@ -1,0 +1,257 @@
+#include <doctest/doctest.h>
+
+#include "ledger_fixture.hpp"
+
+using namespace flow::storage;
+using namespace flow::storage::testing;
+
+namespace {
+
+// Five receipts: settled, failed, settled, unknown, settled.
+void write_five_receipts(Ledger& ledger) {
+  for (int i = 0; i < 5; ++i) {
+    const Attempt a = reserve_new(ledger, make_intent("k" + std::to_string(i), 100 + i));
+    ok(ledger.mark_signed(a.id, signed_details()));
+    ok(ledger.mark_submitted(a.id));
+    const AttemptState end = i == 1   ? AttemptState::failed
+                             : i == 3 ? AttemptState::unknown
+                                      : AttemptState::settled;
+    ok(ledger.finalize(a.id, end == AttemptState::settled ? settled_outcome() : outcome_of(end)));
+  }
+}
+
+ChainReport verify_at(const std::string& path) {
+  Ledger ledger(options_for(path));
+  return ok(ledger.verify_chain());
+}
+
+void drop_guards(RawDb& raw) {
+  raw.must("DROP TRIGGER receipts_no_update; DROP TRIGGER receipts_no_delete;");
+}
+
+}  // namespace
+
+TEST_CASE("every outcome appends a receipt chained to the one before, and the chain verifies") {
+  TempDir dir;
+  Ledger ledger(options_for(dir.file("l.db")));
+  write_five_receipts(ledger);
+  const auto receipts = ok(ledger.receipts({}));
+  REQUIRE(receipts.size() == 5);
+  CHECK(receipts[0].prev_hash == kGenesisHash);
+  for (std::size_t i = 0; i < receipts.size(); ++i) {
+    CAPTURE(i);
+    CHECK(receipts[i].seq == static_cast<std::int64_t>(i + 1));
+    CHECK(receipts[i].hash == receipt_hash(receipts[i]));
+    CHECK(receipts[i].receipt_id == make_receipt_id(receipts[i].seq, receipts[i].hash));
+    if (i > 0) CHECK(receipts[i].prev_hash == receipts[i - 1].hash);
+  }
+  const ChainReport report = ok(ledger.verify_chain());
+  CHECK(report.ok);
+  CHECK(report.rows_checked == 5);
+  CHECK(report.head_seq == 5);
+  CHECK(report.head_hash == receipts.back().hash);
+}
+
+TEST_CASE("an empty chain verifies") {
+  TempDir dir;
+  Ledger ledger(options_for(dir.file("l.db")));
+  const ChainReport report = ok(ledger.verify_chain());
+  CHECK(report.ok);
+  CHECK(report.rows_checked == 0);
+  CHECK(report.head_hash == kGenesisHash);
+}
+
+TEST_CASE("the canonical form is unambiguous: moving bytes between fields changes the hash") {
+  Receipt a;
+  a.seq = 1;
+  a.prev_hash = std::string(kGenesisHash);
+  a.attempt.intent.agent = "ab";
+  a.attempt.intent.idempotency_key = "c";
+  Receipt b = a;
+  b.attempt.intent.agent = "a";
+  b.attempt.intent.idempotency_key = "bc";
+  CHECK(receipt_hash(a) != receipt_hash(b));
+  Receipt c = a;
+  c.attempt.intent.agent = "ab\nidempotency_key=1:c";  // a value that mimics the next field
+  CHECK(receipt_hash(a) != receipt_hash(c));
+}
+
+TEST_CASE("receipts refuse UPDATE and DELETE through plain SQL") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  RawDb raw(path);
+  CHECK(raw.exec("UPDATE receipts SET amount = '1' WHERE seq = 2") != SQLITE_OK);
+  CHECK(raw.last_error().find("append-only") != std::string::npos);
+  CHECK(raw.exec("DELETE FROM receipts WHERE seq = 2") != SQLITE_OK);
+  CHECK(raw.integer("SELECT count(*) FROM receipts") == 5);
+}
+
+TEST_CASE("verify names an edited row as the first bad one") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  {
+    RawDb raw(path);
+    drop_guards(raw);
+    raw.must("UPDATE receipts SET amount = '1' WHERE seq = 3");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 3);
+  CHECK(report.problem == ChainProblem::hash_mismatch);
+  CHECK(report.rows_checked == 2);
+}
+
+TEST_CASE("verify names a deleted row") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  {
+    RawDb raw(path);
+    drop_guards(raw);
+    raw.must("DELETE FROM receipts WHERE seq = 2");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 2);
+  CHECK(report.problem == ChainProblem::missing_row);
+}
+
+TEST_CASE("verify names the first of two reordered rows") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  {
+    RawDb raw(path);
+    drop_guards(raw);
+    raw.must(
+        "UPDATE receipts SET seq = 100 WHERE seq = 2; UPDATE receipts SET seq = 2 WHERE seq = 4; "
+        "UPDATE receipts SET seq = 4 WHERE seq = 100;");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 2);
+  CHECK(report.problem == ChainProblem::prev_hash_mismatch);
+}
+
+TEST_CASE("verify notices receipts deleted from the end of the chain") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  {
+    RawDb raw(path);
+    drop_guards(raw);
+    raw.must("DELETE FROM receipts WHERE seq >= 4");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 4);
+  CHECK(report.problem == ChainProblem::missing_row);
+}
+
+TEST_CASE("an edit that also recomputes the row's own hash is caught at the next row") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+    Receipt forged = ok(ledger.receipts({}))[1];
+    forged.attempt.intent.offer.amount = 1;
+    forged.hash = receipt_hash(forged);
+    forged.receipt_id = make_receipt_id(forged.seq, forged.hash);
+    RawDb raw(path);
+    drop_guards(raw);
+    raw.must("UPDATE receipts SET amount = '1', hash = '" + forged.hash + "', receipt_id = '" +
+             forged.receipt_id + "' WHERE seq = 2");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 3);
+  CHECK(report.problem == ChainProblem::prev_hash_mismatch);
+}
+
+TEST_CASE("a receipt id that does not derive from the hash is reported") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  {
+    RawDb raw(path);
+    drop_guards(raw);
+    raw.must("UPDATE receipts SET receipt_id = 'rcpt_5_0000000000000000' WHERE seq = 5");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 5);
+  CHECK(report.problem == ChainProblem::bad_receipt_id);
+}
+
+TEST_CASE("a receipt is found by its id, and only by its exact id") {
+  TempDir dir;
+  Ledger ledger(options_for(dir.file("l.db")));
+  write_five_receipts(ledger);
+  const Receipt third = ok(ledger.receipts({}))[2];
+  CHECK(third.receipt_id.rfind("rcpt_3_", 0) == 0);
+  const auto found = ok(ledger.get_receipt(third.receipt_id));
+  REQUIRE(found.has_value());
+  CHECK(found->hash == third.hash);
+  CHECK_FALSE(ok(ledger.get_receipt("rcpt_3_0000000000000000")).has_value());  // guessed seq
+  CHECK_FALSE(ok(ledger.get_receipt("rcpt_99_" + third.hash.substr(0, 16))).has_value());
+  CHECK_FALSE(ok(ledger.get_receipt("3")).has_value());
+  CHECK(receipt_id_seq("rcpt_12_ab") == std::int64_t{12});
+  CHECK_FALSE(receipt_id_seq("rcpt__ab").has_value());
+  CHECK_FALSE(receipt_id_seq("rcpt_-1_ab").has_value());
+}
+
+TEST_CASE("receipts are filtered by agent, merchant host or origin, and time") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  auto pay = [&](const std::string& key, const std::string& agent, const std::string& origin) {
+    const Attempt a = reserve_new(ledger, make_intent(key, 10, agent, origin));
+    ok(ledger.mark_signed(a.id, signed_details()));
+    ok(ledger.mark_submitted(a.id));
+    ok(ledger.finalize(a.id, settled_outcome()));
+  };
+  pay("1", "alice", "https://api.example.com");
+  clock.set_ms(kStartMs + 60'000);
+  pay("2", "bob", "https://api.example.com");
+  pay("3", "alice", "http://data.example.org:8080");
+
+  ReceiptFilter by_agent;
+  by_agent.agent = "alice";
+  CHECK(ok(ledger.receipts(by_agent)).size() == 2);
+  ReceiptFilter by_host;
+  by_host.merchant = "api.example.com";
+  CHECK(ok(ledger.receipts(by_host)).size() == 2);
+  ReceiptFilter by_origin;
+  by_origin.merchant = "http://data.example.org:8080";
+  CHECK(ok(ledger.receipts(by_origin)).size() == 1);
+  ReceiptFilter since;
+  since.since_ms = kStartMs + 1;
+  CHECK(ok(ledger.receipts(since)).size() == 2);
+  ReceiptFilter both;
+  both.agent = "alice";
+  both.since_ms = kStartMs + 1;
+  const auto one = ok(ledger.receipts(both));
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].attempt.intent.idempotency_key == "3");
+}
