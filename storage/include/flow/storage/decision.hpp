@@ -1,0 +1,49 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "flow/payment/offer.hpp"
+#include "flow/policy/reason_code.hpp"
+
+namespace flow::storage {
+
+enum class DecisionOutcome { allow, deny, review };
+std::string_view decision_outcome_name(DecisionOutcome outcome);
+
+// One policy decision on a 402 challenge, including denials. Recording it also updates the
+// observed-merchants table. Decisions are not money: the writer batches them.
+struct DecisionRecord {
+  std::string id;          // new_record_id("dec_"): chosen by the caller so nothing waits for it
+  std::int64_t at_ms = 0;  // 0: the ledger's clock
+  std::string agent;
+  std::string merchant_origin;
+  std::string method;
+  std::string url;  // redacted like attempt URLs
+  DecisionOutcome outcome = DecisionOutcome::deny;
+  policy::ReasonCode reason = policy::ReasonCode::allowed;
+  std::string rule;
+  int offers_seen = 0;
+  std::string protocols_offered;        // "x402,l402": every protocol in the challenge
+  std::optional<payment::Offer> offer;  // the offer decided on, when there was one
+  unsigned decimals = 0;
+  std::string approval_id;  // review: the approval opened
+};
+
+// A merchant seen answering 402, with what happened to its challenges.
+struct ObservedMerchant {
+  std::string origin;
+  std::int64_t first_seen_ms = 0;
+  std::int64_t last_seen_ms = 0;
+  std::uint64_t challenges = 0;
+  std::uint64_t allowed = 0;
+  std::uint64_t denied = 0;
+  std::uint64_t reviewed = 0;
+  std::uint64_t paid = 0;  // attempts settled
+  std::string protocols;   // protocols offered in its latest challenge
+};
+
+// "<prefix><32 random hex digits>" from OpenSSL's CSPRNG.
+std::string new_record_id(std::string_view prefix);
+
+}  // namespace flow::storage

@@ -1,0 +1,67 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "flow/payment/offer.hpp"
+#include "flow/storage/attempt_state.hpp"
+
+namespace flow::storage {
+
+// What the proxy is about to pay, recorded before any money can move. Never put a secret in
+// any of these fields: the ledger keeps them forever and shows them to operators.
+struct PaymentIntent {
+  std::string agent;
+  std::string idempotency_key;  // unique per agent: the same logical request reuses its attempt
+  std::string merchant_origin;  // "https://api.example.com" (scheme, host, port if not default)
+  std::string method;
+  std::string url;          // the ledger redacts the query per LedgerOptions::url_query
+  payment::Offer offer;     // exactly the offer policy allowed and the adapter will sign
+  unsigned decimals = 0;    // from the operator's asset table, never from the merchant
+  std::string decision_id;  // DecisionRecord::id of the allow
+  std::string rule;         // the policy rule that allowed it
+  std::string approval_id;  // empty unless a human approved it
+};
+
+// What becomes known once the credential exists. No secrets: `credential_ref` is a public
+// handle that lets the adapter rebuild or recognise the same credential (an EIP-3009 nonce, a
+// Lightning payment hash); `credential_sha256` is the SHA-256 (lower-case hex) of the credential
+// as sent, so an auditor can match it without the ledger holding it.
+struct SignedDetails {
+  std::string payer;
+  std::string credential_ref;
+  std::string credential_sha256;
+};
+
+// How an attempt ended (or that its end is unknown).
+struct Outcome {
+  AttemptState state = AttemptState::settled;  // settled, failed or unknown
+  std::string settlement_ref;                  // transaction hash, Lightning payment hash, ...
+  std::string evidence;        // the merchant's raw settlement evidence (e.g. X-PAYMENT-RESPONSE)
+  int http_status = 0;         // the paid retry's status; 0 when there was none
+  std::string failure_reason;  // for failed / unknown: why
+};
+
+struct AttemptTimes {
+  std::int64_t reserved_at_ms = 0;
+  std::int64_t signed_at_ms = 0;  // 0: not reached
+  std::int64_t submitted_at_ms = 0;
+  std::int64_t finished_at_ms = 0;  // settled, failed, unknown or released
+  std::int64_t updated_at_ms = 0;
+};
+
+// One row of the attempts table.
+struct Attempt {
+  std::int64_t id = 0;
+  AttemptState state = AttemptState::reserved;
+  PaymentIntent intent;  // as stored: url and offer.resource already redacted
+  std::string payer;
+  std::string credential_ref;
+  std::string credential_sha256;
+  std::string settlement_ref;
+  std::string evidence;
+  int http_status = 0;
+  std::string failure_reason;
+  AttemptTimes times;
+};
+
+}  // namespace flow::storage

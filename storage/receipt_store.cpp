@@ -1,0 +1,268 @@
+#include "receipt_store.hpp"
+
+#include <string>
+
+#include "flow/payment/amount.hpp"
+
+namespace flow::storage::receipt_store {
+namespace {
+
+// Column order shared by the SELECTs below and read_receipt().
+constexpr const char* kColumns =
+    "seq, receipt_id, recorded_at_ms, attempt_id, state, agent, idempotency_key, "
+    "merchant_origin, method, url, protocol, protocol_version, scheme, network, asset, amount, "
+    "decimals, pay_to, resource, offer_expires_at, offer_index, decision_id, rule, approval_id, "
+    "payer, credential_ref, credential_sha256, settlement_ref, evidence, http_status, "
+    "failure_reason, reserved_at_ms, signed_at_ms, submitted_at_ms, finished_at_ms, prev_hash, "
+    "hash";
+
+// A row as stored. Fields that do not parse (an unknown state, a non-numeric amount) are kept
+// as `unreadable` so verification reports the row instead of stopping.
+struct Row {
+  Receipt receipt;
+  bool unreadable = false;
+};
+
+Row read_row(const sql::Query& q) {
+  Row row;
+  Receipt& r = row.receipt;
+  Attempt& a = r.attempt;
+  PaymentIntent& in = a.intent;
+  r.seq = q.int64(0);
+  r.receipt_id = q.text(1);
+  r.recorded_at_ms = q.int64(2);
+  a.id = q.int64(3);
+  const auto state = attempt_state_from_name(q.text(4));
+  row.unreadable = !state;
+  a.state = state.value_or(AttemptState::unknown);
+  in.agent = q.text(5);
+  in.idempotency_key = q.text(6);
+  in.merchant_origin = q.text(7);
+  in.method = q.text(8);
+  in.url = q.text(9);
+  in.offer.protocol = q.text(10);
+  in.offer.protocol_version = static_cast<int>(q.int64(11));
+  in.offer.scheme = q.text(12);
+  in.offer.network = q.text(13);
+  in.offer.asset = q.text(14);
+  const auto amount = payment::parse_atomic(q.text(15));
+  row.unreadable = row.unreadable || !amount.ok();
+  in.offer.amount = amount.value;
+  in.decimals = static_cast<unsigned>(q.int64(16));
+  in.offer.pay_to = q.text(17);
+  in.offer.resource = q.text(18);
+  in.offer.expires_at = q.int64(19);
+  in.offer.index = static_cast<int>(q.int64(20));
+  in.decision_id = q.text(21);
+  in.rule = q.text(22);
+  in.approval_id = q.text(23);
+  a.payer = q.text(24);
+  a.credential_ref = q.text(25);
+  a.credential_sha256 = q.text(26);
+  a.settlement_ref = q.text(27);
+  a.evidence = q.text(28);
+  a.http_status = static_cast<int>(q.int64(29));
+  a.failure_reason = q.text(30);
+  a.times.reserved_at_ms = q.int64(31);
+  a.times.signed_at_ms = q.int64(32);
+  a.times.submitted_at_ms = q.int64(33);
+  a.times.finished_at_ms = q.int64(34);
+  r.prev_hash = q.text(35);
+  r.hash = q.text(36);
+  return row;
+}
+
+struct Head {
+  std::int64_t seq = 0;
+  std::string hash;
+};
+
+Result<Head> read_head(LedgerContext& ctx) {
+  auto q = ctx.db.query("SELECT seq, hash FROM chain_head WHERE id = 1");
+  auto row = q.next();
+  if (!row.ok()) return row.error();
+  if (!row.value()) {
+    return ledger_error(LedgerErrorCode::storage_failed, "the chain head record is missing");
+  }
+  return Head{q.int64(0), q.text(1)};
+}
+
+ChainReport bad(ChainReport report, std::int64_t seq, ChainProblem problem, std::string detail) {
+  report.ok = false;
+  report.first_bad_seq = seq;
+  report.problem = problem;
+  report.detail = std::move(detail);
+  return report;
+}
+
+}  // namespace
+
+Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
+  auto head = read_head(ctx);
+  if (!head.ok()) return head.error();
+  Receipt r;
+  r.seq = head.value().seq + 1;
+  r.recorded_at_ms = ctx.now_ms;
+  r.attempt = attempt;
+  r.prev_hash = head.value().hash;
+  r.hash = receipt_hash(r);
+  r.receipt_id = make_receipt_id(r.seq, r.hash);
+
+  static const std::string insert = [] {
+    std::string values;
+    for (int i = 1; i <= 37; ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    return std::string("INSERT INTO receipts (") + kColumns + ") VALUES (" + values + ")";
+  }();
+  const Attempt& a = r.attempt;
+  const PaymentIntent& in = a.intent;
+  auto q = ctx.db.query(insert);
+  q.bind(1, r.seq)
+      .bind(2, r.receipt_id)
+      .bind(3, r.recorded_at_ms)
+      .bind(4, a.id)
+      .bind(5, attempt_state_name(a.state))
+      .bind(6, in.agent)
+      .bind(7, in.idempotency_key)
+      .bind(8, in.merchant_origin)
+      .bind(9, in.method)
+      .bind(10, in.url)
+      .bind(11, in.offer.protocol)
+      .bind(12, std::int64_t{in.offer.protocol_version})
+      .bind(13, in.offer.scheme)
+      .bind(14, in.offer.network)
+      .bind(15, in.offer.asset)
+      .bind(16, payment::format_atomic(in.offer.amount))
+      .bind(17, std::int64_t{in.decimals})
+      .bind(18, in.offer.pay_to)
+      .bind(19, in.offer.resource)
+      .bind(20, in.offer.expires_at)
+      .bind(21, std::int64_t{in.offer.index})
+      .bind(22, in.decision_id)
+      .bind(23, in.rule)
+      .bind(24, in.approval_id)
+      .bind(25, a.payer)
+      .bind(26, a.credential_ref)
+      .bind(27, a.credential_sha256)
+      .bind(28, a.settlement_ref)
+      .bind(29, a.evidence)
+      .bind(30, std::int64_t{a.http_status})
+      .bind(31, a.failure_reason)
+      .bind(32, a.times.reserved_at_ms)
+      .bind(33, a.times.signed_at_ms)
+      .bind(34, a.times.submitted_at_ms)
+      .bind(35, a.times.finished_at_ms)
+      .bind(36, r.prev_hash)
+      .bind(37, r.hash);
+  auto inserted = q.run();
+  if (!inserted.ok()) return inserted.error();
+
+  auto move_head = ctx.db.query("UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1");
+  move_head.bind(1, r.seq).bind(2, r.hash);
+  auto moved = move_head.run();
+  if (!moved.ok()) return moved.error();
+  return r;
+}
+
+Result<std::vector<Receipt>> list(LedgerContext& ctx, const ReceiptFilter& filter) {
+  static const std::string sql =
+      std::string("SELECT ") + kColumns +
+      " FROM receipts WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR merchant_origin = ?2 "
+      "OR merchant_origin = 'https://' || ?2 OR merchant_origin = 'http://' || ?2) "
+      "AND recorded_at_ms >= ?3 ORDER BY seq";
+  auto q = ctx.db.query(sql);
+  if (filter.agent) {
+    q.bind(1, *filter.agent);
+  } else {
+    q.bind_null(1);
+  }
+  if (filter.merchant) {
+    q.bind(2, *filter.merchant);
+  } else {
+    q.bind_null(2);
+  }
+  q.bind(3, filter.since_ms);
+  std::vector<Receipt> out;
+  for (;;) {
+    auto row = q.next();
+    if (!row.ok()) return row.error();
+    if (!row.value()) return out;
+    out.push_back(read_row(q).receipt);
+  }
+}
+
+Result<std::optional<Receipt>> get(LedgerContext& ctx, std::string_view receipt_id) {
+  const auto seq = receipt_id_seq(receipt_id);
+  if (!seq) return std::optional<Receipt>{};
+  static const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM receipts WHERE seq = ?1";
+  auto q = ctx.db.query(sql);
+  q.bind(1, *seq);
+  auto row = q.next();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return std::optional<Receipt>{};
+  Receipt r = read_row(q).receipt;
+  if (r.receipt_id != receipt_id) return std::optional<Receipt>{};  // right seq, wrong hash part
+  return std::optional<Receipt>(std::move(r));
+}
+
+Result<ChainReport> verify(LedgerContext& ctx) {
+  auto head = read_head(ctx);
+  if (!head.ok()) return head.error();
+  ChainReport report;
+  report.head_seq = head.value().seq;
+  report.head_hash = head.value().hash;
+
+  static const std::string sql = std::string("SELECT ") + kColumns + " FROM receipts ORDER BY seq";
+  auto q = ctx.db.query(sql);
+  std::int64_t expected_seq = 1;
+  std::string prev(kGenesisHash);
+  for (;;) {
+    auto next = q.next();
+    if (!next.ok()) return next.error();
+    if (!next.value()) break;
+    const Row row = read_row(q);
+    const Receipt& r = row.receipt;
+    if (r.seq != expected_seq) {
+      return bad(report, expected_seq, ChainProblem::missing_row,
+                 "receipt " + std::to_string(expected_seq) + " is missing (the next row is " +
+                     std::to_string(r.seq) + ")");
+    }
+    if (r.prev_hash != prev) {
+      return bad(report, r.seq, ChainProblem::prev_hash_mismatch,
+                 "receipt " + std::to_string(r.seq) +
+                     " does not follow the receipt before it (rows removed, inserted or "
+                     "reordered)");
+    }
+    if (row.unreadable || receipt_hash(r) != r.hash) {
+      return bad(report, r.seq, ChainProblem::hash_mismatch,
+                 "receipt " + std::to_string(r.seq) + " (" + r.receipt_id +
+                     ") does not match its hash: its content was changed");
+    }
+    if (r.receipt_id != make_receipt_id(r.seq, r.hash)) {
+      return bad(report, r.seq, ChainProblem::bad_receipt_id,
+                 "receipt " + std::to_string(r.seq) + " has a receipt id (" + r.receipt_id +
+                     ") that does not derive from its hash");
+    }
+    prev = r.hash;
+    ++report.rows_checked;
+    ++expected_seq;
+  }
+  const std::int64_t last = expected_seq - 1;
+  if (report.head_seq > last) {
+    return bad(report, last + 1, ChainProblem::missing_row,
+               "receipts " + std::to_string(last + 1) + " to " + std::to_string(report.head_seq) +
+                   " are missing from the end of the chain");
+  }
+  if (report.head_seq < last) {
+    return bad(report, report.head_seq + 1, ChainProblem::head_mismatch,
+               "receipt " + std::to_string(report.head_seq + 1) +
+                   " and later were added without moving the chain head");
+  }
+  if (report.head_hash != prev) {
+    return bad(report, last, ChainProblem::head_mismatch,
+               "the chain head's hash does not match receipt " + std::to_string(last));
+  }
+  return report;
+}
+
+}  // namespace flow::storage::receipt_store

@@ -1,0 +1,28 @@
+// Internal: checking caps and holding money against them (the CapCheck contract).
+#pragma once
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "flow/policy/cap_check.hpp"
+#include "flow/storage/payment_attempt.hpp"
+#include "flow/storage/reserve_outcome.hpp"
+#include "flow/storage/result.hpp"
+#include "ledger_context.hpp"
+
+namespace flow::storage::reservation {
+
+// Ledger::reserve inside an open write transaction. `intent` is already redacted.
+Result<ReserveOutcome> reserve(LedgerContext& ctx, const PaymentIntent& intent,
+                               const std::vector<policy::CapCheck>& caps);
+
+// Call after the attempt's state has moved to one that no longer holds money: removes its
+// reservations from the counters' cached totals.
+Result<void> release_counters(LedgerContext& ctx, std::int64_t attempt_id);
+
+// The contract's definition: reservations for `counter_key` with from <= created_at < until
+// whose attempt still holds money.
+Result<HeldTotals> scan_held(LedgerContext& ctx, std::string_view counter_key, std::int64_t from,
+                             std::int64_t until);
+
+}  // namespace flow::storage::reservation
