@@ -87,9 +87,8 @@ void add_run_options(CLI::App& run, RunFlags& f) {
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
 }
 
-ProxySettings settings_from(const RunFlags& f) {
-  ProxySettings s;
-  if (!f.config.empty()) s = flow::policy::load_flow_config(f.config).proxy;
+ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& config) {
+  ProxySettings s = config.proxy;
   if (!f.listen.empty()) s.listen = f.listen;
   if (!f.connect_ports.empty()) s.connect_ports = parse_ports(f.connect_ports);
   if (f.max_connections) s.max_connections = f.max_connections;
@@ -146,7 +145,11 @@ int main(int argc, char** argv) {
   try {
     if (*run) {
       flow::proxy::RunOptions options;
-      options.settings = settings_from(run_flags);
+      flow::policy::FlowConfig config;
+      if (!run_flags.config.empty()) config = flow::policy::load_flow_config(run_flags.config);
+      options.settings = settings_from(run_flags, config);
+      options.config_path = run_flags.config;
+      options.policy = config.policy;
       options.port_file = run_flags.port_file;
       return flow::proxy::run_proxy(options);
     }

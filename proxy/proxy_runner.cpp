@@ -10,6 +10,7 @@
 
 #include "flow/proxy/handle_close.hpp"
 #include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/policy_reloader.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -44,6 +45,8 @@ void request_stop() {
 
 int run_proxy(const RunOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);  // a peer that closed is an EPIPE on the write, not a signal
+  // Outlives the loop: a reload still running on the thread pool holds it too.
+  auto policy_store = std::make_shared<policy::PolicyStore>(options.policy);
   uv_loop_t loop;
   uv_loop_init(&loop);
   int exit_code = 0;
@@ -80,12 +83,21 @@ int run_proxy(const RunOptions& options) {
         log.info("shutting down", std::string("\"reason\":\"") + why + "\"");
         server->begin_drain([&loop] { uv_stop(&loop); });
       };
+      std::unique_ptr<PolicyReloader> reloader;
+      if (!options.config_path.empty()) {
+        reloader = std::make_unique<PolicyReloader>(&loop, log, policy_store, options.config_path);
+        reloader->watch();
+      }
       std::vector<std::unique_ptr<SignalWatch>> signals;
       for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
         auto watch = std::make_unique<SignalWatch>();
         watch->on_signal = [&, signum](int) {
           if (signum == SIGHUP) {
-            log.warn("SIGHUP received: configuration reload is not available in this version");
+            if (reloader) {
+              reloader->request("SIGHUP");
+            } else {
+              log.warn("SIGHUP received, but the proxy runs without a configuration file");
+            }
             return;
           }
           stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -125,6 +137,7 @@ int run_proxy(const RunOptions& options) {
         auto* signal_handle = reinterpret_cast<uv_handle_t*>(&s->handle);
         close_handle(signal_handle, std::move(s));
       }
+      reloader.reset();
       log.info("stopped");
     }
     server.reset();

@@ -3,12 +3,17 @@
 #include <string>
 
 #include "flow/policy/flow_config.hpp"
+#include "flow/policy/policy_snapshot.hpp"
 
 namespace flow::proxy {
 
 struct RunOptions {
   policy::ProxySettings settings;
   std::string port_file;  // when set, "HOST:PORT\n" is written there once listening
+  // The flow.yaml the settings came from (empty: none). Its policy is reloaded on SIGHUP and
+  // when the file changes.
+  std::string config_path;
+  std::shared_ptr<const policy::PolicySnapshot> policy = policy::PolicySnapshot::empty();
   // Called on the loop thread once listening, with the bound address (the demo uses it).
   std::function<void(const std::string& bound)> on_listening;
 };

@@ -1,0 +1,50 @@
+#pragma once
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "flow/policy/policy_store.hpp"
+#include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/timer.hpp"
+
+namespace flow::proxy {
+
+// Reloads the policy from flow.yaml on SIGHUP and when the file changes. The directory is
+// watched, not the file: a Kubernetes ConfigMap update swaps the `..data` symlink, which
+// replaces the file without writing to it. Loading and validation run on libuv's thread pool
+// (never on the loop); a file that fails validation is logged and the policy in force stays.
+class PolicyReloader {
+ public:
+  PolicyReloader(uv_loop_t* loop, Logger& log, std::shared_ptr<policy::PolicyStore> store,
+                 std::string path);
+  ~PolicyReloader();
+  PolicyReloader(const PolicyReloader&) = delete;
+  PolicyReloader& operator=(const PolicyReloader&) = delete;
+
+  // Starts watching the file's directory. Returns false (and logs) when it cannot be watched;
+  // SIGHUP still works then.
+  bool watch();
+  // Asks for a reload; requests that arrive close together or during a reload are coalesced.
+  void request(const char* trigger);
+
+ private:
+  struct Watch;
+  struct Job;
+  void start_job();
+  void finished(Job& job);
+
+  uv_loop_t* loop_;
+  Logger& log_;
+  std::shared_ptr<policy::PolicyStore> store_;
+  std::string path_;
+  std::string trigger_;
+  Timer debounce_;
+  bool running_ = false;
+  bool again_ = false;
+  std::unique_ptr<Watch> watch_owner_;
+  Watch* watch_ = nullptr;  // owned by libuv while open (closed through close_handle)
+  std::shared_ptr<bool> alive_;
+};
+
+}  // namespace flow::proxy

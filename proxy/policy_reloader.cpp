@@ -1,0 +1,148 @@
+#include "flow/proxy/policy_reloader.hpp"
+
+#include <chrono>
+
+#include "flow/proxy/handle_close.hpp"
+#include "flow/proxy/proxy_error.hpp"
+
+namespace flow::proxy {
+namespace {
+
+// A burst of file events (write, rename, symlink swap) becomes one reload.
+constexpr std::chrono::milliseconds kDebounce{100};
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+struct PolicyReloader::Watch {
+  uv_fs_event_t handle{};
+  PolicyReloader* owner = nullptr;
+  std::string file;
+};
+
+// One reload on the thread pool. Owns what the worker touches; the loop side checks `alive`
+// because the reloader may be gone by the time the job completes.
+struct PolicyReloader::Job {
+  uv_work_t req{};
+  std::shared_ptr<policy::PolicyStore> store;
+  std::string path;
+  std::string trigger;
+  std::optional<std::string> error;
+  std::uint64_t generation = 0;
+  std::shared_ptr<bool> alive;
+  PolicyReloader* owner = nullptr;
+};
+
+PolicyReloader::PolicyReloader(uv_loop_t* loop, Logger& log,
+                               std::shared_ptr<policy::PolicyStore> store, std::string path)
+    : loop_(loop),
+      log_(log),
+      store_(std::move(store)),
+      path_(std::move(path)),
+      debounce_(loop, [this] { start_job(); }),
+      alive_(std::make_shared<bool>(true)) {}
+
+PolicyReloader::~PolicyReloader() {
+  *alive_ = false;
+  if (watch_ != nullptr) {
+    watch_->owner = nullptr;
+    auto* handle = reinterpret_cast<uv_handle_t*>(&watch_->handle);
+    close_handle(handle, std::move(watch_owner_));
+  }
+}
+
+bool PolicyReloader::watch() {
+  watch_owner_ = std::make_unique<Watch>();
+  watch_owner_->owner = this;
+  watch_owner_->file = base_name(path_);
+  uv_fs_event_init(loop_, &watch_owner_->handle);
+  watch_owner_->handle.data = watch_owner_.get();
+  const std::string dir = directory_of(path_);
+  const int rc = uv_fs_event_start(
+      &watch_owner_->handle,
+      [](uv_fs_event_t* h, const char* filename, int /*events*/, int status) {
+        auto* w = static_cast<Watch*>(h->data);
+        if (w->owner == nullptr || status != 0) return;
+        // Our file, or the `..data` symlink of a ConfigMap volume; nothing else in the folder.
+        const std::string name = filename ? filename : "";
+        if (name.empty() || name == w->file || name == "..data") w->owner->request("file change");
+      },
+      dir.c_str(), 0);
+  watch_ = watch_owner_.get();
+  if (rc != 0) {
+    std::string fields = "\"dir\":";
+    append_json_string(fields, dir);
+    fields += ",\"error\":\"" + std::string(uv_err_name(rc)) + "\"";
+    log_.warn("cannot watch the policy file's directory; reload on SIGHUP only", fields);
+    return false;
+  }
+  return true;
+}
+
+void PolicyReloader::request(const char* trigger) {
+  trigger_ = trigger;
+  if (running_) {
+    again_ = true;
+    return;
+  }
+  if (!debounce_.active()) debounce_.start(kDebounce);
+}
+
+void PolicyReloader::start_job() {
+  running_ = true;
+  auto job = std::make_unique<Job>();
+  job->store = store_;
+  job->path = path_;
+  job->trigger = trigger_;
+  job->alive = alive_;
+  job->owner = this;
+  job->req.data = job.get();
+  const int rc = uv_queue_work(
+      loop_, &job->req,
+      [](uv_work_t* req) {
+        auto* j = static_cast<Job*>(req->data);
+        j->error = j->store->reload(j->path);
+        j->generation = j->store->generation();
+      },
+      [](uv_work_t* req, int /*status*/) {
+        std::unique_ptr<Job> j(static_cast<Job*>(req->data));
+        if (*j->alive) j->owner->finished(*j);
+      });
+  if (rc == 0) {
+    job.release();  // owned by libuv until the after-work callback
+  } else {
+    running_ = false;
+    log_.error("cannot schedule a policy reload",
+               "\"error\":\"" + std::string(uv_err_name(rc)) + "\"");
+  }
+}
+
+void PolicyReloader::finished(Job& job) {
+  running_ = false;
+  std::string fields = "\"trigger\":";
+  append_json_string(fields, job.trigger);
+  if (job.error) {
+    fields += ",\"error\":";
+    append_json_string(fields, *job.error);
+    log_.error("policy reload rejected; the policy in force is unchanged", fields);
+  } else {
+    fields += ",\"generation\":" + std::to_string(job.generation);
+    log_.info("policy reloaded", fields);
+  }
+  if (again_) {
+    again_ = false;
+    debounce_.start(kDebounce);
+  }
+}
+
+}  // namespace flow::proxy
