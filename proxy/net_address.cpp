@@ -9,12 +9,19 @@ std::string format_sockaddr(const sockaddr* addr) {
   if (addr->sa_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
     uv_ip4_name(in, ip, sizeof ip);
-    return std::string(ip) + ":" + std::to_string(ntohs(in->sin_port));
+    std::string out(ip);
+    out += ':';
+    out += std::to_string(ntohs(in->sin_port));
+    return out;
   }
   if (addr->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
     uv_ip6_name(in6, ip, sizeof ip);
-    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    std::string out = "[";
+    out += ip;
+    out += "]:";
+    out += std::to_string(ntohs(in6->sin6_port));
+    return out;
   }
   return "-";
 }

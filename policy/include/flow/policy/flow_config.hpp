@@ -30,7 +30,7 @@ struct ProxySettings {
   std::uint32_t max_connections = 1024;
   std::uint32_t max_header_bytes = 32 * 1024;
   std::uint32_t write_high_water = 256 * 1024;
-  std::uint32_t pool_max_idle_per_origin = 32;
+  std::uint32_t pool_max_idle_per_origin = 128;
   ProxyTimeouts timeouts;
   std::string access_log = "-";
   std::string log_level = "info";
