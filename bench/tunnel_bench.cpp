@@ -3,8 +3,9 @@
 // Each of N worker threads loops until the deadline:
 //   TCP connect to the proxy (or straight to the TLS origin with --direct),
 //   "CONNECT host:port HTTP/1.1" and wait for a 2xx answer (skipped when direct),
-//   TLS handshake to the origin through the tunnel (no session cache, no tickets: every handshake is full),
-//   "GET <path>" with "Connection: close", read the whole response until the origin closes, close.
+//   TLS handshake to the origin through the tunnel (no session cache, no tickets: every handshake
+//   is full), "GET <path>" with "Connection: close", read the whole response until the origin
+//   closes, close.
 // Blocking sockets with send/receive timeouts, so every step is bounded in time.
 //
 // Output (one line on stdout):
@@ -44,13 +45,13 @@ struct Endpoint {
 };
 
 struct Options {
-  Endpoint target;           // TLS origin
-  Endpoint proxy;            // forward proxy (empty host = direct)
+  Endpoint target;  // TLS origin
+  Endpoint proxy;   // forward proxy (empty host = direct)
   std::string path = "/100b";
   int threads = 8;
   double duration_s = 10.0;
   int timeout_ms = 5000;
-  long expect_body = -1;     // -1: accept any body length that matches Content-Length
+  long expect_body = -1;  // -1: accept any body length that matches Content-Length
 };
 
 bool parse_endpoint(const std::string& s, Endpoint& ep) {
@@ -62,11 +63,12 @@ bool parse_endpoint(const std::string& s, Endpoint& ep) {
 }
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: tunnel_bench --target HOST:PORT (--proxy HOST:PORT | --direct)\n"
-               "                    [--path /100b] [--threads 8] [--duration 10] [--timeout-ms 5000]\n"
-               "                    [--expect-body BYTES]\n"
-               "HOST must be a numeric IPv4 address (the benchmark only talks to loopback).\n");
+  std::fprintf(
+      stderr,
+      "usage: tunnel_bench --target HOST:PORT (--proxy HOST:PORT | --direct)\n"
+      "                    [--path /100b] [--threads 8] [--duration 10] [--timeout-ms 5000]\n"
+      "                    [--expect-body BYTES]\n"
+      "HOST must be a numeric IPv4 address (the benchmark only talks to loopback).\n");
 }
 
 int connect_to(const Endpoint& ep, int timeout_ms) {
@@ -113,9 +115,10 @@ bool recv_exact(int fd, char* buf, size_t len) {
   return true;
 }
 
-// Reads the proxy's answer to CONNECT up to and including the blank line, and not one byte more (the TLS
-// stream follows). Peeks first: the answer normally arrives whole, and then it takes two syscalls, which keeps
-// the client's own cost small next to the proxy's. A head split over segments is finished byte by byte.
+// Reads the proxy's answer to CONNECT up to and including the blank line, and not one byte more
+// (the TLS stream follows). Peeks first: the answer normally arrives whole, and then it takes two
+// syscalls, which keeps the client's own cost small next to the proxy's. A head split over segments
+// is finished byte by byte.
 bool read_connect_reply(int fd) {
   char buf[8192];
   ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK);
@@ -126,7 +129,8 @@ bool read_connect_reply(int fd) {
     if (!recv_exact(fd, buf, end + 4)) return false;
     head.assign(buf, end + 4);
   } else {
-    // Everything peeked is head (nothing follows it before our ClientHello): take it, then read the rest.
+    // Everything peeked is head (nothing follows it before our ClientHello): take it, then read the
+    // rest.
     if (!recv_exact(fd, buf, static_cast<size_t>(n))) return false;
     head.assign(buf, static_cast<size_t>(n));
     char c;
@@ -139,7 +143,8 @@ bool read_connect_reply(int fd) {
   return head.size() > 12 && head.compare(0, 5, "HTTP/") == 0 && head[9] == '2';
 }
 
-// Reads a whole HTTP response over TLS until the peer closes; checks status 200 and the body length.
+// Reads a whole HTTP response over TLS until the peer closes; checks status 200 and the body
+// length.
 bool read_https_response(SSL* ssl, long expect_body) {
   std::string buf;
   buf.reserve(4096);
@@ -150,9 +155,9 @@ bool read_https_response(SSL* ssl, long expect_body) {
     int n = SSL_read(ssl, chunk, sizeof chunk);
     if (n <= 0) {
       int err = SSL_get_error(ssl, n);
-      if (err == SSL_ERROR_ZERO_RETURN) break;          // close_notify
+      if (err == SSL_ERROR_ZERO_RETURN) break;                       // close_notify
       if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) break;  // plain EOF
-      if (err == SSL_ERROR_SSL) {                       // unexpected EOF (OpenSSL 3 reports it as SSL error)
+      if (err == SSL_ERROR_SSL) {  // unexpected EOF (OpenSSL 3 reports it as SSL error)
         ERR_clear_error();
         if (head_end != std::string::npos) break;
       }
@@ -162,11 +167,13 @@ bool read_https_response(SSL* ssl, long expect_body) {
     if (head_end == std::string::npos) {
       head_end = buf.find("\r\n\r\n");
       if (head_end != std::string::npos) {
-        if (buf.size() < 12 || buf.compare(0, 5, "HTTP/") != 0 || buf.compare(9, 3, "200") != 0) return false;
+        if (buf.size() < 12 || buf.compare(0, 5, "HTTP/") != 0 || buf.compare(9, 3, "200") != 0)
+          return false;
         std::string head = buf.substr(0, head_end);
         for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         auto p = head.find("\r\ncontent-length:");
-        if (p != std::string::npos) content_length = std::strtol(head.c_str() + p + 17, nullptr, 10);
+        if (p != std::string::npos)
+          content_length = std::strtol(head.c_str() + p + 17, nullptr, 10);
       } else if (buf.size() > 65536) {
         return false;
       }
@@ -190,7 +197,8 @@ struct ThreadResult {
 };
 
 // One tunnel, start to finish. Returns true on success.
-bool one_tunnel(const Options& o, SSL_CTX* ctx, const std::string& connect_req, const std::string& get_req) {
+bool one_tunnel(const Options& o, SSL_CTX* ctx, const std::string& connect_req,
+                const std::string& get_req) {
   bool via_proxy = !o.proxy.host.empty();
   int fd = connect_to(via_proxy ? o.proxy : o.target, o.timeout_ms);
   if (fd < 0) return false;
@@ -204,7 +212,9 @@ bool one_tunnel(const Options& o, SSL_CTX* ctx, const std::string& connect_req, 
     static char sni[] = "localhost";
     SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, sni);  // SNI
     if (SSL_connect(ssl) != 1) break;
-    if (SSL_write(ssl, get_req.data(), static_cast<int>(get_req.size())) != static_cast<int>(get_req.size())) break;
+    if (SSL_write(ssl, get_req.data(), static_cast<int>(get_req.size())) !=
+        static_cast<int>(get_req.size()))
+      break;
     ok = read_https_response(ssl, o.expect_body);
   } while (false);
   if (ssl) SSL_free(ssl);  // no SSL_shutdown: the origin has already closed (Connection: close)
@@ -228,9 +238,15 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--target") {
-      if (!parse_endpoint(next(), o.target)) { usage(); return 2; }
+      if (!parse_endpoint(next(), o.target)) {
+        usage();
+        return 2;
+      }
     } else if (a == "--proxy") {
-      if (!parse_endpoint(next(), o.proxy)) { usage(); return 2; }
+      if (!parse_endpoint(next(), o.proxy)) {
+        usage();
+        return 2;
+      }
     } else if (a == "--direct") {
       direct = true;
     } else if (a == "--path") {
@@ -248,8 +264,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.target.host.empty() || (o.proxy.host.empty() != direct) || o.threads < 1 || o.threads > 1024 ||
-      !(o.duration_s > 0 && o.duration_s <= 3600) || o.timeout_ms < 1) {
+  if (o.target.host.empty() || (o.proxy.host.empty() != direct) || o.threads < 1 ||
+      o.threads > 1024 || !(o.duration_s > 0 && o.duration_s <= 3600) || o.timeout_ms < 1) {
     usage();
     return 2;
   }
@@ -266,7 +282,8 @@ int main(int argc, char** argv) {
                         "\r\nUser-Agent: 402flow-tunnel-bench\r\nConnection: close\r\n\r\n";
 
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(o.duration_s));
   std::vector<ThreadResult> results(static_cast<size_t>(o.threads));
   std::vector<std::thread> workers;
   for (int t = 0; t < o.threads; ++t) {
@@ -282,7 +299,8 @@ int main(int argc, char** argv) {
           r.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
         } else {
           ++r.errors;
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));  // no hot spin on a refusing peer
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(1));  // no hot spin on a refusing peer
         }
       }
     });
@@ -303,7 +321,7 @@ int main(int argc, char** argv) {
     size_t idx = static_cast<size_t>(p / 100.0 * static_cast<double>(lat.size() - 1) + 0.5);
     return lat[std::min(idx, lat.size() - 1)];
   };
-  std::printf("tunnels=%ld errors=%ld duration_s=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f\n", ok, errors,
-              o.duration_s, static_cast<double>(ok) / o.duration_s, pct(50), pct(99));
+  std::printf("tunnels=%ld errors=%ld duration_s=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f\n", ok,
+              errors, o.duration_s, static_cast<double>(ok) / o.duration_s, pct(50), pct(99));
   return ok > 0 ? 0 : 1;
 }

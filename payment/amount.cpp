@@ -15,7 +15,9 @@ bool push_digit(Atomic& value, char digit) {
   return true;
 }
 
-AmountResult fail(AmountError e) { return {0, e}; }
+AmountResult fail(AmountError e) {
+  return {0, e};
+}
 
 AmountResult classify_bad(std::string_view text) {
   if (text.front() == '-') return fail(AmountError::negative);
@@ -27,13 +29,20 @@ AmountResult classify_bad(std::string_view text) {
 
 std::string_view amount_error_name(AmountError e) {
   switch (e) {
-    case AmountError::none: return "none";
-    case AmountError::empty: return "empty";
-    case AmountError::not_a_number: return "not_a_number";
-    case AmountError::negative: return "negative";
-    case AmountError::exponent: return "exponent";
-    case AmountError::too_many_decimals: return "too_many_decimals";
-    case AmountError::overflow: return "overflow";
+    case AmountError::none:
+      return "none";
+    case AmountError::empty:
+      return "empty";
+    case AmountError::not_a_number:
+      return "not_a_number";
+    case AmountError::negative:
+      return "negative";
+    case AmountError::exponent:
+      return "exponent";
+    case AmountError::too_many_decimals:
+      return "too_many_decimals";
+    case AmountError::overflow:
+      return "overflow";
   }
   return "unknown";
 }
@@ -53,9 +62,9 @@ AmountResult parse_decimal(std::string_view text, unsigned decimals) {
   const auto dot = text.find('.');
   const std::string_view whole = text.substr(0, dot);
   const std::string_view frac = dot == std::string_view::npos ? "" : text.substr(dot + 1);
-  const bool digits_only = std::all_of(whole.begin(), whole.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  }) && std::all_of(frac.begin(), frac.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits_only =
+      std::all_of(whole.begin(), whole.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      std::all_of(frac.begin(), frac.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits_only || (whole.empty() && frac.empty()) ||
       (dot != std::string_view::npos && frac.empty())) {
     return classify_bad(text);

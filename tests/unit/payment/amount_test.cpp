@@ -31,7 +31,8 @@ TEST_CASE("amounts past 2^128 overflow instead of wrapping") {
   REQUIRE(max.ok());
   CHECK(format_atomic(max.value) == "340282366920938463463374607431768211455");
   CHECK(parse_atomic("340282366920938463463374607431768211456").error == AmountError::overflow);
-  CHECK(parse_decimal("340282366920938463463374607431768.211456", 6).error == AmountError::overflow);
+  CHECK(parse_decimal("340282366920938463463374607431768.211456", 6).error ==
+        AmountError::overflow);
   CHECK(parse_decimal("340282366920938463463374607431768.211455", 6).ok());
 }
 

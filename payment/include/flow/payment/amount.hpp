@@ -12,7 +12,7 @@ __extension__ typedef unsigned __int128 Atomic;
 enum class AmountError {
   none,
   empty,
-  not_a_number,       // anything but digits (and one '.' for decimals)
+  not_a_number,  // anything but digits (and one '.' for decimals)
   negative,
   exponent,           // 1e6, 1E-3
   too_many_decimals,  // more fractional digits than the asset has
