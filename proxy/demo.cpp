@@ -138,7 +138,7 @@ int run_demo() {
   while (std::getline(log, line)) std::printf("%s\n", line.c_str());
   ::unlink(log_path);
   std::printf(
-      "\nTry it yourself:\n  ./build/proxy/402flow run --listen 127.0.0.1:8402 &\n"
+      "\nTry it yourself:\n  ./build/402flow run --listen 127.0.0.1:8402 &\n"
       "  curl -x http://127.0.0.1:8402 http://<some-http-host>/\n");
   return rc;
 }
