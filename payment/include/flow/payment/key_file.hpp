@@ -1,0 +1,23 @@
+#pragma once
+#include <string>
+#include <variant>
+
+#include "flow/payment/evm_key.hpp"
+
+namespace flow::payment {
+
+// Where a wallet's EVM key comes from (flow.yaml `wallets:`): exactly one of the two is set.
+struct KeySource {
+  std::string file;     // a file holding "0x" + 64 hex digits; must not be readable by group/others
+  std::string env_var;  // an environment variable holding the same
+};
+
+// The key, or an error message that names the file or variable and what is wrong — never any
+// part of the key itself.
+std::variant<EvmKey, std::string> load_evm_key(const KeySource& source);
+
+// keygen: writes a fresh key to `path` (created with mode 0600, refused if it exists) and returns
+// it; or an error message.
+std::variant<EvmKey, std::string> write_new_key_file(const std::string& path);
+
+}  // namespace flow::payment

@@ -1,0 +1,91 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "flow/payment/amount.hpp"
+#include "flow/payment/offer.hpp"
+
+namespace flow::payment {
+
+// A response header as the proxy hands it over (names in any case; repeated names allowed).
+struct HeaderField {
+  std::string_view name;
+  std::string_view value;
+};
+
+// Why a 402 could not be read as an x402 challenge. Stable names (x402_challenge_error_name)
+// go into the explanation header the agent receives with the merchant's 402.
+enum class ChallengeError {
+  none,
+  not_x402,          // no PAYMENT-REQUIRED, no x402/h402 JSON body, no WWW-Authenticate: x402
+  bad_base64,        // PAYMENT-REQUIRED (or WWW-Authenticate x402 data) is not standard base64
+  bad_json,          // not JSON, or not an object
+  unsupported_version,  // x402Version other than 1 or 2
+  missing_field,     // a required field is missing or has the wrong JSON type
+  no_offers,         // accepts is empty
+  too_large,         // more than kMaxOffers offers
+};
+std::string_view challenge_error_name(ChallengeError error);
+
+// Why one offer (accepts[i]) cannot be paid even if policy liked it. The offer is still listed
+// (policy and the agent see it) but never signed.
+enum class OfferProblem {
+  none,
+  bad_amount,        // amount / maxAmountRequired is not a plain decimal integer string
+  unknown_network,   // not CAIP-2 and not a known v1 legacy name
+  unsupported_scheme,   // scheme other than "exact", or "exact" on a non-EVM network
+  bad_address,       // asset or payTo is not an EVM address (on eip155)
+  missing_domain,    // EIP-3009 without extra.name / extra.version
+};
+std::string_view offer_problem_name(OfferProblem problem);
+
+inline constexpr std::size_t kMaxOffers = 32;
+
+// One accepts[i], normalized, with the JSON exactly as the merchant sent it.
+struct X402Requirement {
+  Offer offer;  // protocol "x402", version, scheme, network as CAIP-2, asset and payTo
+                // lower-case hex (EVM), amount, resource, expires_at = 0, index = i
+  AmountError amount_error = AmountError::none;
+  OfferProblem problem = OfferProblem::none;
+  std::string network_as_sent;  // "base" (v1) or "eip155:8453" (v2)
+  std::optional<std::uint64_t> chain_id;
+  std::string domain_name;     // extra.name
+  std::string domain_version;  // extra.version
+  bool permit2 = false;        // extra.assetTransferMethod == "permit2"
+  std::int64_t max_timeout_seconds = 0;  // 0 when absent
+  nlohmann::json raw;          // accepts[i] as parsed: echoed verbatim in a v2 credential
+};
+
+// Where the challenge came from.
+enum class ChallengeSource { payment_required_header, json_body, www_authenticate, h402_body };
+
+struct X402Challenge {
+  int version = 0;  // 1 or 2 (h402 is read as its v1 shape)
+  ChallengeSource source = ChallengeSource::payment_required_header;
+  std::string error;           // the merchant's `error` text, if any (not trusted, just shown)
+  nlohmann::json resource;     // v2 PaymentRequired.resource as sent (null when absent)
+  nlohmann::json extensions;   // v2 PaymentRequired.extensions as sent (null when absent)
+  std::vector<X402Requirement> accepts;
+};
+
+struct ChallengeParse {
+  ChallengeError error = ChallengeError::none;
+  std::string detail;  // for the explanation header: which field, at which offer; no secrets
+  std::optional<X402Challenge> challenge;
+};
+
+// Reads a 402's x402 challenge: PAYMENT-REQUIRED first (v2), then a JSON body with
+// x402Version 1 (or h402Version), then `WWW-Authenticate: x402 <base64 JSON>` (either version).
+// `request_url` fills Offer::resource when the challenge names none. Never throws; any input
+// gives a value.
+ChallengeParse parse_x402_challenge(std::span<const HeaderField> headers, std::string_view body,
+                                    std::string_view request_url);
+
+}  // namespace flow::payment

@@ -1,0 +1,28 @@
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "flow/payment/x402_challenge.hpp"
+
+namespace flow::payment {
+
+// The retry header that carries a payment.
+struct X402Credential {
+  std::string header_name;   // "PAYMENT-SIGNATURE" (v2) or "X-PAYMENT" (v1)
+  std::string header_value;  // standard base64 (with padding) of the JSON below
+};
+
+// v2: {"x402Version":2,"resource":<as sent>,"accepted":<accepts[i] exactly as sent>,
+//      "payload":<payload>,"extensions":<as sent, when present>}
+// v1: {"x402Version":1,"scheme":<as sent>,"network":<as sent>,"payload":<payload>}
+// `accepted_index` must be a valid index of challenge.accepts.
+X402Credential encode_x402_credential(const X402Challenge& challenge, std::size_t accepted_index,
+                                      const nlohmann::json& payload);
+
+// The merchant's side: the JSON inside PAYMENT-SIGNATURE / X-PAYMENT, or nothing when it is not
+// standard base64 of a JSON object.
+std::optional<nlohmann::json> decode_x402_credential(std::string_view header_value);
+
+}  // namespace flow::payment

@@ -1,0 +1,1 @@
+// filled in by the key_file work

@@ -1,0 +1,1 @@
+// filled in by the x402_network work
