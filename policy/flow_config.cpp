@@ -17,12 +17,13 @@ using Reader = YamlReader;
 void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
   r.expect_map(node, "proxy.timeouts");
   r.only_keys(node, "proxy.timeouts",
-              {"header", "idle", "connect", "upstream", "tunnel_idle", "drain", "pool_idle"});
+              {"header", "idle", "connect", "upstream", "tunnel_idle", "drain", "pool_idle",
+               "challenge"});
   const std::pair<const char*, milliseconds*> fields[] = {
       {"header", &t.header},           {"idle", &t.idle},
       {"connect", &t.connect},         {"upstream", &t.upstream},
       {"tunnel_idle", &t.tunnel_idle}, {"drain", &t.drain},
-      {"pool_idle", &t.pool_idle}};
+      {"pool_idle", &t.pool_idle},     {"challenge", &t.challenge}};
   for (auto [key, field] : fields) {
     if (node[key]) *field = r.duration(node[key], std::string("proxy.timeouts.") + key);
   }
@@ -32,7 +33,8 @@ void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
   r.expect_map(node, "proxy");
   r.only_keys(node, "proxy",
               {"listen", "connect_ports", "max_connections", "max_header_bytes", "write_high_water",
-               "pool_max_idle_per_origin", "timeouts", "access_log", "log_level"});
+               "pool_max_idle_per_origin", "timeouts", "access_log", "log_level", "identity",
+               "agent", "replay_limit", "challenge_max_bytes"});
   if (node["listen"]) p.listen = r.string(node["listen"], "proxy.listen");
   if (const auto ports = node["connect_ports"]) {
     if (!ports.IsSequence()) r.fail(ports, "proxy.connect_ports must be a list of port numbers");
@@ -59,6 +61,25 @@ void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
     p.pool_max_idle_per_origin = static_cast<std::uint32_t>(
         r.integer(node["pool_max_idle_per_origin"], "proxy.pool_max_idle_per_origin", 0, 100'000));
   }
+  if (node["replay_limit"]) {
+    p.replay_limit = static_cast<std::uint32_t>(
+        r.integer(node["replay_limit"], "proxy.replay_limit", 0, 1024LL * 1024 * 1024));
+  }
+  if (node["challenge_max_bytes"]) {
+    p.challenge_max_bytes = static_cast<std::uint32_t>(r.integer(
+        node["challenge_max_bytes"], "proxy.challenge_max_bytes", 1024, 16LL * 1024 * 1024));
+  }
+  if (node["identity"]) {
+    const std::string mode = r.string(node["identity"], "proxy.identity");
+    if (mode == "sidecar") {
+      p.identity = AgentIdentity::sidecar;
+    } else if (mode == "shared") {
+      p.identity = AgentIdentity::shared;
+    } else {
+      r.fail(node["identity"], "proxy.identity must be sidecar or shared");
+    }
+  }
+  if (node["agent"]) p.agent = r.string(node["agent"], "proxy.agent");
   if (node["timeouts"]) read_timeouts(r, node["timeouts"], p.timeouts);
   if (node["access_log"]) p.access_log = r.string(node["access_log"], "proxy.access_log");
   if (node["log_level"]) {
@@ -69,7 +90,88 @@ void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
   }
 }
 
+// A path in flow.yaml is relative to the file's own directory, so the file means the same thing
+// whatever directory the proxy is started from.
+std::string resolve_path(const std::string& path, const std::string& source_name) {
+  if (path.empty() || path.front() == '/') return path;
+  const auto slash = source_name.rfind('/');
+  if (slash == std::string::npos) return path;
+  return source_name.substr(0, slash + 1) + path;
+}
+
+void read_ledger(const Reader& r, const YAML::Node& node, LedgerSettings& l,
+                 const std::string& source_name) {
+  r.expect_map(node, "ledger");
+  r.only_keys(node, "ledger", {"path", "url_query"});
+  if (node["path"]) l.path = resolve_path(r.string(node["path"], "ledger.path"), source_name);
+  if (node["url_query"]) {
+    l.url_query = r.string(node["url_query"], "ledger.url_query");
+    if (l.url_query != "keep" && l.url_query != "hash" && l.url_query != "drop") {
+      r.fail(node["url_query"], "ledger.url_query must be keep, hash or drop");
+    }
+  }
+}
+
+bool valid_wallet_network(std::string_view n) {
+  if (n == "eip155:*") return true;
+  if (n.substr(0, 7) != "eip155:" || n.size() == 7 || n.size() > 7 + 20) return false;
+  for (char c : n.substr(7)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::vector<WalletSpec> read_wallets(const Reader& r, const YAML::Node& node,
+                                     const std::string& source_name) {
+  if (!node.IsSequence()) r.fail(node, "wallets must be a list");
+  std::vector<WalletSpec> wallets;
+  for (const auto& w : node) {
+    r.expect_map(w, "a wallets entry");
+    r.only_keys(w, "a wallets entry", {"name", "networks", "key_file", "key_env"});
+    WalletSpec spec;
+    if (!w["name"]) r.fail(w, "a wallets entry needs a name");
+    spec.name = r.string(w["name"], "wallets[].name");
+    for (const auto& other : wallets) {
+      if (other.name == spec.name) r.fail(w["name"], "wallet '" + spec.name + "' is defined twice");
+    }
+    if (const auto nets = w["networks"]) {
+      if (!nets.IsSequence()) r.fail(nets, "wallets[].networks must be a list of networks");
+      for (const auto& n : nets) {
+        std::string net = r.string(n, "wallets[].networks entry");
+        if (!valid_wallet_network(net)) {
+          r.fail(n, "wallet networks are EVM chains: eip155:<chain id> or eip155:*, not '" + net +
+                        "'");
+        }
+        spec.networks.push_back(std::move(net));
+      }
+    } else {
+      spec.networks.push_back("eip155:*");
+    }
+    if (w["key_file"]) {
+      spec.key_file = resolve_path(r.string(w["key_file"], "wallets[].key_file"), source_name);
+    }
+    if (w["key_env"]) spec.key_env = r.string(w["key_env"], "wallets[].key_env");
+    if (spec.key_file.empty() == spec.key_env.empty()) {
+      r.fail(w, "wallet '" + spec.name + "' needs exactly one of key_file and key_env");
+    }
+    wallets.push_back(std::move(spec));
+  }
+  return wallets;
+}
+
 }  // namespace
+
+std::string_view agent_identity_name(AgentIdentity identity) {
+  return identity == AgentIdentity::shared ? "shared" : "sidecar";
+}
+
+bool WalletSpec::covers(std::string_view network) const {
+  for (const auto& n : networks) {
+    if (n == network) return true;
+    if (n == "eip155:*" && network.substr(0, 7) == "eip155:") return true;
+  }
+  return false;
+}
 
 bool is_valid_log_level(std::string_view level) {
   return level == "error" || level == "warn" || level == "info" || level == "debug";
@@ -91,10 +193,13 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
   if (root.IsNull()) return config;
   r.expect_map(root, "the top level");
   r.only_keys(root, "the top level",
-              {"version", "proxy", "organization", "review", "assets", "agents", "merchants"});
+              {"version", "proxy", "ledger", "wallets", "organization", "review", "assets",
+               "agents", "merchants"});
   if (root["version"])
     config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
   if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy);
+  if (root["ledger"]) read_ledger(r, root["ledger"], config.ledger, source_name);
+  if (root["wallets"]) config.wallets = read_wallets(r, root["wallets"], source_name);
   config.policy = PolicySnapshot::build(read_policy(r, root));
   return config;
 }

@@ -40,6 +40,20 @@ void write_access_record(LogWriter& writer, const AccessRecord& r) {
   line += std::to_string(r.duration_us);
   line += ",\"connect_us\":";
   line += std::to_string(r.connect_us);
+  if (!r.agent.empty()) {
+    line += ",\"agent\":";
+    append_json_string(line, r.agent);
+  }
+  if (!r.payment.empty()) {
+    line += ",\"payment\":";
+    append_json_string(line, r.payment);
+    line += ",\"payment_us\":";
+    line += std::to_string(r.payment_us);
+  }
+  if (!r.receipt.empty()) {
+    line += ",\"receipt\":";
+    append_json_string(line, r.receipt);
+  }
   if (r.error != ProxyError::none) {
     line += ",\"error\":\"";
     line += proxy_error_name(r.error);

@@ -1,5 +1,7 @@
 #include "flow/proxy/client_connection.hpp"
 
+#include "flow/proxy/agent_identity.hpp"
+
 #include "flow/proxy/exchange.hpp"
 #include "flow/proxy/server.hpp"
 #include "flow/proxy/tunnel.hpp"
@@ -129,6 +131,16 @@ std::size_t ClientConnection::step(const char* data, std::size_t len) {
 }
 
 MessageSink::HeadAction ClientConnection::on_head() {
+  if (server_.settings().identity == policy::AgentIdentity::shared) {
+    auto id = identify_agent(server_.settings(), *server_.policy(), parser_.request().headers);
+    if (!id.ok) {
+      fail(ProxyError::proxy_auth_required, id.problem);
+      return HeadAction::pause;
+    }
+    agent_ = std::move(id.agent);
+  } else if (agent_.empty()) {
+    agent_ = server_.settings().agent;
+  }
   if (parser_.is_connect()) return HeadAction::pause;
   start_exchange();
   // The exchange may have failed at once (bad target): stop parsing this connection.

@@ -39,7 +39,8 @@ std::string path_without_query(const std::string& path) {
 }  // namespace
 
 Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
-    : client_(client),
+    : challenge_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }),
+      client_(client),
       server_(client.server()),
       upstream_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }) {
   RequestHead& head = request_parser.request();
@@ -87,12 +88,14 @@ void Exchange::start() {
     return;
   }
   expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
+  read_controls();
 
   RequestHead upstream;
   upstream.method = request_.method;
   upstream.target = target_.path;
   upstream.headers = request_.headers;
   strip_hop_by_hop(upstream.headers);
+  strip_control_headers(upstream.headers);
   remove_headers(upstream.headers, "host");
   upstream.headers.insert(upstream.headers.begin(), Header{"Host", target_.host_header()});
   append_via(upstream.headers, request_.version);
@@ -156,6 +159,11 @@ void Exchange::send_request_head() {
 }
 
 void Exchange::send_upstream(const uv_buf_t* bufs, unsigned count) {
+  if (pay_token_) keep_for_replay(bufs, count);
+  if (pay_ == PayStage::waiting_request || pay_ == PayStage::deciding ||
+      pay_ == PayStage::signing) {
+    return;  // the origin has answered 402; the body is kept for the paid retry only
+  }
   if (upstream_ && stage_ != Stage::connecting) {
     upstream_->stream->write(bufs, count);
     upstream_deadline_.touch();  // an upload in progress is not an idle origin
@@ -189,7 +197,13 @@ void Exchange::on_request_end() {
     send_upstream(&buf, 1);
   }
   request_done_ = true;
-  if (response_done_) finish(ProxyError::none);
+  if (pay_ == PayStage::waiting_request) {
+    begin_payment();
+    return;
+  }
+  if (response_done_ && (pay_ == PayStage::none || pay_ == PayStage::answered)) {
+    finish(ProxyError::none);
+  }
 }
 
 void Exchange::on_request_malformed(ProxyError error, std::string_view message) {
@@ -239,6 +253,13 @@ void Exchange::feed_response(const char* data, std::size_t len) {
       return;
     }
     pos += r.consumed;
+    if (r.status == HttpParser::Status::paused_head) {
+      // The paid answer's head waits for its receipt: keep what followed it.
+      held_bytes_.assign(data + pos, len - pos);
+      upstream_->stream->stop_reading();
+      upstream_deadline_.disarm();
+      return;
+    }
     if (deferred_error_ != ProxyError::none) {
       fail(deferred_error_, "the origin switched protocols, which this proxy does not relay");
       return;
@@ -280,8 +301,18 @@ MessageSink::HeadAction Exchange::on_head() {
     }
     return HeadAction::skip_body;
   }
+  if (pay_ == PayStage::retrying) return on_paid_head();
+  if (status == 402 && pay_ == PayStage::none && payments_enabled()) {
+    return start_reading_challenge();
+  }
+  write_response_head(head, {});
+  const bool no_body = request_.method == "HEAD" || status == 204 || status == 304;
+  return no_body ? HeadAction::skip_body : HeadAction::proceed;
+}
 
-  record_.ttfb_us = elapsed_us();
+void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) {
+  const int status = head.status;
+  if (record_.ttfb_us == 0) record_.ttfb_us = elapsed_us();
   stage_ = Stage::streaming_response;
   response_started_ = true;
   response_status_ = status;
@@ -303,6 +334,7 @@ MessageSink::HeadAction Exchange::on_head() {
     headers.push_back({"Content-Length", std::to_string(*length)});
   }
   if (client_framing_ == Framing::chunked) headers.push_back({"Transfer-Encoding", "chunked"});
+  headers.insert(headers.end(), extra.begin(), extra.end());
   const bool keep_alive =
       client_keep_alive_ && client_framing_ != Framing::close && !server_.draining();
   if (!keep_alive) {
@@ -316,7 +348,6 @@ MessageSink::HeadAction Exchange::on_head() {
   serialize_response_head(status, head.reason.empty() ? default_reason(status) : head.reason,
                           headers, out);
   client_.stream().write(out);
-  return no_body ? HeadAction::skip_body : HeadAction::proceed;
 }
 
 void Exchange::write_client_body(std::string_view data) {
@@ -332,6 +363,10 @@ void Exchange::write_client_body(std::string_view data) {
 
 void Exchange::on_body(std::string_view data) {
   if (interim_ || data.empty()) return;
+  if (pay_ == PayStage::reading_challenge) {
+    on_challenge_body(data);
+    return;
+  }
   record_.response_body_bytes += data.size();
   write_client_body(data);
 }
@@ -339,6 +374,7 @@ void Exchange::on_body(std::string_view data) {
 void Exchange::on_message_end() {
   if (interim_) return;
   response_done_ = true;
+  if (pay_ == PayStage::reading_challenge) return;
   if (client_framing_ == Framing::chunked) {
     HeaderList trailers = upstream_->parser.trailers();
     strip_hop_by_hop(trailers);
@@ -350,6 +386,10 @@ void Exchange::on_message_end() {
 
 void Exchange::response_complete() {
   upstream_deadline_.disarm();
+  if (pay_ == PayStage::reading_challenge) {
+    challenge_complete();
+    return;
+  }
   if (!upstream_->parser.keep_alive()) upstream_reusable_ = false;
   if (!request_done_) {
     // The origin answered before the request body was complete: neither side can be reused.
@@ -379,6 +419,11 @@ void Exchange::upstream_closed_early(std::string_view why) {
   upstream_reusable_ = false;
   if (!response_started_) {
     if (retry_on_fresh_connection()) return;
+    if (pay_ == PayStage::retrying) {
+      paid_without_answer(ProxyError::upstream_unreachable,
+                          std::string(why) + " after the payment was sent");
+      return;
+    }
     fail(ProxyError::upstream_unreachable, std::string(why) + " before sending a response");
     return;
   }
@@ -388,11 +433,15 @@ void Exchange::upstream_closed_early(std::string_view why) {
 bool Exchange::retry_on_fresh_connection() {
   // A pooled connection the origin had already closed: safe to retry once when nothing came
   // back and the request had no body to replay.
-  const bool has_body = request_chunked_ || (request_length_ && *request_length_ > 0);
+  // A paid retry has its body in the replay copy, and sending the identical credential again
+  // cannot pay twice.
+  const bool paid = pay_ == PayStage::retrying;
+  const bool has_body = !paid && (request_chunked_ || (request_length_ && *request_length_ > 0));
   if (retried_ || !record_.upstream_reused || got_upstream_bytes_ || has_body || !request_done_) {
     return false;
   }
   retried_ = true;
+  if (paid) pending_body_ = replay_body_;
   ++server_.stats().upstream_retries;
   upstream_->stream->set_handler(nullptr);
   upstream_->parser.set_sink(nullptr);
@@ -407,6 +456,18 @@ void Exchange::on_drained(TcpStream& /*stream*/) {
 
 void Exchange::on_upstream_deadline() {
   if (stage_ == Stage::done || stage_ == Stage::connecting) return;
+  if (pay_ == PayStage::reading_challenge) {
+    fail(ProxyError::upstream_timeout, "the merchant's 402 challenge did not arrive within " +
+                                           std::to_string(server_.settings().timeouts.challenge.count()) +
+                                           " ms");
+    return;
+  }
+  if (pay_ == PayStage::retrying && !response_started_) {
+    paid_without_answer(ProxyError::upstream_timeout,
+                        "the merchant did not answer the paid request within " +
+                            std::to_string(server_.settings().timeouts.upstream.count()) + " ms");
+    return;
+  }
   const auto ms = std::to_string(server_.settings().timeouts.upstream.count());
   fail(ProxyError::upstream_timeout, response_started_
                                          ? "the origin stopped sending for " + ms + " ms"
@@ -431,6 +492,8 @@ void Exchange::finish(ProxyError error) {
   if (stage_ == Stage::done) return;
   stage_ = Stage::done;
   upstream_deadline_.disarm();
+  challenge_deadline_.disarm();
+  abandon_payment();
   server_.reaper().retire(std::move(connector_));
   if (upstream_) {
     upstream_->stream->set_handler(nullptr);

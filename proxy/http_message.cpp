@@ -66,6 +66,14 @@ bool header_has_token(const HeaderList& headers, std::string_view name, std::str
   return found;
 }
 
+void strip_control_headers(HeaderList& headers) {
+  constexpr std::string_view kPrefix = "x-402flow-";
+  std::erase_if(headers, [&](const Header& h) {
+    return h.name.size() >= kPrefix.size() &&
+           iequals(std::string_view(h.name).substr(0, kPrefix.size()), kPrefix);
+  });
+}
+
 void strip_hop_by_hop(HeaderList& headers) {
   // Collect the names listed in Connection before removing anything.
   std::vector<std::string> named;

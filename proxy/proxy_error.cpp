@@ -34,6 +34,8 @@ std::string_view proxy_error_name(ProxyError e) {
       return "upstream_closed";
     case ProxyError::shutting_down:
       return "shutting_down";
+    case ProxyError::proxy_auth_required:
+      return "proxy_auth_required";
   }
   return "unknown";
 }
@@ -61,6 +63,8 @@ int proxy_error_status(ProxyError e) {
     case ProxyError::too_many_connections:
     case ProxyError::shutting_down:
       return 503;
+    case ProxyError::proxy_auth_required:
+      return 407;
     case ProxyError::none:
     case ProxyError::client_closed:
       return 0;
@@ -113,6 +117,9 @@ std::string error_response(ProxyError e, std::string_view message, bool close) {
                      {"X-402flow-Error", std::string(proxy_error_name(e))},
                      {"Content-Length", std::to_string(body.size())}};
   if (close) headers.push_back({"Connection", "close"});
+  if (e == ProxyError::proxy_auth_required) {
+    headers.push_back({"Proxy-Authenticate", "Basic realm=\"402flow\""});
+  }
   std::string out;
   out.reserve(256 + body.size());
   serialize_response_head(status, default_reason(status), headers, out);

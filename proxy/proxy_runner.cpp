@@ -10,7 +10,10 @@
 
 #include "flow/proxy/handle_close.hpp"
 #include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/payment_services.hpp"
+#include "flow/payment/evm_address.hpp"
 #include "flow/proxy/policy_reloader.hpp"
+#include "flow/proxy/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -36,6 +39,39 @@ struct StopAsync {
   uv_async_t handle{};
   std::function<void()> on_stop;
 };
+
+storage::UrlQueryMode url_query_mode(const std::string& name) {
+  if (name == "keep") return storage::UrlQueryMode::keep;
+  if (name == "drop") return storage::UrlQueryMode::drop;
+  return storage::UrlQueryMode::hash;
+}
+
+// The paid path's services, or null when no wallet is configured. Throws with an
+// operator-facing message when a wallet or the ledger cannot be opened.
+std::unique_ptr<PaymentServices> open_payments(uv_loop_t* loop, const RunOptions& options,
+                                               std::shared_ptr<policy::PolicyStore> policy,
+                                               Logger& log) {
+  if (options.wallets.empty()) return nullptr;
+  auto wallets = load_wallets(options.wallets);
+  storage::LedgerOptions ledger_options;
+  ledger_options.path = options.ledger.path;
+  ledger_options.mode = storage::OpenMode::owner;
+  ledger_options.url_query = url_query_mode(options.ledger.url_query);
+  auto ledger = std::make_unique<storage::Ledger>(ledger_options);
+  const auto& recovery = ledger->recovery();
+  if (!recovery.empty()) {
+    std::string detail;
+    append_json_string(detail, recovery.summary());
+    log.warn("ledger recovery", "\"summary\":" + detail + ",\"see\":\"402flow receipts\"");
+  }
+  for (const Wallet& w : wallets) {
+    log.info("wallet", "\"name\":\"" + w.spec.name + "\",\"address\":\"" +
+                           payment::evm_address_checksummed(w.key.address()) + "\"");
+  }
+  auto writer = std::make_unique<storage::LedgerWriter>(std::move(ledger));
+  return std::make_unique<PaymentServices>(loop, std::move(policy), std::move(writer),
+                                           std::move(wallets), ledger_options.url_query);
+}
 
 }  // namespace
 
@@ -67,8 +103,12 @@ int run_proxy(const RunOptions& options) {
     Logger log(diagnostics, parse_log_level(options.settings.log_level));
     auto server = std::make_unique<Server>(&loop, options.settings, log,
                                            access_file ? *access_file : diagnostics);
+    server->set_policy_source([policy_store] { return policy_store->current(); });
+    std::unique_ptr<PaymentServices> payments;
     bool started = false;
     try {
+      payments = open_payments(&loop, options, policy_store, log);
+      server->set_payments(payments.get());
       server->start();
       started = true;
     } catch (const std::exception& e) {
@@ -141,6 +181,7 @@ int run_proxy(const RunOptions& options) {
       log.info("stopped");
     }
     server.reset();
+    payments.reset();  // after the server: no exchange is left to receive a completion
     access_file.reset();
     diagnostics.flush_blocking();
     uv_run(&loop, UV_RUN_DEFAULT);  // let every close callback run

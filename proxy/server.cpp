@@ -47,13 +47,14 @@ void Server::start() {
     throw std::runtime_error("invalid listen address '" + settings_.listen +
                              "': the host must be an IP address (or localhost)");
   }
-  if (!is_loopback(reinterpret_cast<sockaddr*>(&*addr))) {
-    // Agent authentication (shared mode) is what makes a non-loopback listener safe; until it
-    // is configured, such a listener would be an open proxy.
+  if (!is_loopback(reinterpret_cast<sockaddr*>(&*addr)) &&
+      settings_.identity != policy::AgentIdentity::shared) {
+    // Agent authentication (shared mode) is what makes a non-loopback listener safe; without
+    // it, such a listener would be an open proxy.
     throw std::runtime_error(
         "refusing to listen on " + settings_.listen +
-        ": a non-loopback listener needs agent authentication (shared mode with agent token "
-        "hashes), which is not configured; listen on 127.0.0.1 or ::1 instead");
+        ": a non-loopback listener needs agent authentication (proxy.identity: shared, with "
+        "agent token hashes); listen on 127.0.0.1 or ::1 instead");
   }
   listener_ = std::make_unique<uv_tcp_t>();
   uv_tcp_init(loop_, listener_.get());
@@ -74,6 +75,10 @@ void Server::start() {
 
 std::string Server::bound_address() const {
   return format_sockaddr(reinterpret_cast<const sockaddr*>(&bound_));
+}
+
+std::shared_ptr<const policy::PolicySnapshot> Server::policy() const {
+  return policy_source_ ? policy_source_() : policy::PolicySnapshot::empty();
 }
 
 bool Server::connect_port_allowed(std::uint16_t port) const {

@@ -21,7 +21,15 @@ struct ProxyTimeouts {
   milliseconds tunnel_idle{300'000};  // CONNECT tunnel with no traffic either way
   milliseconds drain{30'000};         // SIGTERM grace period for in-flight exchanges
   milliseconds pool_idle{30'000};     // idle upstream connection kept in the pool
+  milliseconds challenge{10'000};     // a 402's body (the challenge) must arrive within this
 };
+
+// How the proxy learns which agent is asking.
+enum class AgentIdentity {
+  sidecar,  // one agent per proxy: `proxy.agent`, or the FLOW402_AGENT environment variable
+  shared,   // each request proves its agent with Proxy-Authorization: Basic (agent id, token)
+};
+std::string_view agent_identity_name(AgentIdentity identity);
 
 // The `proxy:` section of flow.yaml: listener, limits and timeouts of the pass-through path.
 struct ProxySettings {
@@ -34,11 +42,37 @@ struct ProxySettings {
   ProxyTimeouts timeouts;
   std::string access_log = "-";
   std::string log_level = "info";
+  AgentIdentity identity = AgentIdentity::sidecar;
+  std::string agent;  // sidecar mode: the agent id (FLOW402_AGENT overrides it)
+  // Request bodies up to this size are kept while they stream, so a 402 can be answered by
+  // sending the request again with a payment; a larger request that meets a 402 is not paid.
+  std::uint32_t replay_limit = 1024 * 1024;
+  std::uint32_t challenge_max_bytes = 64 * 1024;  // a 402 body larger than this is not read
+};
+
+// The `ledger:` section: where receipts and budgets live.
+struct LedgerSettings {
+  // Written in flow.yaml, a relative path is relative to the file's directory; the default is in
+  // the working directory, where `402flow receipts` looks by default.
+  std::string path = "402flow.db";
+  std::string url_query = "hash";   // keep | hash | drop: what receipts keep of a URL's query
+};
+
+// One `wallets:` entry. The key itself is loaded by the payment module at start-up; the
+// configuration only says where it is.
+struct WalletSpec {
+  std::string name;
+  std::vector<std::string> networks;  // CAIP-2 ids, or "eip155:*" for every EVM chain
+  std::string key_file;               // absolute, or relative to flow.yaml's directory
+  std::string key_env;                // or: an environment variable holding the key
+  bool covers(std::string_view network) const;
 };
 
 struct FlowConfig {
   int version = 1;
   ProxySettings proxy;
+  LedgerSettings ledger;
+  std::vector<WalletSpec> wallets;
   // The payment policy (organization, review, assets, agents, merchants). Never null: without
   // those sections it is the empty policy, which refuses every payment.
   std::shared_ptr<const PolicySnapshot> policy = PolicySnapshot::empty();

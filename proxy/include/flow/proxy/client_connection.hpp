@@ -40,6 +40,8 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   State state() const { return state_; }
   TcpStream& stream() { return *stream_; }
   const std::string& peer() const { return peer_; }
+  // The agent the current request speaks for (identified at its head).
+  const std::string& agent() const { return agent_; }
   Server& server() { return server_; }
 
   // From the Exchange.
@@ -88,6 +90,7 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<Tunnel> tunnel_;
   std::string peer_;
+  std::string agent_;
   Deadline deadline_;
   ProxyError deadline_error_ = ProxyError::none;
   std::uint64_t requests_ = 0;

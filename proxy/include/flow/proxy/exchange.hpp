@@ -1,8 +1,11 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "flow/payment/x402_challenge.hpp"
 #include "flow/proxy/access_log.hpp"
 #include "flow/proxy/http_codec.hpp"
 #include "flow/proxy/http_message.hpp"
@@ -17,6 +20,8 @@ namespace flow::proxy {
 
 class ClientConnection;
 class Server;
+class PaymentServices;
+struct DecideOutcome;
 
 // One request and its response (and, later, its 402 retry) — the governed lifecycle of
 // DESIGN.md as named stages. finish() is the single place where an exchange ends: it always
@@ -62,7 +67,76 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void on_body(std::string_view data) override;
   void on_message_end() override;
 
+  // Where the paid path is (exchange_payment.cpp). A held-for-approval or intercepted-TLS
+  // exchange will enter the same stages.
+  enum class PayStage {
+    none,               // not a payment (yet)
+    reading_challenge,  // the origin answered 402: its body is read, nothing goes to the agent
+    waiting_request,    // the challenge is read; the agent's request body is still arriving
+    deciding,           // policy and the reservation run on the ledger's writer
+    signing,            // the credential exists; the ledger is making that durable
+    retrying,           // the credential has left the proxy; no answer yet
+    recording,          // the merchant answered the paid retry; its head waits for the receipt
+    answered,           // the paid retry's answer is being relayed to the agent
+  };
+  // Outlives the exchange: ledger completions find it null once the exchange has ended.
+  struct PaymentToken {
+    Exchange* exchange = nullptr;
+  };
+
  private:
+  // --- the paid path (exchange_payment.cpp) ---
+  struct Controls {
+    bool prepare = false;        // X-402flow-Mode: prepare
+    std::string prepared_id;     // X-402flow-Prepared
+    std::string max_amount;      // X-402flow-Max-Amount
+    std::string idempotency_key; // Idempotency-Key (forwarded: it means the same to the merchant)
+  };
+  bool payments_enabled() const;
+  void read_controls();
+  HeadAction start_reading_challenge();
+  void on_challenge_body(std::string_view data);
+  void challenge_complete();
+  void begin_payment();
+  void relay_challenge(std::string_view code, std::string_view detail);
+  void answer(std::string response, int status);
+  void on_decided(DecideOutcome outcome);
+  void answer_existing(const DecideOutcome& outcome);
+  void sign_and_record(std::size_t accepts_index, std::int64_t attempt_id, bool fresh,
+                       const std::string& credential_ref);
+  void send_paid_retry();
+  HeadAction on_paid_head();
+  void on_finalized(std::string receipt_id, bool recorded);
+  void paid_without_answer(ProxyError error, std::string_view message);
+  void abandon_payment();
+  void keep_for_replay(const uv_buf_t* bufs, unsigned count);
+  void write_response_head(ResponseHead& head, const HeaderList& extra);
+  void resume_held_response();
+  HeaderList receipt_headers(std::string_view receipt_id) const;
+
+  PayStage pay_ = PayStage::none;
+  Controls controls_;
+  std::string agent_;
+  std::shared_ptr<PaymentToken> pay_token_;
+  std::string replay_body_;  // the framed request body as sent upstream, for the paid retry
+  bool replayable_ = true;
+  ResponseHead challenge_head_;
+  std::string challenge_body_;
+  std::optional<payment::X402Challenge> challenge_;
+  std::vector<std::size_t> candidate_accepts_;  // policy's offer i is challenge_->accepts[...]
+  std::int64_t attempt_id_ = 0;
+  bool attempt_was_signed_ = false;  // an existing attempt already past `signed`
+  payment::Offer paid_offer_;
+  std::string paid_symbol_;
+  unsigned paid_decimals_ = 0;
+  std::string credential_name_;
+  std::string credential_value_;
+  std::string paid_head_;          // request head with the credential
+  ResponseHead held_head_;         // the paid answer's head while the receipt is written
+  HeaderList held_extra_;
+  std::string held_bytes_;         // origin bytes that followed the held head
+  Deadline challenge_deadline_;
+
   void acquire_upstream();
   void connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream);
   void attach(std::unique_ptr<UpstreamConnection> upstream);
@@ -111,7 +185,10 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
 
   Deadline upstream_deadline_;
   std::uint64_t start_ns_ = 0;
+  std::uint64_t pay_started_ns_ = 0;
   AccessRecord record_;
 };
+
+std::string_view pay_stage_name(Exchange::PayStage stage);
 
 }  // namespace flow::proxy

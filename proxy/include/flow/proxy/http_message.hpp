@@ -49,6 +49,9 @@ struct ResponseHead {
 // are removed too: the proxy decides framing for each hop itself.
 void strip_hop_by_hop(HeaderList& headers);
 
+// Removes the agent's control headers (X-402flow-*): they are for this proxy, never the origin.
+void strip_control_headers(HeaderList& headers);
+
 // Appends "1.1 402flow" (with the received protocol version) to Via.
 void append_via(HeaderList& headers, HttpVersion received);
 

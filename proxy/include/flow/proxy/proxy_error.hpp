@@ -21,8 +21,9 @@ enum class ProxyError {
   client_closed,    // the client went away before the exchange ended
   upstream_closed,  // the origin went away after the response head was sent on
   shutting_down,
+  proxy_auth_required,  // shared mode: no valid Proxy-Authorization (407)
 };
-constexpr int kProxyErrorCount = static_cast<int>(ProxyError::shutting_down) + 1;
+constexpr int kProxyErrorCount = static_cast<int>(ProxyError::proxy_auth_required) + 1;
 
 std::string_view proxy_error_name(ProxyError e);
 int proxy_error_status(ProxyError e);

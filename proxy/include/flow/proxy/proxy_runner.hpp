@@ -1,6 +1,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_snapshot.hpp"
@@ -14,6 +15,10 @@ struct RunOptions {
   // when the file changes.
   std::string config_path;
   std::shared_ptr<const policy::PolicySnapshot> policy = policy::PolicySnapshot::empty();
+  // The paid path: enabled when at least one wallet is configured; the ledger is then opened
+  // (and locked) at start-up.
+  policy::LedgerSettings ledger;
+  std::vector<policy::WalletSpec> wallets;
   // Called on the loop thread once listening, with the bound address (the demo uses it).
   std::function<void(const std::string& bound)> on_listening;
 };

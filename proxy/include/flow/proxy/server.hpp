@@ -1,12 +1,14 @@
 #pragma once
 #include <uv.h>
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "flow/policy/flow_config.hpp"
+#include "flow/policy/policy_snapshot.hpp"
 #include "flow/proxy/access_log.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/proxy_stats.hpp"
@@ -17,6 +19,7 @@
 namespace flow::proxy {
 
 class ClientConnection;
+class PaymentServices;
 
 // The forward proxy on one libuv loop: the listener, every client connection, the upstream
 // pool, the counters and the logs. Everything here runs on the loop thread.
@@ -48,6 +51,15 @@ class Server {
   // True when `addr` is this proxy's own listening endpoint (a request that would loop).
   bool is_own_endpoint(const sockaddr* addr) const;
 
+  // The paid path: null when no wallet is configured (every 402 is then relayed unpaid).
+  PaymentServices* payments() const { return payments_; }
+  void set_payments(PaymentServices* payments) { payments_ = payments; }
+  // The policy in force, for agent authentication (shared mode).
+  std::shared_ptr<const policy::PolicySnapshot> policy() const;
+  void set_policy_source(std::function<std::shared_ptr<const policy::PolicySnapshot>()> source) {
+    policy_source_ = std::move(source);
+  }
+
   // A connection has closed: it is destroyed on the next loop iteration.
   void connection_closed(ClientConnection* connection);
 
@@ -68,6 +80,8 @@ class Server {
   std::unordered_map<ClientConnection*, std::list<std::unique_ptr<ClientConnection>>::iterator>
       index_;  // O(1) removal when a connection closes
   bool draining_ = false;
+  PaymentServices* payments_ = nullptr;
+  std::function<std::shared_ptr<const policy::PolicySnapshot>()> policy_source_;
   std::function<void()> on_drained_;
   Timer drain_timer_;
 };

@@ -1,0 +1,50 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flow/policy/policy_eval.hpp"
+#include "flow/policy/policy_snapshot.hpp"
+#include "flow/storage/ledger.hpp"
+
+namespace flow::proxy {
+
+// One 402 as the decision needs it. Built on the loop; everything is owned, because the
+// decision runs on the ledger's writer thread.
+struct DecideInput {
+  std::shared_ptr<const policy::PolicySnapshot> policy;
+  std::string agent;
+  std::string host;
+  std::string path;
+  std::string method;
+  std::string merchant_origin;  // "http://api.example.com:8080"
+  std::string url;
+  // The offers this proxy could sign, in the challenge's order. Offers it cannot sign never
+  // reach policy, so policy always decides on something that can be signed.
+  std::vector<policy::OfferCandidate> offers;
+  std::vector<policy::UnitAmount> agent_max;
+  std::string idempotency_key;
+  bool agent_chose_key = false;  // the agent sent Idempotency-Key: look for an earlier attempt
+  bool prepare_only = false;     // X-402flow-Mode: prepare: decide and record, never reserve
+  int offers_seen = 0;
+  std::int64_t now = 0;  // unix seconds
+};
+
+struct DecideOutcome {
+  // The agent already has an attempt under this Idempotency-Key: policy is not asked again
+  // (the attempt already holds its budget) and no new payment is ever made.
+  std::optional<storage::Attempt> existing;
+  policy::Decision decision;
+  std::string decision_id;
+  std::string approval_id;                      // review: the approval opened
+  std::optional<storage::ReserveOutcome> reserve;  // allow (and not prepare_only)
+  std::optional<storage::Receipt> existing_receipt;  // existing attempt that settled
+};
+
+// Runs on the writer thread, inside its transaction: the policy reads the same ledger state the
+// reservation then commits against. Records the decision (and opens the approval for review).
+storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const DecideInput& in);
+
+}  // namespace flow::proxy

@@ -1,0 +1,86 @@
+#include "flow/proxy/payment_answer.hpp"
+
+#include "flow/payment/amount.hpp"
+
+namespace flow::proxy {
+namespace {
+
+std::string response(int status, std::string_view content_type, const std::string& body,
+                     const HeaderList& headers, bool close) {
+  HeaderList all = headers;
+  all.push_back({"Content-Type", std::string(content_type)});
+  all.push_back({"Content-Length", std::to_string(body.size())});
+  all.push_back({"Cache-Control", "no-store"});
+  if (close) all.push_back({"Connection", "close"});
+  std::string out;
+  serialize_response_head(status, default_reason(status), all, out);
+  out += body;
+  return out;
+}
+
+std::string display(const payment::Offer& offer, std::string_view symbol, unsigned decimals) {
+  if (symbol.empty()) return {};
+  return payment::format_decimal(offer.amount, decimals) + " " + std::string(symbol);
+}
+
+}  // namespace
+
+std::string problem_response(int status, std::string_view code, std::string_view detail,
+                             const nlohmann::json& extra, const HeaderList& headers, bool close) {
+  nlohmann::json body = {{"type", "urn:402flow:" + std::string(code)},
+                         {"title", std::string(default_reason(status))},
+                         {"status", status},
+                         {"code", std::string(code)},
+                         {"detail", std::string(detail)}};
+  if (extra.is_object()) {
+    for (const auto& [key, value] : extra.items()) body[key] = value;
+  }
+  HeaderList all = headers;
+  all.push_back({"X-402flow-Error", std::string(code)});
+  return response(status, "application/problem+json", body.dump(), all, close);
+}
+
+std::string json_response(int status, const nlohmann::json& body, const HeaderList& headers,
+                          bool close) {
+  return response(status, "application/json", body.dump(), headers, close);
+}
+
+nlohmann::json offer_json(const payment::Offer& offer, std::string_view symbol, unsigned decimals) {
+  nlohmann::json j = {{"protocol", offer.protocol},
+                      {"version", offer.protocol_version},
+                      {"scheme", offer.scheme},
+                      {"network", offer.network},
+                      {"asset", offer.asset},
+                      {"amount", payment::format_atomic(offer.amount)},
+                      {"pay_to", offer.pay_to},
+                      {"resource", offer.resource},
+                      {"index", offer.index}};
+  if (!symbol.empty()) j["display"] = display(offer, symbol, decimals);
+  return j;
+}
+
+std::string paid_header_value(const payment::Offer& offer, std::string_view symbol,
+                              unsigned decimals) {
+  std::string v = payment::format_atomic(offer.amount) + "; asset=" + offer.asset +
+                  "; network=" + offer.network;
+  if (!symbol.empty()) v += "; display=\"" + display(offer, symbol, decimals) + "\"";
+  return v;
+}
+
+nlohmann::json decision_json(const policy::Decision& d) {
+  nlohmann::json j = {{"verdict", std::string(policy::verdict_name(d.verdict))},
+                      {"reason", std::string(policy::reason_code_name(d.reason))},
+                      {"rule", d.rule}};
+  if (!d.merchant.empty()) j["merchant"] = d.merchant;
+  if (d.offer) j["offer"] = offer_json(*d.offer, d.symbol, d.decimals);
+  nlohmann::json offers = nlohmann::json::array();
+  for (std::size_t i = 0; i < d.offers.size(); ++i) {
+    offers.push_back({{"verdict", std::string(policy::verdict_name(d.offers[i].verdict))},
+                      {"reason", std::string(policy::reason_code_name(d.offers[i].reason))},
+                      {"rule", d.offers[i].rule}});
+  }
+  j["offers"] = std::move(offers);
+  return j;
+}
+
+}  // namespace flow::proxy
