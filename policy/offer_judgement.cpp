@@ -75,7 +75,10 @@ Judgement check_review(const OfferContext& ctx, const payment::Offer& o, const A
       return review({"review.amount_over", ""}, a);
     }
   }
-  if (rules.new_pay_to && !ctx.ledger.payees.has_paid(o.network, o.pay_to)) {
+  // A payee the operator listed in the merchant's rule is vetted already: not "new".
+  const bool listed = ctx.merchant != nullptr && !ctx.merchant->accept.pay_to.empty() &&
+                      payee_listed(ctx.merchant->accept.pay_to, o.pay_to);
+  if (rules.new_pay_to && !listed && !ctx.ledger.payees.has_paid(o.network, o.pay_to)) {
     return review({"review.new_pay_to", ""}, a);
   }
   return std::nullopt;

@@ -41,7 +41,8 @@ TEST_CASE("errors name the file, line and column and what was expected") {
   CHECK(error_of("proxy:\n  conect_ports: [443]\n") ==
         "flow.yaml:2:3: unknown key 'conect_ports' in proxy (expected one of: listen, "
         "connect_ports, max_connections, max_header_bytes, write_high_water, "
-        "pool_max_idle_per_origin, timeouts, access_log, log_level)");
+        "pool_max_idle_per_origin, timeouts, access_log, log_level, identity, agent, "
+            "replay_limit, challenge_max_bytes)");
   CHECK(error_of("proxy:\n  connect_ports: [443, 70000]\n").rfind("flow.yaml:2:24: ", 0) == 0);
   CHECK(error_of("proxy:\n  timeouts:\n    idle: 5 parsecs\n") ==
         "flow.yaml:3:11: proxy.timeouts.idle must be a positive duration such as 500ms, 10s, 2m, "
@@ -49,4 +50,71 @@ TEST_CASE("errors name the file, line and column and what was expected") {
   CHECK(error_of("proxy: [1, 2]\n") == "flow.yaml:1:8: proxy must be a mapping");
   CHECK(error_of("proxy:\n  listen: [a\n").rfind("flow.yaml:", 0) == 0);
   CHECK(error_of("agent: []\n").find("unknown key 'agent'") != std::string::npos);
+}
+
+TEST_CASE("wallets, ledger and agent identity are read, with paths relative to the file") {
+  const auto c = parse_flow_config(R"(
+proxy:
+  identity: shared
+  agent: research-bot
+  replay_limit: 4096
+  challenge_max_bytes: 2048
+  timeouts:
+    challenge: 3s
+ledger:
+  path: data/ledger.db
+  url_query: drop
+wallets:
+  - name: base
+    networks: [eip155:8453]
+    key_file: keys/base.key
+  - name: any-evm
+    key_env: FLOW402_EVM_KEY
+  - name: absolute
+    key_file: /etc/402flow/key
+)",
+                                   "/etc/402flow/flow.yaml");
+  CHECK(c.proxy.identity == flow::policy::AgentIdentity::shared);
+  CHECK(c.proxy.agent == "research-bot");
+  CHECK(c.proxy.replay_limit == 4096);
+  CHECK(c.proxy.challenge_max_bytes == 2048);
+  CHECK(c.proxy.timeouts.challenge.count() == 3000);
+  CHECK(c.ledger.path == "/etc/402flow/data/ledger.db");
+  CHECK(c.ledger.url_query == "drop");
+  REQUIRE(c.wallets.size() == 3);
+  CHECK(c.wallets[0].key_file == "/etc/402flow/keys/base.key");
+  CHECK(c.wallets[0].covers("eip155:8453"));
+  CHECK_FALSE(c.wallets[0].covers("eip155:137"));
+  CHECK(c.wallets[1].key_env == "FLOW402_EVM_KEY");
+  CHECK(c.wallets[1].covers("eip155:137"));  // default: every EVM chain
+  CHECK_FALSE(c.wallets[1].covers("lightning"));
+  CHECK(c.wallets[2].key_file == "/etc/402flow/key");
+}
+
+TEST_CASE("the defaults: sidecar identity, a ledger in the working directory, no wallets") {
+  const auto c = parse_flow_config("", "/etc/402flow/flow.yaml");
+  CHECK(c.proxy.identity == flow::policy::AgentIdentity::sidecar);
+  CHECK(c.ledger.path == "402flow.db");
+  CHECK(c.ledger.url_query == "hash");
+  CHECK(c.wallets.empty());
+  CHECK(c.proxy.replay_limit == 1024 * 1024);
+}
+
+TEST_CASE("bad wallets, ledger and identity settings name their line") {
+  CHECK(error_of("wallets:\n  - name: a\n") ==
+        "flow.yaml:2:5: wallet 'a' needs exactly one of key_file and key_env");
+  CHECK(error_of("wallets:\n  - name: a\n    key_file: k\n    key_env: K\n") ==
+        "flow.yaml:2:5: wallet 'a' needs exactly one of key_file and key_env");
+  CHECK(error_of("wallets:\n  - name: a\n    key_env: K\n  - name: a\n    key_env: L\n") ==
+        "flow.yaml:4:11: wallet 'a' is defined twice");
+  CHECK(error_of("wallets:\n  - name: a\n    key_env: K\n    networks: [lightning]\n") ==
+        "flow.yaml:4:16: wallet networks are EVM chains: eip155:<chain id> or eip155:*, not "
+        "'lightning'");
+  CHECK(error_of("wallets:\n  - name: a\n    key_env: K\n    secret: x\n")
+            .find("unknown key 'secret'") != std::string::npos);
+  CHECK(error_of("ledger:\n  url_query: show\n") ==
+        "flow.yaml:2:14: ledger.url_query must be keep, hash or drop");
+  CHECK(error_of("proxy:\n  identity: trusted\n") ==
+        "flow.yaml:2:13: proxy.identity must be sidecar or shared");
+  CHECK(error_of("wallets: {}\n") == "flow.yaml:1:10: wallets must be a list");
 }

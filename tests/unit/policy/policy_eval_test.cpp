@@ -389,6 +389,37 @@ agents:
   CHECK(decide(*policy, ask, other_network).verdict == Verdict::review);
 }
 
+TEST_CASE("review.new_pay_to does not hold a payee the merchant rule lists in pay_to") {
+  const auto policy = load(R"(
+organization:
+  posture: block
+  caps:
+    per_request: 1 USDC
+review:
+  new_pay_to: true
+agents:
+  - id: alice
+merchants:
+  - name: vetted
+    host: open.example
+    action: allow
+    pay_to: ["0x209693Bc6afc0C5328bA36FaF03C514EF312287C"]
+  - name: unlisted
+    host: other.example
+    action: allow
+)");
+  Ask ask;
+  ask.offers = {base_usdc(k1c)};
+  const auto vetted = decide(*policy, ask);
+  CHECK(vetted.verdict == Verdict::allow);
+  CHECK(vetted.merchant == "vetted");
+
+  ask.host = "other.example";
+  const auto unlisted = decide(*policy, ask);
+  CHECK(unlisted.verdict == Verdict::review);
+  CHECK(unlisted.rule == "review.new_pay_to");
+}
+
 TEST_CASE("an empty policy refuses every payment") {
   const auto policy = load("");
   Ask ask;
