@@ -6,7 +6,11 @@ packages=(
   libuv1-dev libssl-dev libsqlite3-dev libyaml-cpp-dev doctest-dev nlohmann-json3-dev
   libcli11-dev node-llhttp libsecp256k1-dev nettle-dev
   curl openssl procps
+  nodejs
 )
+# npm for tests/interop (the official x402 SDK, pinned by its package-lock.json). Only when no npm
+# is on PATH: NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${FLOW_SETUP_FUZZ:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
 if [ "${FLOW_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk squid tinyproxy nginx-light); fi
 missing=()

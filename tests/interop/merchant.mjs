@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// A merchant built with the official x402 SDK: Express + paymentMiddleware from @x402/express,
+// x402ResourceServer with the "exact" EVM server scheme, talking through the stock
+// HTTPFacilitatorClient to the official facilitator (lib/facilitator.mjs) on loopback.
+//
+//   node merchant.mjs PORT_FILE [--fund ADDRESS[=ATOMIC]]... [--pay-to ADDRESS]
+//
+// Listens on 127.0.0.1 (ephemeral port) and writes the port to PORT_FILE once ready.
+//   GET /paid  priced at $0.01 in USDC on Base Sepolia (eip155:84532), v2 challenge
+//   GET /free  not priced
+// Logs to stderr: [merchant] requests, [facilitator] every verify/settle with payer and result,
+// [chain] balance changes of the stand-in chain.
+import { renameSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import express from "express";
+import { getAddress } from "viem";
+import { paymentMiddleware, x402ResourceServer } from "@x402/express";
+import { HTTPFacilitatorClient } from "@x402/core/server";
+import { ExactEvmScheme } from "@x402/evm/exact/server";
+import { NETWORK, createChain } from "./lib/chain.mjs";
+import { createFacilitator, serveFacilitator } from "./lib/facilitator.mjs";
+
+const PRICE = "$0.01";
+const PAID_BODY = { paid: "content", item: "x402-interop" };
+const FREE_BODY = { free: "content" };
+// Anvil's second development account; it only receives.
+const DEFAULT_PAY_TO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const DEFAULT_FUNDING = 10_000_000n; // 10 USDC
+
+function log(line) {
+  process.stderr.write(`[merchant] ${line}\n`);
+}
+
+function usage(msg) {
+  process.stderr.write(`merchant.mjs: ${msg}\nusage: node merchant.mjs PORT_FILE [--fund ADDRESS[=ATOMIC]]... [--pay-to ADDRESS]\n`);
+  process.exit(2);
+}
+
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: { fund: { type: "string", multiple: true }, "pay-to": { type: "string" } },
+    });
+  } catch (e) {
+    return usage(e.message);
+  }
+})();
+if (positionals.length !== 1) usage("exactly one PORT_FILE expected");
+const portFile = positionals[0];
+const payTo = getAddress(values["pay-to"] ?? DEFAULT_PAY_TO);
+
+const chain = createChain();
+for (const spec of values.fund ?? []) {
+  const [address, amount] = spec.split("=");
+  try {
+    chain.fund(address, amount ? BigInt(amount) : DEFAULT_FUNDING);
+  } catch (e) {
+    usage(`--fund ${spec}: ${e.message}`);
+  }
+}
+
+const facilitatorServer = await serveFacilitator(createFacilitator(chain));
+log(`facilitator on ${facilitatorServer.url}`);
+
+const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: facilitatorServer.url })).register(
+  NETWORK,
+  new ExactEvmScheme(),
+);
+// Fetch /supported now, so a facilitator problem shows at start rather than on the first request.
+await resourceServer.initialize();
+
+const app = express();
+app.use((req, res, next) => {
+  const paid = req.get("payment-signature") ? " payment-signature=present" : "";
+  const legacy = req.get("x-payment") ? " x-payment=present" : "";
+  res.on("finish", () => log(`${req.method} ${req.originalUrl} -> ${res.statusCode}${paid}${legacy}`));
+  next();
+});
+app.use(
+  paymentMiddleware(
+    {
+      "GET /paid": {
+        accepts: { scheme: "exact", price: PRICE, network: NETWORK, payTo },
+        description: "402flow interop paid content",
+        mimeType: "application/json",
+      },
+    },
+    resourceServer,
+  ),
+);
+app.get("/paid", (_req, res) => res.json(PAID_BODY));
+app.get("/free", (_req, res) => res.json(FREE_BODY));
+
+const server = app.listen(0, "127.0.0.1");
+server.once("error", (e) => {
+  log(`listen failed: ${e.message}`);
+  process.exit(1);
+});
+server.once("listening", () => {
+  const { port } = server.address();
+  writeFileSync(`${portFile}.tmp`, `${port}\n`);
+  renameSync(`${portFile}.tmp`, portFile);
+  log(`listening on 127.0.0.1:${port} payTo=${payTo} price=${PRICE} network=${NETWORK}`);
+});
+
+for (const sig of ["SIGTERM", "SIGINT"]) {
+  process.on(sig, () => {
+    server.close();
+    facilitatorServer.close();
+    process.exit(0);
+  });
+}
