@@ -144,12 +144,18 @@ std::string_view default_reason(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 402:
+      return "Payment Required";
     case 403:
       return "Forbidden";
+    case 404:
+      return "Not Found";
     case 407:
       return "Proxy Authentication Required";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 431:
       return "Request Header Fields Too Large";
     case 501:
