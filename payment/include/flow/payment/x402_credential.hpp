@@ -1,6 +1,8 @@
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +19,10 @@ struct X402Credential {
 // v2: {"x402Version":2,"resource":<as sent>,"accepted":<accepts[i] exactly as sent>,
 //      "payload":<payload>,"extensions":<as sent, when present>}
 // v1: {"x402Version":1,"scheme":<as sent>,"network":<as sent>,"payload":<payload>}
-// `accepted_index` must be a valid index of challenge.accepts.
+// h402 (source h402_body): the v1 shape under "h402Version":1, with namespace/networkId echoed
+// when the offer had them.
+// `accepted_index` must be a valid index of challenge.accepts; otherwise the result is empty
+// (no header name) rather than an exception.
 X402Credential encode_x402_credential(const X402Challenge& challenge, std::size_t accepted_index,
                                       const nlohmann::json& payload);
 

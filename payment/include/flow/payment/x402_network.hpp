@@ -11,7 +11,7 @@ namespace flow::payment {
 // "polygon", "polygon-amoy", "avalanche", "avalanche-fuji", "sei", "sei-testnet", "ethereum",
 // "sepolia", "solana", "solana-devnet"), mapped with the table in PROTOCOLS.md.
 struct X402Network {
-  std::string caip2;              // "eip155:8453"
+  std::string caip2;                          // "eip155:8453"
   std::optional<std::uint64_t> evm_chain_id;  // for eip155:*
 };
 

@@ -3,6 +3,8 @@
 #include <span>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "flow/payment/x402_challenge.hpp"
 
 namespace flow::payment {
@@ -19,11 +21,13 @@ struct X402Settlement {
 };
 
 struct SettlementParse {
-  bool present = false;  // either header was there
+  bool present = false;                      // either header was there
   std::optional<X402Settlement> settlement;  // present and well-formed
-  std::string problem;   // present but unreadable: why (bad base64, bad JSON, missing success)
+  std::string problem;  // present but unreadable: why (bad base64, bad JSON, missing success)
 };
 
+// PAYMENT-RESPONSE is read before X-PAYMENT-RESPONSE; the first header of that name counts.
+// Optional string fields with another JSON type make the evidence unreadable.
 SettlementParse parse_x402_settlement(std::span<const HeaderField> headers);
 
 // The merchant's side: base64 of the JSON for a settlement header.
