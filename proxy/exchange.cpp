@@ -156,6 +156,7 @@ void Exchange::send_request_head() {
   upstream_->stream->write(bufs, pending_body_.empty() ? 1 : 2);
   pending_body_.clear();
   pending_body_.shrink_to_fit();
+  if (pay_ == PayStage::retrying) stop_here_for_test("sent");
 }
 
 void Exchange::send_upstream(const uv_buf_t* bufs, unsigned count) {

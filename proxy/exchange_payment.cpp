@@ -7,6 +7,8 @@
 // Every ledger completion comes back through the loop mailbox and finds the exchange through a
 // PaymentToken, which the exchange clears when it ends; an orphaned completion cleans up after
 // itself so nothing stays reserved or signed without an outcome.
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 #include <utility>
 
@@ -105,6 +107,11 @@ storage::Outcome classify_answer(int status, const payment::SettlementParse& evi
 }
 
 }  // namespace
+
+void stop_here_for_test(std::string_view stage) {
+  static const char* const at = std::getenv("FLOW402_TEST_STOP_AT");
+  if (at != nullptr && stage == at) std::raise(SIGSTOP);
+}
 
 std::string_view pay_stage_name(Exchange::PayStage stage) {
   switch (stage) {
@@ -472,6 +479,7 @@ void Exchange::on_decided(DecideOutcome outcome) {
   paid_offer_ = *d.offer;
   paid_symbol_ = d.symbol;
   paid_decimals_ = d.decimals;
+  stop_here_for_test("reserved");
   sign_and_record(candidate_accepts_.at(*d.offer_index), reserve.attempt->id, true, {});
 }
 
@@ -604,6 +612,7 @@ void Exchange::sign_and_record(std::size_t accepts_index, std::int64_t attempt_i
 }
 
 void Exchange::send_paid_retry() {
+  stop_here_for_test("signed");
   PaymentServices& pay = *server_.payments();
   if (!attempt_was_signed_) {
     (void)pay.ledger().mark_submitted(attempt_id_, {});
@@ -622,6 +631,7 @@ void Exchange::send_paid_retry() {
 }
 
 MessageSink::HeadAction Exchange::on_paid_head() {
+  stop_here_for_test("answered");
   PaymentServices& pay = *server_.payments();
   held_head_ = std::move(upstream_->parser.response());
   const auto headers = header_fields(held_head_.headers);

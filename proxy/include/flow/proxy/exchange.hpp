@@ -191,4 +191,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
 
 std::string_view pay_stage_name(Exchange::PayStage stage);
 
+// Crash tests: when FLOW402_TEST_STOP_AT names `stage` (reserved, signed, sent, answered), the
+// process stops itself (SIGSTOP) there, so a test can SIGKILL it at exactly that point.
+void stop_here_for_test(std::string_view stage);
+
 }  // namespace flow::proxy
