@@ -2,13 +2,16 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
+#include "flow/payment/key_file.hpp"
 #include "flow/policy/duration.hpp"
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_summary.hpp"
 #include "flow/proxy/demo.hpp"
+#include "flow/proxy/merchant.hpp"
 #include "flow/proxy/proxy_runner.hpp"
 #include "ledger_cli.hpp"
 
@@ -61,6 +64,8 @@ struct RunFlags {
       drain_timeout;
   std::string access_log;
   std::string log_level;
+  std::string db;
+  std::string agent;
 };
 
 void add_run_options(CLI::App& run, RunFlags& f) {
@@ -85,6 +90,10 @@ void add_run_options(CLI::App& run, RunFlags& f) {
   run.add_option("--access-log", f.access_log, "access log file, or - for stderr (default -)");
   run.add_option("--log-level", f.log_level, "error|warn|info|debug (default info)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  run.add_option("--db", f.db, "ledger file (default: ledger.path of flow.yaml, or 402flow.db)");
+  run.add_option("--agent", f.agent,
+                 "sidecar mode: the agent this proxy pays for (default: FLOW402_AGENT, then "
+                 "proxy.agent)");
 }
 
 ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& config) {
@@ -108,12 +117,31 @@ ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& c
   if (!f.drain_timeout.empty()) t.drain = parse_duration_option("--drain-timeout", f.drain_timeout);
   if (!f.access_log.empty()) s.access_log = f.access_log;
   if (!f.log_level.empty()) s.log_level = f.log_level;
+  // Sidecar identity: the flag, then the environment (the pod's name, say), then the file.
+  if (!f.agent.empty()) {
+    s.agent = f.agent;
+  } else if (const char* env = std::getenv("FLOW402_AGENT"); env != nullptr && *env != '\0') {
+    s.agent = env;
+  }
   return s;
 }
 
 int check_config(const std::string& path) {
   const auto config = flow::policy::load_flow_config(path);
   flow::policy::write_config_summary(std::cout, config, path);
+  return 0;
+}
+
+// keygen: a fresh EVM key in a new 0600 file; only the address is printed.
+int write_key_file(const std::string& path) {
+  auto result = flow::payment::write_new_key_file(path);
+  if (const auto* error = std::get_if<std::string>(&result)) {
+    std::fprintf(stderr, "402flow keygen: %s\n", error->c_str());
+    return 1;
+  }
+  const auto& key = std::get<flow::payment::EvmKey>(result);
+  std::printf("address: %s\nkey written to %s (mode 0600); keep it secret and backed up\n",
+              flow::payment::evm_address_checksummed(key.address()).c_str(), path.c_str());
   return 0;
 }
 
@@ -132,7 +160,29 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "validate a flow.yaml and summarize it");
   check->add_option("file", check_path, "the flow.yaml to check")->required();
 
-  CLI::App* demo = app.add_subcommand("demo", "show a request going through the proxy, end to end");
+  flow::proxy::DemoOptions demo_options;
+  CLI::App* demo =
+      app.add_subcommand("demo", "pay a local merchant through the proxy, end to end, and show it");
+  demo->add_option("-c,--config", demo_options.config,
+                   "flow.yaml to run with (default ./flow.yaml, then the repository's)");
+  demo->add_flag("--keep", demo_options.keep, "keep the temporary ledger, logs and throwaway key");
+
+  flow::proxy::MerchantOptions merchant_options;
+  CLI::App* merchant = app.add_subcommand(
+      "merchant", "run a self-hosted x402 merchant (proof routes) to pay through the proxy");
+  merchant->add_option("--listen", merchant_options.listen, "HOST:PORT to listen on")->required();
+  merchant->add_option("--port-file", merchant_options.port_file,
+                       "write the bound HOST:PORT to this file");
+  merchant->add_option("--pay-to", merchant_options.pay_to,
+                       "payee address of every route (default " +
+                           std::string(flow::proxy::kDefaultMerchantPayTo) + ")");
+  merchant->add_flag("--quiet", merchant_options.quiet, "no log line per request");
+
+  std::string keygen_path;
+  CLI::App* keygen =
+      app.add_subcommand("keygen", "create a new EVM wallet key file and print its address");
+  keygen->add_option("--out", keygen_path, "the key file to create (refused if it exists)")
+      ->required();
 
   const flow::proxy::LedgerCommands ledger_commands(app);  // receipts, receipts verify, spend
 
@@ -151,10 +201,15 @@ int main(int argc, char** argv) {
       options.config_path = run_flags.config;
       options.policy = config.policy;
       options.port_file = run_flags.port_file;
+      options.ledger = config.ledger;
+      if (!run_flags.db.empty()) options.ledger.path = run_flags.db;
+      options.wallets = config.wallets;
       return flow::proxy::run_proxy(options);
     }
     if (*check) return check_config(check_path);
-    if (*demo) return flow::proxy::run_demo();
+    if (*demo) return flow::proxy::run_demo(demo_options);
+    if (*merchant) return flow::proxy::run_merchant(merchant_options);
+    if (*keygen) return write_key_file(keygen_path);
     if (ledger_commands.selected()) return ledger_commands.run();
   } catch (const flow::policy::ConfigError& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
