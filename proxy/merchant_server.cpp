@@ -172,7 +172,11 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
   HeadAction on_head() override {
     body_bytes_ = 0;
     const auto length = parser_.content_length();
-    if (length && *length > server_.options.max_body_bytes) body_too_large_ = true;
+    if (length && *length > server_.options.max_body_bytes) {
+      body_too_large_ = true;
+    } else if (header_has_token(parser_.request().headers, "expect", "100-continue")) {
+      out_ += "HTTP/1.1 100 Continue\r\n\r\n";  // goes out when this read has been parsed
+    }
     return HeadAction::proceed;
   }
   void on_body(std::string_view data) override {

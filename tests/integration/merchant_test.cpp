@@ -431,6 +431,28 @@ TEST_CASE("--pay-to names the payee; pipelined requests are answered in order") 
   CHECK(merchant.stderr_text().find("\"path\"") == std::string::npos);  // --quiet
 }
 
+TEST_CASE("request bodies are read and ignored, up to a bound") {
+  MerchantProcess merchant;
+  ClientConnection client(merchant.port());
+  const std::string host = "Host: " + merchant.authority() + "\r\n";
+  HttpResponse r =
+      client.exchange("POST /free HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello");
+  CHECK(r.status == 200);
+  client.send("POST /free HTTP/1.1\r\n" + host +
+              "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  ResponseReadOptions interim;
+  interim.stop_at_interim = true;
+  CHECK(client.read_response(interim).status == 100);
+  r = client.exchange("body");
+  CHECK(r.status == 200);
+  CHECK(get(client, merchant, "/free").status == 200);  // still kept alive
+
+  ClientConnection big(merchant.port());
+  r = big.exchange("POST /free HTTP/1.1\r\n" + host + "Content-Length: 100000000\r\n\r\n");
+  CHECK(r.status == 413);
+  CHECK(big.wait_for_close());
+}
+
 TEST_CASE("a request head over the limit gets 431 and the connection closes") {
   MerchantProcess merchant;
   ClientConnection client(merchant.port());
