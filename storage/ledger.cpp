@@ -189,6 +189,12 @@ Result<HeldTotals> Ledger::held_in_window(std::string_view counter_key, std::int
   });
 }
 
+Result<HeldTotals> Ledger::cached_held(std::string_view counter_key, std::int64_t window_start) {
+  return read([&](LedgerContext& ctx) {
+    return reservation::held_for_window(ctx, counter_key, window_start);
+  });
+}
+
 Result<void> Ledger::record_decision(const DecisionRecord& decision) {
   return write([&](LedgerContext& ctx) { return decision_log::record(ctx, decision); });
 }

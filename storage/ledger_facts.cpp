@@ -6,7 +6,7 @@ namespace flow::storage {
 
 policy::SpendTotal LedgerSpendTotals::spent(std::string_view counter_key,
                                             std::int64_t window_start) const {
-  auto held = ledger_.held_in_window(counter_key, window_start);
+  auto held = ledger_.cached_held(counter_key, window_start);
   if (!held.ok()) {
     failed_ = true;
     return {std::numeric_limits<payment::Atomic>::max(), std::numeric_limits<std::uint64_t>::max()};

@@ -110,6 +110,8 @@ Result<void> store_totals(LedgerContext& ctx, std::string_view key, const Counte
   return q.run();
 }
 
+}  // namespace
+
 // Held money in [window_start, end of time) for `key`, from the cached totals when they cover
 // the same window, otherwise by moving the cached window forward (subtracting only the rows
 // that fell out of it) or, when it moved back, by scanning. The counter row is not written
@@ -131,6 +133,8 @@ Result<HeldTotals> held_for_window(LedgerContext& ctx, std::string_view key,
   }
   return HeldTotals{row.held.amount - gone.amount, row.held.count - gone.count};
 }
+
+namespace {
 
 // The first limit of `cap` that this payment would exceed, if any.
 std::optional<CapRefusal> check_cap(const policy::CapCheck& cap, const HeldTotals& held,

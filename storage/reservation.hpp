@@ -20,6 +20,11 @@ Result<ReserveOutcome> reserve(LedgerContext& ctx, const PaymentIntent& intent,
 // reservations from the counters' cached totals.
 Result<void> release_counters(LedgerContext& ctx, std::int64_t attempt_id);
 
+// The same totals from the counters' cache (moving its window forward as needed, never writing):
+// what policy evaluation reads before a reservation, in O(rows that left the window).
+Result<HeldTotals> held_for_window(LedgerContext& ctx, std::string_view key,
+                                   std::int64_t window_start);
+
 // The contract's definition: reservations for `counter_key` with from <= created_at < until
 // whose attempt still holds money.
 Result<HeldTotals> scan_held(LedgerContext& ctx, std::string_view counter_key, std::int64_t from,

@@ -58,6 +58,7 @@ TEST_CASE(
 
   // 20 + 40 unknown + 80 settled stay held; the reserved 10 is released.
   CHECK(ok(owner.held_in_window("agent:alice:day", 0)).amount == 140);
+  CHECK(ok(owner.cached_held("agent:alice:day", 0)).amount == 140);  // the cache agrees
   CHECK(ok(owner.spend()).counters.at(0).held_amount == 140);
   CHECK(ok(owner.get_attempt(s.reserved))->state == AttemptState::released);
 
@@ -87,6 +88,9 @@ TEST_CASE("unknown attempts from an earlier start stay listed until they are rec
   Ledger third(options_for(path, OpenMode::owner));
   CHECK(ids(third.recovery().awaiting_reconciliation) == std::vector<std::int64_t>{s.submitted});
   CHECK(ok(third.held_in_window("agent:alice:day", 0)).amount == 120);
+  CHECK(ok(third.cached_held("agent:alice:day", 0)).amount == 120);
+  CHECK(ok(third.cached_held("agent:alice:day", 0)).count ==
+        ok(third.held_in_window("agent:alice:day", 0)).count);
 }
 
 TEST_CASE("a shared connection leaves attempts in flight alone") {

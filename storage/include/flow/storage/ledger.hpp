@@ -100,6 +100,9 @@ class Ledger {
   // Held money for one counter computed from the reservations themselves: the cap contract's
   // definition, which the cached totals in the counters table must always equal.
   Result<HeldTotals> held_in_window(std::string_view counter_key, std::int64_t window_start);
+  // The same answer from the counters' cached totals: what policy evaluation reads on the paid
+  // path (a scan of every reservation in the window would grow with the day's payments).
+  Result<HeldTotals> cached_held(std::string_view counter_key, std::int64_t window_start);
 
   // --- decisions, merchants, approvals ---
   Result<void> record_decision(const DecisionRecord& decision);

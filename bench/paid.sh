@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# 402flow paid-path benchmark: paid requests per second through the proxy against the built-in
+# merchant (`402flow merchant`), every request a fresh x402 payment (policy, a durable reservation,
+# an EIP-3009 signature, a durable mark_signed, the paid retry, the merchant's verification and a
+# durable receipt), and the proxy's CPU time per paid request beyond the pass-through cost.
+#
+# Usage: bench/paid.sh [--duration S] [--conns N] [--rounds R] [--no-build] [--build-dir DIR]
+#                      [--update-readme]
+# Layout: wrk and the merchant on CPU 0, the proxy (loop and ledger writer threads) on CPU 1. The
+# ledger is a file on disk with synchronous=FULL: every money step is fsynced (group commit).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+export LC_ALL=C
+
+duration=10
+conns=64
+rounds=3
+do_build=1
+build_dir="$root/build-bench"
+update_readme=0
+loadgen_cpu=0
+proxy_cpu=1
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --conns) conns=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --no-build) do_build=0; shift ;;
+    --build-dir) build_dir=$2; shift 2 ;;
+    --update-readme) update_readme=1; shift ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    *) echo "bench/paid.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+command -v wrk >/dev/null || { echo "bench/paid.sh: wrk missing: FLOW_SETUP_BENCH=1 scripts/setup.sh" >&2; exit 2; }
+if [[ $do_build == 1 ]]; then
+  cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFLOW_TESTS=OFF >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)" --target 402flow >/dev/null
+fi
+bin="$build_dir/402flow"
+[[ -x $bin ]] || { echo "bench/paid.sh: $bin missing (drop --no-build)" >&2; exit 2; }
+
+# On disk, not tmpfs: the fsyncs are part of what is measured.
+tmp=$(mktemp -d "$root/build-bench-paid.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$bin" keygen --out "$tmp/wallet.key" >/dev/null
+cat >"$tmp/flow.yaml" <<EOF
+version: 1
+proxy:
+  agent: bench
+  access_log: $tmp/access.log
+  log_level: warn
+ledger:
+  path: $tmp/ledger.db
+wallets:
+  - name: bench
+    key_file: wallet.key
+organization:
+  posture: block
+  networks: [eip155:8453]
+  caps:
+    per_request: [1 USDC]
+    budgets:
+      - amount: 1000000000 USDC
+        per: day
+agents:
+  - id: bench
+merchants:
+  - name: bench-merchant
+    host: 127.0.0.1
+    action: allow
+EOF
+"$bin" check "$tmp/flow.yaml" >/dev/null
+
+taskset -c "$loadgen_cpu" "$bin" merchant --listen 127.0.0.1:0 --port-file "$tmp/merchant.port" \
+  --quiet 2>"$tmp/merchant.log" &
+pids+=($!)
+for _ in $(seq 500); do [[ -s $tmp/merchant.port ]] && break; sleep 0.01; done
+merchant=$(cat "$tmp/merchant.port")
+
+start_proxy() {
+  rm -f "$tmp/proxy.port"
+  taskset -c "$proxy_cpu" "$bin" run -c "$tmp/flow.yaml" --listen 127.0.0.1:0 \
+    --port-file "$tmp/proxy.port" 2>>"$tmp/proxy.log" &
+  proxy_pid=$!
+  pids+=("$proxy_pid")
+  for _ in $(seq 500); do [[ -s $tmp/proxy.port ]] && break; sleep 0.01; done
+  proxy=$(cat "$tmp/proxy.port")
+}
+
+# utime+stime of a process in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One wrk run through the proxy; prints "requests duration_us p50 p99 non2xx cpu_us_per_request".
+measure() {
+  local path=$1
+  local before after out
+  before=$(cpu_ticks "$proxy_pid")
+  out=$(taskset -c "$loadgen_cpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
+    -s "$here/absolute.lua" "http://$proxy/" -- "http://$merchant$path")
+  after=$(cpu_ticks "$proxy_pid")
+  local line
+  line=$(grep '^BENCH ' <<<"$out")
+  local requests duration_us p50 p99 status_errors
+  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
+  duration_us=$(sed -E 's/.* duration_us=([0-9]+).*/\1/' <<<"$line")
+  p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
+  p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line")
+  status_errors=$(sed -E 's/.*status_errors=([0-9]+).*/\1/' <<<"$line")
+  local hz
+  hz=$(getconf CLK_TCK)
+  local cpu_us=$(( (after - before) * 1000000 / hz ))
+  echo "$requests $duration_us $p50 $p99 $status_errors $(( requests > 0 ? cpu_us / requests : 0 ))"
+}
+
+start_proxy
+# Warm up both paths (pool, page cache, ledger file).
+measure /free >/dev/null
+measure /v2/weather >/dev/null
+
+results=()
+for r in $(seq "$rounds"); do
+  read -r fr fd fp50 fp99 ferr fcpu < <(measure /free)
+  read -r pr pd pp50 pp99 perr pcpu < <(measure /v2/weather)
+  results+=("$r $fr $fd $fp50 $fp99 $ferr $fcpu $pr $pd $pp50 $pp99 $perr $pcpu")
+  printf 'round %d: free %d req/s (%d µs CPU/req); paid %d req/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, %d µs CPU/req\n' \
+    "$r" $(( fr * 1000000 / fd )) "$fcpu" $(( pr * 1000000 / pd )) \
+    "$(bc -l <<<"$pp50/1000")" "$(bc -l <<<"$pp99/1000")" "$perr" "$pcpu"
+done
+
+# Every paid request must have produced exactly one settled receipt.
+settled=$("$bin" receipts --db "$tmp/ledger.db" --json | grep -o '"state":"settled"' | wc -l)
+verify=$("$bin" receipts verify --db "$tmp/ledger.db" | head -1)
+echo "settled receipts in the ledger: $settled; $verify"
+
+# Median round by paid req/s.
+median=$(printf '%s\n' "${results[@]}" | awk '{print ($8*1000000/$9) " " $0}' | sort -n |
+  awk -v n="${#results[@]}" 'NR == int((n + 1) / 2) {$1=""; print}')
+read -r _ fr fd fp50 fp99 ferr fcpu pr pd pp50 pp99 perr pcpu <<<"$median"
+paid_rps=$(( pr * 1000000 / pd ))
+free_rps=$(( fr * 1000000 / fd ))
+extra=$(( pcpu - fcpu ))
+table=$(cat <<EOF
+| measurement (median of $rounds × ${duration} s, $conns connections) | result | target |
+|---|---|---|
+| paid requests/s, durable receipts | $paid_rps | ≥ 1,500 |
+| paid p50 / p99 latency | $(bc -l <<<"scale=2; $pp50/1000") ms / $(bc -l <<<"scale=2; $pp99/1000") ms | — |
+| proxy CPU per paid request | $pcpu µs | — |
+| proxy CPU per pass-through request (same merchant, /free) | $fcpu µs ($free_rps req/s) | — |
+| proxy CPU per paid request beyond pass-through | $extra µs | ≤ 300 µs |
+| non-2xx answers during paid runs | $perr | 0 |
+EOF
+)
+echo
+echo "$table"
+if [[ $update_readme == 1 ]]; then
+  python3 - "$here/README.md" "$table" <<'PY'
+import sys, re
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+start, end = "<!-- paid-results:start -->", "<!-- paid-results:end -->"
+block = f"{start}\n{table}\n{end}"
+if start in text:
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), block, text, flags=re.S)
+else:
+    text += "\n" + block + "\n"
+open(path, "w").write(text)
+PY
+fi
