@@ -434,15 +434,18 @@ void Exchange::upstream_closed_early(std::string_view why) {
 bool Exchange::retry_on_fresh_connection() {
   // A pooled connection the origin had already closed: safe to retry once when nothing came
   // back and the request had no body to replay.
-  // A paid retry has its body in the replay copy, and sending the identical credential again
-  // cannot pay twice.
+  // Never a paid retry: the merchant may have settled the credential before the connection
+  // went away, and a merchant that refuses a spent nonce would turn that payment into a
+  // "failed" receipt. The outcome stays unknown; the agent's retry with the same
+  // Idempotency-Key resends the credential (the pool hands out the connection that just
+  // carried the 402, and watches idle connections for closes, so this is rarely hit).
   const bool paid = pay_ == PayStage::retrying;
-  const bool has_body = !paid && (request_chunked_ || (request_length_ && *request_length_ > 0));
-  if (retried_ || !record_.upstream_reused || got_upstream_bytes_ || has_body || !request_done_) {
+  const bool has_body = request_chunked_ || (request_length_ && *request_length_ > 0);
+  if (paid || retried_ || !record_.upstream_reused || got_upstream_bytes_ || has_body ||
+      !request_done_) {
     return false;
   }
   retried_ = true;
-  if (paid) pending_body_ = replay_body_;
   ++server_.stats().upstream_retries;
   upstream_->stream->set_handler(nullptr);
   upstream_->parser.set_sink(nullptr);
