@@ -503,8 +503,6 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
              409);
       return;
     }
-    case storage::AttemptState::signed_:
-    case storage::AttemptState::submitted:
     case storage::AttemptState::unknown: {
       // The first try's outcome is not known: send the very same credential again (same nonce),
       // which can settle at most once. Only if the merchant still asks for the same terms.
@@ -530,6 +528,11 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
       return;
     }
     case storage::AttemptState::reserved:
+    case storage::AttemptState::signed_:
+    case storage::AttemptState::submitted:
+      // Another exchange of this process holds the attempt (start-up recovery turns signed and
+      // submitted attempts of a dead process into unknown). Sending its credential again now
+      // would race the first try: a merchant refusing the spent nonce would make it "failed".
       answer(problem_response(409, "payment_in_progress",
                               "a payment with this Idempotency-Key is in progress",
                               extra, {}, false),

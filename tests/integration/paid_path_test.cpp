@@ -11,6 +11,7 @@
 
 #include "flow/payment/base64.hpp"
 #include "proxy_expectations.hpp"
+#include "support/client_connection.hpp"
 #include "support/merchant_process.hpp"
 #include "support/paid_proxy.hpp"
 #include "support/test_origin.hpp"
@@ -576,4 +577,40 @@ TEST_CASE("agent control headers never reach the origin, on the first request or
     }
     CHECK(header_or_absent(req, "x-other") == "kept");
   }
+}
+
+TEST_CASE(
+    "a second request with the Idempotency-Key of a payment still in flight is not sent "
+    "the credential again") {
+  PaidProxy proxy;
+  Gate release;
+  std::atomic<int> credentials{0};
+  TestOrigin origin([&](OriginExchange& ex) {
+    ex.body();
+    if (!ex.request().header("payment-signature")) {
+      ex.respond(402, "{}",
+                 {{"PAYMENT-REQUIRED", v2_challenge(origin.url(ex.request().target), "10000")}});
+      return;
+    }
+    if (credentials.fetch_add(1) == 0) ex.wait(release, default_deadline());
+    ex.respond(200, R"({"paid":true})", {{"PAYMENT-RESPONSE", settlement_success()}});
+  });
+  const std::string request =
+      proxied_request("GET", origin.authority(), "/paid/slow", "Idempotency-Key: in-flight-1\r\n");
+  ClientConnection first(proxy.port());
+  first.send(request);
+  REQUIRE(origin.wait_for_requests(2, default_deadline()));  // the challenge, then the payment
+
+  const HttpResponse second = send_via_proxy(proxy.port(), request);
+  INFO(second.head << second.body);
+  CHECK(second.status == 409);
+  CHECK(problem_of(second)["code"] == "payment_in_progress");
+  release.open();
+  const HttpResponse answer = first.read_response();
+  CHECK(answer.status == 200);
+  CHECK(header_or_absent(answer, "x-402flow-payment-state") == "settled");
+  CHECK(credentials.load() == 1);
+  const json receipts = proxy.receipts();
+  REQUIRE(receipts.size() == 1);
+  CHECK(receipts[0]["state"] == "settled");
 }
