@@ -211,3 +211,18 @@ TEST_CASE("a non-loopback listener is allowed in shared mode and refused in side
     check_auth_required(get_via_proxy(port, "127.0.0.1:9", "/"));
   }
 }
+
+TEST_CASE("shared mode: one Idempotency-Key used by two agents is two payments") {
+  MerchantProcess merchant;
+  PaidProxy proxy(shared());
+  const std::string key = "Idempotency-Key: same-key\r\n";
+  CHECK(paying_agent(proxy, merchant, basic("research-bot", kBotToken) + key) == "research-bot");
+  CHECK(paying_agent(proxy, merchant, basic("other-bot", kOtherToken) + key) == "other-bot");
+  CHECK(merchant_book(merchant).size() == 2);
+  // The same agent again with that key: already paid.
+  const HttpResponse again = get_via_proxy(proxy.port(), merchant.authority(), "/v2/weather",
+                                           basic("research-bot", kBotToken) + key);
+  CHECK(again.status == 409);
+  CHECK(header_or_absent(again, "x-402flow-error") == "already_paid");
+  CHECK(merchant_book(merchant).size() == 2);
+}

@@ -614,3 +614,35 @@ TEST_CASE(
   REQUIRE(receipts.size() == 1);
   CHECK(receipts[0]["state"] == "settled");
 }
+
+TEST_CASE(
+    "a 402 that arrives before the request body is complete is paid once the whole body "
+    "is in, and the retry carries all of it") {
+  PaidProxy proxy;
+  TestOrigin origin([&](OriginExchange& ex) {
+    if (ex.request().header("payment-signature")) {
+      ex.body();
+      ex.respond(200, R"({"paid":true})", {{"PAYMENT-RESPONSE", settlement_success()}});
+      return;
+    }
+    // Answer on the head alone, without waiting for the body.
+    ex.respond(402, "{}",
+               {{"PAYMENT-REQUIRED", v2_challenge(origin.url(ex.request().target), "10000")}});
+    ex.close_after();
+  });
+  const std::string first_half(3000, 'a');
+  const std::string second_half(2000, 'b');
+  ClientConnection client(proxy.port());
+  client.send("POST " + origin.url("/paid/early") + " HTTP/1.1\r\nHost: " + origin.authority() +
+              "\r\nConnection: close\r\nContent-Length: 5000\r\n\r\n" + first_half);
+  REQUIRE(origin.wait_for_requests(1, default_deadline()));
+  client.send(second_half);
+  const HttpResponse r = client.read_response();
+  INFO(r.head << r.body);
+  CHECK(r.status == 200);
+  CHECK(header_or_absent(r, "x-402flow-payment-state") == "settled");
+  const auto requests = origin.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[1].header("payment-signature"));
+  CHECK(requests[1].body == first_half + second_half);
+}
