@@ -141,9 +141,11 @@ for r in $(seq "$rounds"); do
 done
 
 # Every paid request must have produced exactly one settled receipt.
-settled=$("$bin" receipts --db "$tmp/ledger.db" --json | grep -o '"state":"settled"' | wc -l)
+settled=$("$bin" receipts --db "$tmp/ledger.db" --json | grep -Eo '"state": ?"settled"' | wc -l || true)
+other=$("$bin" receipts --db "$tmp/ledger.db" --json | grep -Eo '"state": ?"(failed|unknown)"' | wc -l || true)
 verify=$("$bin" receipts verify --db "$tmp/ledger.db" | head -1)
-echo "settled receipts in the ledger: $settled; $verify"
+echo "receipts: $settled settled, $other failed or unknown"
+echo "$verify"
 
 # Median round by paid req/s.
 median=$(printf '%s\n' "${results[@]}" | awk '{print ($8*1000000/$9) " " $0}' | sort -n |

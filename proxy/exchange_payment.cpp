@@ -123,8 +123,6 @@ std::string_view pay_stage_name(Exchange::PayStage stage) {
       return "waiting_request";
     case Exchange::PayStage::deciding:
       return "deciding";
-    case Exchange::PayStage::signing:
-      return "signing";
     case Exchange::PayStage::retrying:
       return "retrying";
     case Exchange::PayStage::recording:
@@ -247,7 +245,7 @@ void Exchange::begin_payment() {
                                           : parsed.detail);
     return;
   }
-  challenge_ = std::move(parsed.challenge);
+  challenge_ = std::make_shared<const payment::X402Challenge>(std::move(*parsed.challenge));
 
   DecideInput in;
   in.policy = pay.policy();
@@ -330,6 +328,7 @@ void Exchange::begin_payment() {
   auto token = pay_token_;
   const LoopMailbox& mailbox = pay.mailbox();
   PaymentServices* services = &pay;
+  const bool prepare_only = in.prepare_only;
   auto done = mailbox.on_loop<storage::Result<DecideOutcome>>(
       [token, services](storage::Result<DecideOutcome> result) {
         if (token->exchange != nullptr) {
@@ -345,18 +344,41 @@ void Exchange::begin_payment() {
           token->exchange->on_decided(std::move(result).value());
           return;
         }
-        // The agent went away while policy ran: give back what was reserved for it.
-        if (result.ok() && result.value().reserve &&
-            result.value().reserve->status == storage::ReserveStatus::reserved) {
-          (void)services->ledger().release(result.value().reserve->attempt->id,
-                                           "the agent disconnected before the payment was signed",
-                                           {});
+        // The agent went away while policy ran: the signed credential never left the process.
+        if (result.ok() && result.value().payment) {
+          storage::Outcome o;
+          o.state = storage::AttemptState::failed;
+          o.failure_reason = "the agent disconnected before the signed payment was sent";
+          (void)services->ledger().finalize(result.value().reserve->attempt->id, std::move(o), {});
         }
       });
-  auto queued = pay.ledger().submit<DecideOutcome>(
-      storage::Durability::durable,
-      [in = std::move(in)](storage::Ledger& ledger) { return decide_and_reserve(ledger, in); },
-      std::move(done));
+  // Policy, reservation, signature and mark_signed in one job and one durable commit: one trip
+  // to the writer per payment before the credential may leave. Signing on the writer thread only
+  // reads the wallet's key (EvmKey is immutable and secp256k1 signing is thread-safe).
+  auto job = [in = std::move(in), challenge = challenge_, accepts = candidate_accepts_, services,
+              prepare_only](storage::Ledger& ledger) -> storage::Result<DecideOutcome> {
+    auto decided = decide_and_reserve(ledger, in);
+    if (!decided.ok() || prepare_only) return decided;
+    DecideOutcome& out = decided.value();
+    if (!out.reserve || out.reserve->status != storage::ReserveStatus::reserved) return decided;
+    const std::size_t index = accepts.at(*out.decision.offer_index);
+    const payment::X402Requirement& requirement = challenge->accepts.at(index);
+    const Wallet* wallet = services->wallet_for(requirement.offer.network);
+    const payment::ExactEvmNonce nonce = payment::fresh_exact_evm_nonce(requirement, in.now);
+    payment::X402Payment signed_payment = payment::pay_x402(*challenge, index, wallet->key, nonce);
+    const std::int64_t attempt = out.reserve->attempt->id;
+    auto marked = ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,
+                                               signed_payment.credential_sha256});
+    if (!marked.ok()) {
+      (void)ledger.release(attempt, "recording the signature failed; nothing was sent");
+      return marked.error();
+    }
+    out.payment = std::move(signed_payment);
+    stop_here_for_test("reserved");  // reserved and signed, not yet committed
+    return decided;
+  };
+  auto queued =
+      pay.ledger().submit<DecideOutcome>(storage::Durability::durable, std::move(job), std::move(done));
   if (!queued.ok()) {
     answer(problem_response(503, "ledger_unavailable",
                             "the ledger is not accepting work (" + queued.error().describe() +
@@ -479,8 +501,10 @@ void Exchange::on_decided(DecideOutcome outcome) {
   paid_offer_ = *d.offer;
   paid_symbol_ = d.symbol;
   paid_decimals_ = d.decimals;
-  stop_here_for_test("reserved");
-  sign_and_record(candidate_accepts_.at(*d.offer_index), reserve.attempt->id, true, {});
+  attempt_id_ = reserve.attempt->id;
+  credential_name_ = outcome.payment->credential.header_name;
+  credential_value_ = std::move(outcome.payment->credential.header_value);
+  send_paid_retry();
 }
 
 void Exchange::answer_existing(const DecideOutcome& outcome) {
@@ -516,7 +540,7 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
               pay.policy()->assets().find(a.intent.offer.network, a.intent.offer.asset);
           paid_symbol_ = asset ? asset->symbol : "";
           attempt_was_signed_ = a.state != storage::AttemptState::signed_;
-          sign_and_record(i, a.id, false, a.credential_ref);
+          resend_credential(i, a.id, a.credential_ref);
           return;
         }
       }
@@ -551,75 +575,31 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
   }
 }
 
-void Exchange::sign_and_record(std::size_t accepts_index, std::int64_t attempt_id, bool fresh,
-                               const std::string& credential_ref) {
-  PaymentServices& pay = *server_.payments();
+void Exchange::resend_credential(std::size_t accepts_index, std::int64_t attempt_id,
+                                 const std::string& credential_ref) {
+  // The same nonce and terms rebuild the identical signature: whatever the first try did, the
+  // merchant can settle it at most once.
   const auto& requirement = challenge_->accepts.at(accepts_index);
-  const Wallet* wallet = pay.wallet_for(requirement.offer.network);
+  const Wallet* wallet = server_.payments()->wallet_for(requirement.offer.network);
   attempt_id_ = attempt_id;
-  payment::ExactEvmNonce nonce;
-  if (fresh) {
-    nonce = payment::fresh_exact_evm_nonce(requirement, unix_now());
-  } else {
-    const auto decoded = payment::decode_credential_ref(credential_ref);
-    if (!decoded) {
-      answer(problem_response(409, "idempotency_conflict",
-                              "the earlier attempt's credential cannot be rebuilt; not paid again",
-                              nlohmann::json::object(), {}, false),
-             409);
-      return;
-    }
-    nonce = decoded->second;
-  }
-  const payment::X402Payment p = payment::pay_x402(*challenge_, accepts_index, wallet->key, nonce);
-  credential_name_ = p.credential.header_name;
-  credential_value_ = p.credential.header_value;
-  if (!fresh) {
-    send_paid_retry();
+  const auto decoded = payment::decode_credential_ref(credential_ref);
+  if (!decoded) {
+    answer(problem_response(409, "idempotency_conflict",
+                            "the earlier attempt's credential cannot be rebuilt; not paid again",
+                            nlohmann::json::object(), {}, false),
+           409);
     return;
   }
-  pay_ = PayStage::signing;
-  storage::SignedDetails details{p.payer, p.credential_ref, p.credential_sha256};
-  auto token = pay_token_;
-  PaymentServices* services = &pay;
-  auto done = pay.mailbox().on_loop<storage::Result<storage::Attempt>>(
-      [token, services, attempt_id](storage::Result<storage::Attempt> result) {
-        if (token->exchange != nullptr) {
-          if (!result.ok()) {
-            token->exchange->answer(
-                problem_response(503, "ledger_unavailable",
-                                 "the ledger could not record the signed payment, so it was not "
-                                 "sent: " + result.error().describe(),
-                                 nlohmann::json::object(), {}, false),
-                503);
-            return;
-          }
-          token->exchange->send_paid_retry();
-          return;
-        }
-        // Signed, but the agent left before it was sent: the credential never left the process.
-        if (result.ok()) {
-          storage::Outcome o;
-          o.state = storage::AttemptState::failed;
-          o.failure_reason = "the agent disconnected before the signed payment was sent";
-          (void)services->ledger().finalize(attempt_id, std::move(o), {});
-        }
-      });
-  auto queued = pay.ledger().mark_signed(attempt_id, std::move(details), std::move(done));
-  if (!queued.ok()) {
-    answer(problem_response(503, "ledger_unavailable",
-                            "the ledger is not accepting work; nothing was paid",
-                            nlohmann::json::object(), {}, false),
-           503);
-  }
+  const payment::X402Payment p =
+      payment::pay_x402(*challenge_, accepts_index, wallet->key, decoded->second);
+  credential_name_ = p.credential.header_name;
+  credential_value_ = p.credential.header_value;
+  send_paid_retry();
 }
 
 void Exchange::send_paid_retry() {
   stop_here_for_test("signed");
   PaymentServices& pay = *server_.payments();
-  if (!attempt_was_signed_) {
-    (void)pay.ledger().mark_submitted(attempt_id_, {});
-  }
   ++pay.counters().credentials_sent;
   pay_ = PayStage::retrying;
   // The original head with the credential added, then the kept body.
@@ -668,9 +648,30 @@ MessageSink::HeadAction Exchange::on_paid_head() {
           token->exchange->on_finalized({}, false);
         }
       });
-  auto queued = pay.ledger().finalize(attempt_id_, std::move(outcome), std::move(done));
+  auto queued = record_outcome(std::move(outcome), std::move(done));
   if (!queued.ok()) on_finalized({}, false);
   return HeadAction::pause;
+}
+
+storage::Result<void> Exchange::record_outcome(storage::Outcome outcome,
+                                              storage::LedgerWriter::Done<storage::Receipt> done) {
+  // `submitted` is recorded together with the outcome, in one durable commit: a crash between
+  // sending and recording leaves the attempt `signed`, which start-up recovery treats exactly
+  // like `submitted` (outcome unknown, budget held), so nothing is lost by not committing the
+  // send separately.
+  const std::int64_t id = attempt_id_;
+  const bool needs_submitted = !attempt_was_signed_;
+  return server_.payments()->ledger().submit<storage::Receipt>(
+      storage::Durability::durable,
+      [id, needs_submitted, outcome = std::move(outcome)](storage::Ledger& ledger)
+          -> storage::Result<storage::Receipt> {
+        if (needs_submitted) {
+          auto submitted = ledger.mark_submitted(id);
+          if (!submitted.ok()) return submitted.error();
+        }
+        return ledger.finalize(id, outcome);
+      },
+      std::move(done));
 }
 
 HeaderList Exchange::receipt_headers(std::string_view receipt_id) const {
@@ -752,7 +753,7 @@ void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
                                       headers, true),
                      status);
       });
-  auto queued = pay.ledger().finalize(attempt_id_, std::move(o), std::move(done));
+  auto queued = record_outcome(std::move(o), std::move(done));
   if (!queued.ok()) {
     close_client_after_ = true;
     answer(error_response(error, message, true), status);
@@ -769,7 +770,7 @@ void Exchange::abandon_payment() {
     storage::Outcome o;
     o.state = storage::AttemptState::unknown;
     o.failure_reason = "the exchange ended before the merchant answered the paid request";
-    (void)pay.ledger().finalize(attempt_id_, std::move(o), {});
+    (void)record_outcome(std::move(o), {});
   }
   if (pay_started_ns_ != 0) {
     record_.payment = std::string(pay_stage_name(pay_));

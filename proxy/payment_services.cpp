@@ -25,8 +25,8 @@ PaymentServices::PaymentServices(uv_loop_t* loop, std::shared_ptr<policy::Policy
                                  std::unique_ptr<storage::LedgerWriter> ledger,
                                  std::vector<Wallet> wallets, storage::UrlQueryMode url_query)
     : policy_(std::move(policy)),
-      ledger_(std::move(ledger)),
       wallets_(std::move(wallets)),
+      ledger_(std::move(ledger)),
       url_query_(url_query),
       mailbox_(loop) {}
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "flow/payment/x402_challenge.hpp"
+#include "flow/storage/ledger_writer.hpp"
 #include "flow/proxy/access_log.hpp"
 #include "flow/proxy/http_codec.hpp"
 #include "flow/proxy/http_message.hpp"
@@ -73,8 +74,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
     none,               // not a payment (yet)
     reading_challenge,  // the origin answered 402: its body is read, nothing goes to the agent
     waiting_request,    // the challenge is read; the agent's request body is still arriving
-    deciding,           // policy and the reservation run on the ledger's writer
-    signing,            // the credential exists; the ledger is making that durable
+    deciding,           // policy, reservation and signature run on the ledger's writer
     retrying,           // the credential has left the proxy; no answer yet
     recording,          // the merchant answered the paid retry; its head waits for the receipt
     answered,           // the paid retry's answer is being relayed to the agent
@@ -102,8 +102,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void answer(std::string response, int status);
   void on_decided(DecideOutcome outcome);
   void answer_existing(const DecideOutcome& outcome);
-  void sign_and_record(std::size_t accepts_index, std::int64_t attempt_id, bool fresh,
-                       const std::string& credential_ref);
+  void resend_credential(std::size_t accepts_index, std::int64_t attempt_id,
+                         const std::string& credential_ref);
   void send_paid_retry();
   HeadAction on_paid_head();
   void on_finalized(std::string receipt_id, bool recorded);
@@ -113,6 +113,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void write_response_head(ResponseHead& head, const HeaderList& extra);
   void resume_held_response();
   HeaderList receipt_headers(std::string_view receipt_id) const;
+  storage::Result<void> record_outcome(storage::Outcome outcome,
+                                       storage::LedgerWriter::Done<storage::Receipt> done);
 
   PayStage pay_ = PayStage::none;
   Controls controls_;
@@ -122,7 +124,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   bool replayable_ = true;
   ResponseHead challenge_head_;
   std::string challenge_body_;
-  std::optional<payment::X402Challenge> challenge_;
+  std::shared_ptr<const payment::X402Challenge> challenge_;  // shared with the ledger job
   std::vector<std::size_t> candidate_accepts_;  // policy's offer i is challenge_->accepts[...]
   std::int64_t attempt_id_ = 0;
   bool attempt_was_signed_ = false;  // an existing attempt already past `signed`
@@ -191,8 +193,10 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
 
 std::string_view pay_stage_name(Exchange::PayStage stage);
 
-// Crash tests: when FLOW402_TEST_STOP_AT names `stage` (reserved, signed, sent, answered), the
-// process stops itself (SIGSTOP) there, so a test can SIGKILL it at exactly that point.
+// Crash tests: when FLOW402_TEST_STOP_AT names `stage`, the process stops itself (SIGSTOP) there,
+// so a test can SIGKILL it at exactly that point: reserved (reserved and signed, the commit not
+// yet made), signed (committed, nothing sent), sent (the paid retry written to the merchant),
+// answered (the merchant's answer read, its outcome not yet recorded).
 void stop_here_for_test(std::string_view stage);
 
 }  // namespace flow::proxy

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "flow/payment/x402_payer.hpp"
 #include "flow/policy/policy_eval.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/storage/ledger.hpp"
@@ -41,6 +42,9 @@ struct DecideOutcome {
   std::string approval_id;                      // review: the approval opened
   std::optional<storage::ReserveOutcome> reserve;  // allow (and not prepare_only)
   std::optional<storage::Receipt> existing_receipt;  // existing attempt that settled
+  // A fresh reservation's credential, signed and recorded (mark_signed) in the same commit as
+  // the reservation: when the loop sees it, it is durable and may leave the process.
+  std::optional<payment::X402Payment> payment;
 };
 
 // Runs on the writer thread, inside its transaction: the policy reads the same ledger state the

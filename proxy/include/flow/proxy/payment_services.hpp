@@ -83,8 +83,8 @@ class PaymentServices {
 
  private:
   std::shared_ptr<policy::PolicyStore> policy_;
+  std::vector<Wallet> wallets_;  // before ledger_: the writer's jobs sign with these until it stops
   std::unique_ptr<storage::LedgerWriter> ledger_;
-  std::vector<Wallet> wallets_;
   storage::UrlQueryMode url_query_;
   LoopMailbox mailbox_;
   PaymentCounters counters_;
