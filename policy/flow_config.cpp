@@ -16,9 +16,9 @@ using Reader = YamlReader;
 
 void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
   r.expect_map(node, "proxy.timeouts");
-  r.only_keys(node, "proxy.timeouts",
-              {"header", "idle", "connect", "upstream", "tunnel_idle", "drain", "pool_idle",
-               "challenge"});
+  r.only_keys(
+      node, "proxy.timeouts",
+      {"header", "idle", "connect", "upstream", "tunnel_idle", "drain", "pool_idle", "challenge"});
   const std::pair<const char*, milliseconds*> fields[] = {
       {"header", &t.header},           {"idle", &t.idle},
       {"connect", &t.connect},         {"upstream", &t.upstream},

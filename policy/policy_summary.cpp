@@ -43,7 +43,28 @@ void write_proxy(std::ostream& out, const ProxySettings& p) {
       << "  max header bytes " << p.max_header_bytes << "\n"
       << "  timeouts         header " << p.timeouts.header.count() << "ms, idle "
       << p.timeouts.idle.count() << "ms, connect " << p.timeouts.connect.count() << "ms, upstream "
-      << p.timeouts.upstream.count() << "ms\n";
+      << p.timeouts.upstream.count() << "ms\n"
+      << "  agent identity   " << agent_identity_name(p.identity)
+      << (p.identity == AgentIdentity::sidecar
+              ? " (agent " +
+                    (p.agent.empty() ? std::string("unset: FLOW402_AGENT or --agent") : p.agent) +
+                    ")"
+              : std::string(" (Proxy-Authorization: Basic, token hashes below)"))
+      << "\n"
+      << "  replay limit     " << p.replay_limit << " bytes\n";
+}
+
+void write_wallets(std::ostream& out, const FlowConfig& config) {
+  out << "  ledger           " << config.ledger.path << " (URL queries: " << config.ledger.url_query
+      << ")\n";
+  if (config.wallets.empty()) {
+    out << "  wallets          none: every 402 goes back to the agent unpaid\n";
+    return;
+  }
+  for (const WalletSpec& w : config.wallets) {
+    out << "  wallet           " << w.name << " on " << join(w.networks, ", ") << ", key from "
+        << (w.key_file.empty() ? "$" + w.key_env : w.key_file) << "\n";
+  }
 }
 
 // Payable at all: on an allowed network, in a unit with an organization per-request cap.
@@ -147,6 +168,7 @@ std::string describe_caps(const CapSet& caps) {
 void write_config_summary(std::ostream& out, const FlowConfig& config, const std::string& path) {
   out << path << " is valid.\n";
   write_proxy(out, config.proxy);
+  write_wallets(out, config);
   out << "\nPayments\n";
   const PolicyDefinition& d = config.policy->definition();
   write_organization(out, d);

@@ -42,7 +42,7 @@ TEST_CASE("errors name the file, line and column and what was expected") {
         "flow.yaml:2:3: unknown key 'conect_ports' in proxy (expected one of: listen, "
         "connect_ports, max_connections, max_header_bytes, write_high_water, "
         "pool_max_idle_per_origin, timeouts, access_log, log_level, identity, agent, "
-            "replay_limit, challenge_max_bytes)");
+        "replay_limit, challenge_max_bytes)");
   CHECK(error_of("proxy:\n  connect_ports: [443, 70000]\n").rfind("flow.yaml:2:24: ", 0) == 0);
   CHECK(error_of("proxy:\n  timeouts:\n    idle: 5 parsecs\n") ==
         "flow.yaml:3:11: proxy.timeouts.idle must be a positive duration such as 500ms, 10s, 2m, "

@@ -38,6 +38,26 @@ TEST_CASE("the repository's flow.yaml passes check and allows payments") {
   const auto decision = policy_test::decide(*config.policy, ask, ledger);
   CHECK(decision.verdict == flow::policy::Verdict::allow);
   CHECK(decision.rule == "merchants[weather-api]");
+
+  // And what `402flow demo` relies on: a wallet from FLOW402_EVM_KEY, and the local merchant
+  // allowed for research-bot without review.
+  REQUIRE(config.wallets.size() == 1);
+  CHECK(config.wallets[0].key_env == "FLOW402_EVM_KEY");
+  CHECK(config.wallets[0].covers("eip155:8453"));
+  ask.host = "127.0.0.1";
+  ask.path = "/v2/weather";
+  const auto demo = policy_test::decide(*config.policy, ask);
+  CHECK(demo.verdict == flow::policy::Verdict::allow);
+  CHECK(demo.rule == "merchants[demo-merchant]");
+  ask.offers = {policy_test::base_usdc(5'000'000)};
+  CHECK(policy_test::decide(*config.policy, ask).reason ==
+        flow::policy::ReasonCode::over_request_cap);
+
+  std::ostringstream summary;
+  flow::policy::write_config_summary(summary, config, "flow.yaml");
+  CHECK(summary.str().find("wallet           main on eip155:8453, eip155:137, key from "
+                           "$FLOW402_EVM_KEY") != std::string::npos);
+  CHECK(summary.str().find("agent identity   sidecar (agent research-bot)") != std::string::npos);
 }
 
 TEST_CASE("the summary lists posture, payable units, caps, review, agents and merchants") {
