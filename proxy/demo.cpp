@@ -196,10 +196,11 @@ int run_demo(const DemoOptions& options) {
   const std::string db = dir + "/ledger.db";
   const std::string log = dir + "/proxy.log";
 
-  std::printf("402flow demo\n  policy:   %s\n  wallet:   %s (a throwaway key, in %s)\n  ledger:   %s\n",
-              config.c_str(), address.c_str(), key_file.c_str(), db.c_str());
-  Child merchant({"merchant", "--listen", "127.0.0.1:0", "--port-file", dir + "/merchant.port"},
-                 {}, dir + "/merchant.log");
+  std::printf(
+      "402flow demo\n  policy:   %s\n  wallet:   %s (a throwaway key, in %s)\n  ledger:   %s\n",
+      config.c_str(), address.c_str(), key_file.c_str(), db.c_str());
+  Child merchant({"merchant", "--listen", "127.0.0.1:0", "--port-file", dir + "/merchant.port"}, {},
+                 dir + "/merchant.log");
   const int merchant_port = wait_for_port(dir + "/merchant.port");
   // The repo's flow.yaml reads the wallet key from FLOW402_EVM_KEY: the throwaway key goes there.
   const std::string env_key = "FLOW402_EVM_KEY=" + key_hex;
@@ -215,9 +216,10 @@ int run_demo(const DemoOptions& options) {
     return 1;
   }
   const std::string m = "127.0.0.1:" + std::to_string(merchant_port);
-  std::printf("  merchant: http://%s (402flow merchant: x402 proof routes)\n  proxy:    "
-              "127.0.0.1:%d, agent research-bot\n",
-              m.c_str(), proxy_port);
+  std::printf(
+      "  merchant: http://%s (402flow merchant: x402 proof routes)\n  proxy:    "
+      "127.0.0.1:%d, agent research-bot\n",
+      m.c_str(), proxy_port);
 
   int failures = 0;
   const std::string paid = get_request(m, "/v2/weather", "");
@@ -258,7 +260,8 @@ int run_demo(const DemoOptions& options) {
       "\nTry it yourself:\n"
       "  ./build/402flow keygen --out wallet.key\n"
       "  ./build/402flow merchant --listen 127.0.0.1:4020 &\n"
-      "  FLOW402_EVM_KEY=$(cat wallet.key) ./build/402flow run -c flow.yaml --agent research-bot &\n"
+      "  FLOW402_EVM_KEY=$(cat wallet.key) ./build/402flow run -c flow.yaml --agent research-bot "
+      "&\n"
       "  curl -i -x http://127.0.0.1:8402 http://127.0.0.1:4020/v2/weather\n"
       "  curl -i -x http://127.0.0.1:8402 -H 'X-402flow-Mode: prepare' "
       "http://127.0.0.1:4020/v2/weather\n"

@@ -460,9 +460,9 @@ void Exchange::on_drained(TcpStream& /*stream*/) {
 void Exchange::on_upstream_deadline() {
   if (stage_ == Stage::done || stage_ == Stage::connecting) return;
   if (pay_ == PayStage::reading_challenge) {
-    fail(ProxyError::upstream_timeout, "the merchant's 402 challenge did not arrive within " +
-                                           std::to_string(server_.settings().timeouts.challenge.count()) +
-                                           " ms");
+    fail(ProxyError::upstream_timeout,
+         "the merchant's 402 challenge did not arrive within " +
+             std::to_string(server_.settings().timeouts.challenge.count()) + " ms");
     return;
   }
   if (pay_ == PayStage::retrying && !response_started_) {

@@ -7,9 +7,9 @@
 // Every ledger completion comes back through the loop mailbox and finds the exchange through a
 // PaymentToken, which the exchange clears when it ends; an orphaned completion cleans up after
 // itself so nothing stays reserved or signed without an outcome.
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <chrono>
 #include <utility>
 
 #include "flow/payment/x402_payer.hpp"
@@ -192,10 +192,11 @@ void Exchange::on_challenge_body(std::string_view data) {
   pay_ = PayStage::answered;
   ++server_.payments()->counters().not_payable;
   record_.response_body_bytes += challenge_body_.size() + data.size();
-  HeaderList explain = {{"X-402flow-Error", "challenge_too_large"},
-                        {"X-402flow-Detail", "the 402 body exceeds proxy.challenge_max_bytes (" +
-                                                 std::to_string(server_.settings().challenge_max_bytes) +
-                                                 " bytes); not paid"}};
+  HeaderList explain = {
+      {"X-402flow-Error", "challenge_too_large"},
+      {"X-402flow-Detail", "the 402 body exceeds proxy.challenge_max_bytes (" +
+                               std::to_string(server_.settings().challenge_max_bytes) +
+                               " bytes); not paid"}};
   write_response_head(challenge_head_, explain);
   write_client_body(challenge_body_);
   write_client_body(data);
@@ -272,12 +273,12 @@ void Exchange::begin_payment() {
     const bool wallet = pay.wallet_for(r.offer.network) != nullptr;
     const std::string why = unpayable_reason(r, wallet);
     if (!why.empty()) {
-      problems += (problems.empty() ? "" : "; ") + std::string("offer ") + std::to_string(i) +
-                  ": " + why;
+      problems +=
+          (problems.empty() ? "" : "; ") + std::string("offer ") + std::to_string(i) + ": " + why;
       continue;
     }
-    if (prepared && !(same_terms(r.offer, prepared->offer) &&
-                      r.offer.amount <= prepared->offer.amount)) {
+    if (prepared &&
+        !(same_terms(r.offer, prepared->offer) && r.offer.amount <= prepared->offer.amount)) {
       continue;
     }
     in.offers.push_back({r.offer, r.amount_error});
@@ -321,8 +322,8 @@ void Exchange::begin_payment() {
   in.now = now;
   in.prepare_only = controls_.prepare;
   in.agent_chose_key = !controls_.idempotency_key.empty();
-  in.idempotency_key = in.agent_chose_key ? controls_.idempotency_key
-                                          : storage::new_record_id("auto_");
+  in.idempotency_key =
+      in.agent_chose_key ? controls_.idempotency_key : storage::new_record_id("auto_");
 
   pay_ = PayStage::deciding;
   auto token = pay_token_;
@@ -377,8 +378,8 @@ void Exchange::begin_payment() {
     stop_here_for_test("reserved");  // reserved and signed, not yet committed
     return decided;
   };
-  auto queued =
-      pay.ledger().submit<DecideOutcome>(storage::Durability::durable, std::move(job), std::move(done));
+  auto queued = pay.ledger().submit<DecideOutcome>(storage::Durability::durable, std::move(job),
+                                                   std::move(done));
   if (!queued.ok()) {
     answer(problem_response(503, "ledger_unavailable",
                             "the ledger is not accepting work (" + queued.error().describe() +
@@ -405,9 +406,9 @@ void Exchange::relay_challenge(std::string_view code, std::string_view detail) {
     headers.push_back({"Connection", "close"});
   }
   std::string out;
-  serialize_response_head(402, challenge_head_.reason.empty() ? default_reason(402)
-                                                              : challenge_head_.reason,
-                          headers, out);
+  serialize_response_head(
+      402, challenge_head_.reason.empty() ? default_reason(402) : challenge_head_.reason, headers,
+      out);
   if (request_.method != "HEAD") out += challenge_body_;
   answer(std::move(out), 402);
 }
@@ -430,7 +431,8 @@ void Exchange::on_decided(DecideOutcome outcome) {
     return;
   }
   const policy::Decision& d = outcome.decision;
-  nlohmann::json extra = {{"decision_id", outcome.decision_id}, {"rule", d.rule},
+  nlohmann::json extra = {{"decision_id", outcome.decision_id},
+                          {"rule", d.rule},
                           {"reason", std::string(policy::reason_code_name(d.reason))}};
   if (d.offer) {
     nlohmann::json offer = offer_json(*d.offer, d.symbol, d.decimals);
@@ -557,10 +559,10 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
       // Another exchange of this process holds the attempt (start-up recovery turns signed and
       // submitted attempts of a dead process into unknown). Sending its credential again now
       // would race the first try: a merchant refusing the spent nonce would make it "failed".
-      answer(problem_response(409, "payment_in_progress",
-                              "a payment with this Idempotency-Key is in progress",
-                              extra, {}, false),
-             409);
+      answer(
+          problem_response(409, "payment_in_progress",
+                           "a payment with this Idempotency-Key is in progress", extra, {}, false),
+          409);
       return;
     case storage::AttemptState::failed:
     case storage::AttemptState::released:
@@ -620,6 +622,17 @@ MessageSink::HeadAction Exchange::on_paid_head() {
   const auto headers = header_fields(held_head_.headers);
   const payment::SettlementParse evidence = payment::parse_x402_settlement(headers);
   storage::Outcome outcome = classify_answer(held_head_.status, evidence);
+  if (attempt_was_signed_ && outcome.state == storage::AttemptState::failed &&
+      outcome.failure_reason.find("nonce_already_used") != std::string::npos) {
+    // A resent credential whose nonce the merchant calls spent: the spender can only have been
+    // the first try of this very credential, so the money most likely moved. Not "failed" (that
+    // would release the budget); unknown, for the operator to reconcile.
+    outcome.state = storage::AttemptState::unknown;
+    outcome.failure_reason =
+        "the merchant says this credential's nonce is already used: the first try most likely "
+        "settled (" +
+        outcome.failure_reason + ")";
+  }
   switch (outcome.state) {
     case storage::AttemptState::settled:
       ++pay.counters().settled;
@@ -635,8 +648,8 @@ MessageSink::HeadAction Exchange::on_paid_head() {
       held_extra_.push_back({"X-402flow-Detail", outcome.failure_reason});
       break;
   }
-  held_extra_.push_back({"X-402flow-Payment-State",
-                         std::string(storage::attempt_state_name(outcome.state))});
+  held_extra_.push_back(
+      {"X-402flow-Payment-State", std::string(storage::attempt_state_name(outcome.state))});
   pay_ = PayStage::recording;
   auto token = pay_token_;
   auto done = pay.mailbox().on_loop<storage::Result<storage::Receipt>>(
@@ -654,7 +667,7 @@ MessageSink::HeadAction Exchange::on_paid_head() {
 }
 
 storage::Result<void> Exchange::record_outcome(storage::Outcome outcome,
-                                              storage::LedgerWriter::Done<storage::Receipt> done) {
+                                               storage::LedgerWriter::Done<storage::Receipt> done) {
   // `submitted` is recorded together with the outcome, in one durable commit: a crash between
   // sending and recording leaves the attempt `signed`, which start-up recovery treats exactly
   // like `submitted` (outcome unknown, budget held), so nothing is lost by not committing the
@@ -663,8 +676,8 @@ storage::Result<void> Exchange::record_outcome(storage::Outcome outcome,
   const bool needs_submitted = !attempt_was_signed_;
   return server_.payments()->ledger().submit<storage::Receipt>(
       storage::Durability::durable,
-      [id, needs_submitted, outcome = std::move(outcome)](storage::Ledger& ledger)
-          -> storage::Result<storage::Receipt> {
+      [id, needs_submitted,
+       outcome = std::move(outcome)](storage::Ledger& ledger) -> storage::Result<storage::Receipt> {
         if (needs_submitted) {
           auto submitted = ledger.mark_submitted(id);
           if (!submitted.ok()) return submitted.error();
@@ -713,7 +726,8 @@ void Exchange::resume_held_response() {
   if (r.status == HttpParser::Status::paused_end) {
     response_complete();
   } else if (r.status == HttpParser::Status::error) {
-    fail(ProxyError::upstream_protocol, "the merchant's answer to the paid request is not valid HTTP");
+    fail(ProxyError::upstream_protocol,
+         "the merchant's answer to the paid request is not valid HTTP");
   }
 }
 
@@ -745,13 +759,13 @@ void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
         HeaderList headers = self->receipt_headers(receipt);
         headers.push_back({"X-402flow-Payment-State", "unknown"});
         self->close_client_after_ = true;
-        self->answer(problem_response(status, "payment_outcome_unknown",
-                                      text + "; the payment's outcome is unknown and its budget "
-                                             "stays reserved. Retrying with the same "
-                                             "Idempotency-Key sends the same credential again",
-                                      {{"receipt_id", receipt}, {"upstream_error", name}},
-                                      headers, true),
-                     status);
+        self->answer(
+            problem_response(status, "payment_outcome_unknown",
+                             text + "; the payment's outcome is unknown and its budget "
+                                    "stays reserved. Retrying with the same "
+                                    "Idempotency-Key sends the same credential again",
+                             {{"receipt_id", receipt}, {"upstream_error", name}}, headers, true),
+            status);
       });
   auto queued = record_outcome(std::move(o), std::move(done));
   if (!queued.ok()) {

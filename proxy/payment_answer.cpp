@@ -46,15 +46,12 @@ std::string json_response(int status, const nlohmann::json& body, const HeaderLi
 }
 
 nlohmann::json offer_json(const payment::Offer& offer, std::string_view symbol, unsigned decimals) {
-  nlohmann::json j = {{"protocol", offer.protocol},
-                      {"version", offer.protocol_version},
-                      {"scheme", offer.scheme},
-                      {"network", offer.network},
-                      {"asset", offer.asset},
-                      {"amount", payment::format_atomic(offer.amount)},
-                      {"pay_to", offer.pay_to},
-                      {"resource", offer.resource},
-                      {"index", offer.index}};
+  nlohmann::json j = {
+      {"protocol", offer.protocol}, {"version", offer.protocol_version},
+      {"scheme", offer.scheme},     {"network", offer.network},
+      {"asset", offer.asset},       {"amount", payment::format_atomic(offer.amount)},
+      {"pay_to", offer.pay_to},     {"resource", offer.resource},
+      {"index", offer.index}};
   if (!symbol.empty()) j["display"] = display(offer, symbol, decimals);
   return j;
 }

@@ -51,8 +51,7 @@ std::string PaymentServices::add_prepared(PreparedOffer offer, std::int64_t now)
   return id;
 }
 
-std::optional<PreparedOffer> PaymentServices::take_prepared(std::string_view id,
-                                                            std::int64_t now) {
+std::optional<PreparedOffer> PaymentServices::take_prepared(std::string_view id, std::int64_t now) {
   const auto it = prepared_.find(std::string(id));
   if (it == prepared_.end()) return std::nullopt;
   PreparedOffer offer = std::move(it->second);

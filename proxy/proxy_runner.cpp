@@ -8,10 +8,10 @@
 #include <memory>
 #include <stdexcept>
 
+#include "flow/payment/evm_address.hpp"
 #include "flow/proxy/handle_close.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/payment_services.hpp"
-#include "flow/payment/evm_address.hpp"
 #include "flow/proxy/policy_reloader.hpp"
 #include "flow/proxy/proxy_error.hpp"
 #include "flow/proxy/server.hpp"

@@ -23,10 +23,10 @@ struct AccessRecord {
   std::uint64_t connect_us = 0;
   std::uint64_t ttfb_us = 0;
   ProxyError error = ProxyError::none;
-  std::string agent;              // who asked (empty when unknown)
-  std::string receipt;            // the receipt id of a payment made for this exchange
-  std::string payment;            // the paid path's last stage ("answered", ...); empty: no 402
-  std::uint64_t payment_us = 0;   // from the 402's head to the end of the exchange
+  std::string agent;             // who asked (empty when unknown)
+  std::string receipt;           // the receipt id of a payment made for this exchange
+  std::string payment;           // the paid path's last stage ("answered", ...); empty: no 402
+  std::uint64_t payment_us = 0;  // from the 402's head to the end of the exchange
 };
 
 void write_access_record(LogWriter& writer, const AccessRecord& record);

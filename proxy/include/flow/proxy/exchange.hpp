@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "flow/payment/x402_challenge.hpp"
-#include "flow/storage/ledger_writer.hpp"
 #include "flow/proxy/access_log.hpp"
 #include "flow/proxy/http_codec.hpp"
 #include "flow/proxy/http_message.hpp"
@@ -16,6 +15,7 @@
 #include "flow/proxy/tcp_stream.hpp"
 #include "flow/proxy/timer.hpp"
 #include "flow/proxy/upstream.hpp"
+#include "flow/storage/ledger_writer.hpp"
 
 namespace flow::proxy {
 
@@ -87,10 +87,10 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
  private:
   // --- the paid path (exchange_payment.cpp) ---
   struct Controls {
-    bool prepare = false;        // X-402flow-Mode: prepare
-    std::string prepared_id;     // X-402flow-Prepared
-    std::string max_amount;      // X-402flow-Max-Amount
-    std::string idempotency_key; // Idempotency-Key (forwarded: it means the same to the merchant)
+    bool prepare = false;         // X-402flow-Mode: prepare
+    std::string prepared_id;      // X-402flow-Prepared
+    std::string max_amount;       // X-402flow-Max-Amount
+    std::string idempotency_key;  // Idempotency-Key (forwarded: it means the same to the merchant)
   };
   bool payments_enabled() const;
   void read_controls();
@@ -133,10 +133,10 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   unsigned paid_decimals_ = 0;
   std::string credential_name_;
   std::string credential_value_;
-  std::string paid_head_;          // request head with the credential
-  ResponseHead held_head_;         // the paid answer's head while the receipt is written
+  std::string paid_head_;   // request head with the credential
+  ResponseHead held_head_;  // the paid answer's head while the receipt is written
   HeaderList held_extra_;
-  std::string held_bytes_;         // origin bytes that followed the held head
+  std::string held_bytes_;  // origin bytes that followed the held head
   Deadline challenge_deadline_;
 
   void acquire_upstream();

@@ -39,8 +39,8 @@ struct DecideOutcome {
   std::optional<storage::Attempt> existing;
   policy::Decision decision;
   std::string decision_id;
-  std::string approval_id;                      // review: the approval opened
-  std::optional<storage::ReserveOutcome> reserve;  // allow (and not prepare_only)
+  std::string approval_id;                           // review: the approval opened
+  std::optional<storage::ReserveOutcome> reserve;    // allow (and not prepare_only)
   std::optional<storage::Receipt> existing_receipt;  // existing attempt that settled
   // A fresh reservation's credential, signed and recorded (mark_signed) in the same commit as
   // the reservation: when the loop sees it, it is durable and may leave the process.

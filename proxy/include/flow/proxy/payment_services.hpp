@@ -41,8 +41,8 @@ struct PreparedOffer {
 };
 
 struct PaymentCounters {
-  std::uint64_t challenges = 0;       // 402s read as payment challenges
-  std::uint64_t not_payable = 0;      // 402s passed back unpaid (malformed, not replayable, ...)
+  std::uint64_t challenges = 0;   // 402s read as payment challenges
+  std::uint64_t not_payable = 0;  // 402s passed back unpaid (malformed, not replayable, ...)
   std::uint64_t denied = 0;
   std::uint64_t reviews = 0;
   std::uint64_t prepared = 0;
