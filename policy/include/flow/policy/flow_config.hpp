@@ -55,7 +55,7 @@ struct LedgerSettings {
   // Written in flow.yaml, a relative path is relative to the file's directory; the default is in
   // the working directory, where `402flow receipts` looks by default.
   std::string path = "402flow.db";
-  std::string url_query = "hash";   // keep | hash | drop: what receipts keep of a URL's query
+  std::string url_query = "hash";  // keep | hash | drop: what receipts keep of a URL's query
 };
 
 // One `wallets:` entry. The key itself is loaded by the payment module at start-up; the
