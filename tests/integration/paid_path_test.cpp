@@ -446,6 +446,52 @@ TEST_CASE(
   CHECK_MESSAGE(verify.status.code == 0, verify.out);
 }
 
+TEST_CASE(
+    "a resent credential the merchant calls spent stays unknown with its budget held, never "
+    "failed") {
+  // A real facilitator answers the second use of a settled nonce with nonce_already_used: the
+  // first try of this very credential spent it, so the money most likely moved.
+  std::atomic<int> paid_tries{0};
+  TestOrigin origin([&](OriginExchange& ex) {
+    ex.body();
+    if (!ex.request().header("payment-signature")) {
+      ex.respond(402, "{}",
+                 {{"PAYMENT-REQUIRED", v2_challenge(origin.url(ex.request().target), "10000")}});
+      return;
+    }
+    if (paid_tries++ == 0) {
+      ex.drop();  // the first paid try: settled (say), but no answer
+      return;
+    }
+    const json refused = {{"success", false},
+                          {"errorReason", "invalid_exact_evm_nonce_already_used"},
+                          {"transaction", ""},
+                          {"network", "eip155:8453"}};
+    ex.respond(402, "{}",
+               {{"PAYMENT-REQUIRED", v2_challenge(origin.url(ex.request().target), "10000")},
+                {"PAYMENT-RESPONSE", flow::payment::base64_encode(refused.dump())}});
+  });
+  PaidProxy proxy;
+  const HttpResponse first =
+      get_via_proxy(proxy.port(), origin.authority(), "/paid/spent", "Idempotency-Key: k-1\r\n");
+  INFO(first.head << first.body);
+  CHECK(first.status == 502);
+  CHECK(header_or_absent(first, "x-402flow-payment-state") == "unknown");
+
+  const HttpResponse retry =
+      get_via_proxy(proxy.port(), origin.authority(), "/paid/spent", "Idempotency-Key: k-1\r\n");
+  INFO(retry.head << retry.body);
+  CHECK(retry.status == 402);
+  CHECK(header_or_absent(retry, "x-402flow-payment-state") == "unknown");
+  CHECK(header_or_absent(retry, "x-402flow-error") == "payment_outcome_unknown");
+  CHECK(paid_tries.load() == 2);
+  const json receipts = receipts_for(proxy.receipts(), "/paid/spent");
+  REQUIRE_FALSE(receipts.empty());
+  for (const auto& row : receipts) CHECK(row["state"] == "unknown");
+  const json spend = proxy.spend();
+  CHECK(spend["by_agent"][0]["unknown"] == "10000");  // still held: not released as failed
+}
+
 TEST_CASE("an Idempotency-Key that already paid is answered 409 already_paid with its receipt") {
   Paid p;
   const HttpResponse first = p.get("/v2/weather", "Idempotency-Key: order-7\r\n");
