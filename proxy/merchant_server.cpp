@@ -14,6 +14,7 @@
 #include "flow/proxy/http_codec.hpp"
 #include "flow/proxy/merchant.hpp"
 #include "flow/proxy/net_address.hpp"
+#include "flow/proxy/port_file.hpp"
 #include "flow/proxy/proxy_error.hpp"
 #include "flow/proxy/reaper.hpp"
 #include "flow/proxy/target.hpp"
@@ -60,15 +61,6 @@ std::string_view reason_phrase(int status) {
     default:
       return default_reason(status);
   }
-}
-
-bool write_port_file(const std::string& path, const std::string& address) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) return false;
-  const bool ok = std::fprintf(f, "%s\n", address.c_str()) > 0;
-  if (std::fclose(f) != 0 || !ok) return false;
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "flow/proxy/proxy_runner.hpp"
+#include "flow/proxy/port_file.hpp"
 
 #include <unistd.h>
 
@@ -20,15 +21,6 @@ namespace flow::proxy {
 namespace {
 
 std::atomic<uv_async_t*> g_stop_async{nullptr};
-
-bool write_port_file(const std::string& path, const std::string& address) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) return false;
-  const bool ok = std::fprintf(f, "%s\n", address.c_str()) > 0;
-  if (std::fclose(f) != 0 || !ok) return false;
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
-}
 
 // The loop-side handles of run_proxy, closed through close_handle when the run ends.
 struct SignalWatch {
