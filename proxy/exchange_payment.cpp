@@ -21,6 +21,7 @@
 #include "flow/proxy/payment_services.hpp"
 #include "flow/proxy/server.hpp"
 #include "flow/storage/decision.hpp"
+#include "flow/storage/url_redaction.hpp"
 
 namespace flow::proxy {
 namespace {
@@ -321,7 +322,8 @@ void Exchange::begin_payment() {
   in.offers_seen = static_cast<int>(accepts.size());
   in.now = now;
   in.prepare_only = controls_.prepare;
-  in.agent_chose_key = !controls_.idempotency_key.empty();
+  // Prepare mode only looks: it never picks up (and so never resends) an earlier attempt.
+  in.agent_chose_key = !controls_.idempotency_key.empty() && !controls_.prepare;
   in.idempotency_key =
       in.agent_chose_key ? controls_.idempotency_key : storage::new_record_id("auto_");
 
@@ -442,6 +444,11 @@ void Exchange::on_decided(DecideOutcome outcome) {
   if (controls_.prepare) {
     ++pay.counters().prepared;
     nlohmann::json body = {{"decision", decision_json(d)}, {"decision_id", outcome.decision_id}};
+    // Policy judged only the offers this proxy can sign: name each by its place in `offers`.
+    auto& judged = body["decision"]["offers"];
+    for (std::size_t i = 0; i < judged.size() && i < candidate_accepts_.size(); ++i) {
+      judged[i]["index"] = candidate_accepts_[i];
+    }
     nlohmann::json offers = nlohmann::json::array();
     for (const auto& r : challenge_->accepts) offers.push_back(offer_json(r.offer, "", 0));
     body["offers"] = std::move(offers);
@@ -515,6 +522,17 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
   ++pay.counters().idempotent_replays;
   nlohmann::json extra = {{"attempt_state", std::string(storage::attempt_state_name(a.state))},
                           {"idempotency_key", controls_.idempotency_key}};
+  // A key names one logical request: the same key on another method or URL is a mistake, and
+  // answering it with the first request's payment (or credential) would be wrong either way.
+  if (a.intent.method != request_.method ||
+      a.intent.url != storage::redact_url_query(request_.target, pay.url_query())) {
+    answer(problem_response(409, "idempotency_conflict",
+                            "this Idempotency-Key belongs to another request (" + a.intent.method +
+                                " " + a.intent.url + "); not paid",
+                            extra, {}, false),
+           409);
+    return;
+  }
   switch (a.state) {
     case storage::AttemptState::settled: {
       HeaderList headers;
@@ -622,20 +640,19 @@ MessageSink::HeadAction Exchange::on_paid_head() {
   const auto headers = header_fields(held_head_.headers);
   const payment::SettlementParse evidence = payment::parse_x402_settlement(headers);
   storage::Outcome outcome = classify_answer(held_head_.status, evidence);
-  if (attempt_was_signed_ && outcome.state == storage::AttemptState::failed &&
-      outcome.failure_reason.find("nonce_already_used") != std::string::npos) {
-    // A resent credential whose nonce the merchant calls spent: the spender can only have been
-    // the first try of this very credential, so the money most likely moved. Not "failed" (that
-    // would release the budget); unknown, for the operator to reconcile.
+  if (attempt_was_signed_ && outcome.state == storage::AttemptState::failed) {
+    // A refusal of a resent credential says nothing about the first try of the same credential
+    // (it may have settled; the resend may be refused as spent or expired because of it). Only
+    // a settlement settles it; anything else leaves it unknown, its budget held, to reconcile.
     outcome.state = storage::AttemptState::unknown;
-    outcome.failure_reason =
-        "the merchant says this credential's nonce is already used: the first try most likely "
-        "settled (" +
-        outcome.failure_reason + ")";
+    outcome.failure_reason = "the merchant refused the resent credential (" +
+                             outcome.failure_reason +
+                             "); whether the first try settled is not known";
   }
   switch (outcome.state) {
     case storage::AttemptState::settled:
       ++pay.counters().settled;
+      settled_ = true;
       break;
     case storage::AttemptState::failed:
       ++pay.counters().failed;
@@ -687,10 +704,13 @@ storage::Result<void> Exchange::record_outcome(storage::Outcome outcome,
       std::move(done));
 }
 
-HeaderList Exchange::receipt_headers(std::string_view receipt_id) const {
+HeaderList Exchange::receipt_headers(std::string_view receipt_id, bool settled) const {
   HeaderList h;
   if (!receipt_id.empty()) h.push_back({"X-402flow-Receipt", std::string(receipt_id)});
-  h.push_back({"X-402flow-Paid", paid_header_value(paid_offer_, paid_symbol_, paid_decimals_)});
+  // Only a settled payment is "paid"; failed and unknown ones are named by X-402flow-Error.
+  if (settled) {
+    h.push_back({"X-402flow-Paid", paid_header_value(paid_offer_, paid_symbol_, paid_decimals_)});
+  }
   return h;
 }
 
@@ -698,7 +718,7 @@ void Exchange::on_finalized(std::string receipt_id, bool recorded) {
   if (stage_ == Stage::done || pay_ != PayStage::recording) return;
   pay_ = PayStage::answered;
   record_.receipt = receipt_id;
-  HeaderList extra = receipt_headers(receipt_id);
+  HeaderList extra = receipt_headers(receipt_id, settled_);
   if (!recorded) {
     // The merchant's answer still goes to the agent; the attempt stays in its last durable state
     // (signed/submitted), which start-up recovery reports as unknown.
@@ -756,7 +776,8 @@ void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
         Exchange* self = token->exchange;
         if (self == nullptr) return;
         const std::string receipt = result.ok() ? result.value().receipt_id : std::string();
-        HeaderList headers = self->receipt_headers(receipt);
+        HeaderList headers = self->receipt_headers(receipt, false);
+        self->record_.receipt = receipt;
         headers.push_back({"X-402flow-Payment-State", "unknown"});
         self->close_client_after_ = true;
         self->answer(

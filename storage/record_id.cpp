@@ -1,6 +1,8 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -10,8 +12,18 @@
 namespace flow::storage {
 
 std::string new_record_id(std::string_view prefix) {
+  // 6 bytes of the clock (milliseconds, big-endian) then 10 random: ids made one after another
+  // sort together, so the tables keyed by them grow at one end of their B-tree instead of
+  // dirtying a random page per insert (which, once the table outgrows the cache, means a read
+  // and a WAL page per payment). 80 random bits keep them unguessable.
   std::array<unsigned char, 16> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+  const auto ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  for (int i = 0; i < 6; ++i)
+    bytes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  if (RAND_bytes(bytes.data() + 6, static_cast<int>(bytes.size() - 6)) != 1) {
     // The CSPRNG failing is not a condition the proxy can work around.
     std::fputs("402flow: OpenSSL RAND_bytes failed\n", stderr);
     std::abort();

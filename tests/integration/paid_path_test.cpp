@@ -160,7 +160,8 @@ void check_refused(Paid& p, const HttpResponse& r, std::string_view route,
   CHECK(header_or_absent(r, "x-402flow-error") == "payment_refused");
   CHECK(header_or_absent(r, "x-402flow-detail") == merchant_reason);
   CHECK(header_or_absent(r, "x-402flow-payment-state") == "failed");
-  CHECK(r.header("payment-required").has_value());  // the merchant's own 402, relayed
+  CHECK(header_or_absent(r, "x-402flow-paid") == "<absent>");  // nothing was paid
+  CHECK(r.header("payment-required").has_value());             // the merchant's own 402, relayed
 
   const json receipt = only_receipt(receipts_for(p.proxy.receipts(), route));
   CHECK(receipt["state"] == "failed");
@@ -429,11 +430,22 @@ TEST_CASE(
   REQUIRE(book.size() == 1);  // the merchant did settle before dropping
   CHECK(credentials_seen(p.merchant, "/v2/drop", 2) == 1);
 
+  // Prepare mode with the same key only looks: it never resends the credential.
+  const HttpResponse look =
+      p.get("/v2/drop", "Idempotency-Key: drop-1\r\nX-402flow-Mode: prepare\r\n");
+  CHECK(look.status == 402);
+  CHECK(credentials_seen(p.merchant, "/v2/drop", 3) == 1);
+  // The same key on another URL is a conflict, not a replay of this payment.
+  const HttpResponse other = p.get("/v2/weather", "Idempotency-Key: drop-1\r\n");
+  CHECK(other.status == 409);
+  CHECK(problem_of(other)["code"] == "idempotency_conflict");
+  CHECK(book_entries(merchant_book(p.merchant), "/v2/weather") == 0);
+
   const HttpResponse retry = p.get("/v2/drop", "Idempotency-Key: drop-1\r\n");
   INFO(retry.head << retry.body);
   CHECK(retry.status == 200);
   CHECK(header_or_absent(retry, "x-402flow-payment-state") == "settled");
-  CHECK(credentials_seen(p.merchant, "/v2/drop", 4) == 2);
+  CHECK(credentials_seen(p.merchant, "/v2/drop", 5) == 2);
   book = merchant_book(p.merchant);
   REQUIRE(book.size() == 1);  // the identical credential: the merchant's cached answer
   const json receipts = receipts_for(p.proxy.receipts(), "/v2/drop");

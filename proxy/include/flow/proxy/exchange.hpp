@@ -112,7 +112,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void keep_for_replay(const uv_buf_t* bufs, unsigned count);
   void write_response_head(ResponseHead& head, const HeaderList& extra);
   void resume_held_response();
-  HeaderList receipt_headers(std::string_view receipt_id) const;
+  HeaderList receipt_headers(std::string_view receipt_id, bool settled) const;
   storage::Result<void> record_outcome(storage::Outcome outcome,
                                        storage::LedgerWriter::Done<storage::Receipt> done);
 
@@ -127,7 +127,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   std::shared_ptr<const payment::X402Challenge> challenge_;  // shared with the ledger job
   std::vector<std::size_t> candidate_accepts_;  // policy's offer i is challenge_->accepts[...]
   std::int64_t attempt_id_ = 0;
-  bool attempt_was_signed_ = false;  // an existing attempt already past `signed`
+  bool attempt_was_signed_ = false;  // this is a resend of an existing attempt's credential
+  bool settled_ = false;             // the merchant's answer settled the payment
   payment::Offer paid_offer_;
   std::string paid_symbol_;
   unsigned paid_decimals_ = 0;

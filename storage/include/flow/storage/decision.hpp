@@ -43,7 +43,8 @@ struct ObservedMerchant {
   std::string protocols;   // protocols offered in its latest challenge
 };
 
-// "<prefix><32 random hex digits>" from OpenSSL's CSPRNG.
+// "<prefix><32 hex digits>": 12 of the clock in milliseconds (so ids sort by creation and the
+// tables keyed by them grow at one end), then 20 from OpenSSL's CSPRNG.
 std::string new_record_id(std::string_view prefix);
 
 }  // namespace flow::storage
