@@ -78,7 +78,9 @@ std::string unpayable_reason(const payment::X402Requirement& r, bool has_wallet)
 
 // The ledger's outcome for the merchant's answer to a paid request. Only a verdict the merchant
 // states makes an attempt failed; silence or contradiction leaves it unknown (budget held).
-storage::Outcome classify_answer(int status, const payment::SettlementParse& evidence) {
+// `refusal_text`: the `error` of a fresh v2 challenge in the answer (PAYMENT-REQUIRED), if any.
+storage::Outcome classify_answer(int status, const payment::SettlementParse& evidence,
+                                 const std::string& refusal_text) {
   storage::Outcome o;
   o.http_status = status;
   if (evidence.settlement) {
@@ -94,10 +96,14 @@ storage::Outcome classify_answer(int status, const payment::SettlementParse& evi
     o.failure_reason = evidence.settlement->error_reason.empty()
                            ? "the merchant reported the settlement failed"
                            : evidence.settlement->error_reason;
-  } else if (status == 402) {
-    // A fresh challenge without settlement evidence: the merchant refused the payment.
+  } else if (status == 402 && !refusal_text.empty()) {
+    // A fresh challenge that says why: the merchant's verdict on this payment.
     o.state = storage::AttemptState::failed;
-    o.failure_reason = "the merchant answered the paid request with another 402";
+    o.failure_reason = refusal_text;
+  } else if (status == 402) {
+    // Another 402 with no evidence and no reason: no verdict. The budget stays held.
+    o.state = storage::AttemptState::unknown;
+    o.failure_reason = "the merchant answered the paid request with another 402 without saying why";
   } else {
     o.state = storage::AttemptState::unknown;
     o.failure_reason = evidence.present ? "unreadable settlement evidence: " + evidence.problem
@@ -639,7 +645,12 @@ MessageSink::HeadAction Exchange::on_paid_head() {
   held_head_ = std::move(upstream_->parser.response());
   const auto headers = header_fields(held_head_.headers);
   const payment::SettlementParse evidence = payment::parse_x402_settlement(headers);
-  storage::Outcome outcome = classify_answer(held_head_.status, evidence);
+  std::string refusal_text;
+  if (held_head_.status == 402 && !evidence.settlement) {
+    const payment::ChallengeParse again = payment::parse_x402_challenge(headers, {}, {});
+    if (again.challenge) refusal_text = again.challenge->error;
+  }
+  storage::Outcome outcome = classify_answer(held_head_.status, evidence, refusal_text);
   if (attempt_was_signed_ && outcome.state == storage::AttemptState::failed) {
     // A refusal of a resent credential says nothing about the first try of the same credential
     // (it may have settled; the resend may be refused as spent or expired because of it). Only

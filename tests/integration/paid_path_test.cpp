@@ -504,6 +504,40 @@ TEST_CASE(
   CHECK(spend["by_agent"][0]["unknown"] == "10000");  // still held: not released as failed
 }
 
+TEST_CASE(
+    "a second 402 that says why fails the payment; one that gives no verdict leaves it unknown") {
+  TestOrigin origin([&](OriginExchange& ex) {
+    ex.body();
+    const std::string url = origin.url(ex.request().target);
+    if (!ex.request().header("payment-signature")) {
+      ex.respond(402, "{}", {{"PAYMENT-REQUIRED", v2_challenge(url, "10000")}});
+      return;
+    }
+    if (ex.request().target == "/paid/says-why") {
+      json again = json::parse(flow::payment::base64_decode(v2_challenge(url, "10000")).value());
+      again["error"] = "insufficient_funds";
+      ex.respond(402, "{}", {{"PAYMENT-REQUIRED", flow::payment::base64_encode(again.dump())}});
+      return;
+    }
+    ex.respond(402, "payment required", {{"Content-Type", "text/plain"}});
+  });
+  PaidProxy proxy;
+  const HttpResponse why = get_via_proxy(proxy.port(), origin.authority(), "/paid/says-why");
+  INFO(why.head << why.body);
+  CHECK(why.status == 402);
+  CHECK(header_or_absent(why, "x-402flow-payment-state") == "failed");
+  CHECK(header_or_absent(why, "x-402flow-detail") == "insufficient_funds");
+
+  const HttpResponse silent = get_via_proxy(proxy.port(), origin.authority(), "/paid/silent");
+  INFO(silent.head << silent.body);
+  CHECK(silent.status == 402);
+  CHECK(header_or_absent(silent, "x-402flow-payment-state") == "unknown");
+  CHECK(silent.body == "payment required");  // the merchant's own answer, relayed
+
+  CHECK(only_receipt(receipts_for(proxy.receipts(), "/paid/says-why"))["state"] == "failed");
+  CHECK(only_receipt(receipts_for(proxy.receipts(), "/paid/silent"))["state"] == "unknown");
+}
+
 TEST_CASE("an Idempotency-Key that already paid is answered 409 already_paid with its receipt") {
   Paid p;
   const HttpResponse first = p.get("/v2/weather", "Idempotency-Key: order-7\r\n");
