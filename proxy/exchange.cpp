@@ -160,7 +160,7 @@ void Exchange::send_request_head() {
 }
 
 void Exchange::send_upstream(const uv_buf_t* bufs, unsigned count) {
-  if (pay_token_) keep_for_replay(bufs, count);
+  if (keeps_replay_copy_) keep_for_replay(bufs, count);
   if (pay_ == PayStage::waiting_request || pay_ == PayStage::deciding) {
     return;  // the origin has answered 402; the body is kept for the paid retry only
   }

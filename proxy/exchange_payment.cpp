@@ -159,10 +159,7 @@ void Exchange::read_controls() {
       controls_.idempotency_key = h.value;
     }
   }
-  if (payments_enabled()) {
-    pay_token_ = std::make_shared<PaymentToken>();
-    pay_token_->exchange = this;
-  }
+  keeps_replay_copy_ = payments_enabled();
 }
 
 void Exchange::keep_for_replay(const uv_buf_t* bufs, unsigned count) {
@@ -184,6 +181,9 @@ MessageSink::HeadAction Exchange::start_reading_challenge() {
   pay_started_ns_ = uv_hrtime();
   ++server_.payments()->counters().challenges;
   pay_ = PayStage::reading_challenge;
+  // Made only now: exchanges that never meet a 402 allocate nothing for the paid path.
+  pay_token_ = std::make_shared<PaymentToken>();
+  pay_token_->exchange = this;
   challenge_head_ = std::move(head);
   challenge_deadline_.arm(server_.settings().timeouts.challenge);
   return request_.method == "HEAD" ? HeadAction::skip_body : HeadAction::proceed;

@@ -120,7 +120,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   Controls controls_;
   std::string agent_;
   std::shared_ptr<PaymentToken> pay_token_;
-  std::string replay_body_;  // the framed request body as sent upstream, for the paid retry
+  std::string replay_body_;         // the framed request body as sent upstream, for the paid retry
+  bool keeps_replay_copy_ = false;  // a 402 on this request could be paid
   bool replayable_ = true;
   ResponseHead challenge_head_;
   std::string challenge_body_;
