@@ -398,37 +398,28 @@ void Exchange::begin_payment() {
 }
 
 void Exchange::relay_challenge(std::string_view code, std::string_view detail) {
-  // The merchant's 402, exactly as read, with the reason it was not paid.
+  // The merchant's 402, exactly as read, with the reason it was not paid. (A HEAD request's 402
+  // never comes here: payments_enabled() leaves it to be relayed as it is.)
   pay_ = PayStage::answered;
-  HeaderList headers = challenge_head_.headers;
-  strip_hop_by_hop(headers);
-  append_via(headers, challenge_head_.version);
-  headers.push_back({"X-402flow-Error", std::string(code)});
-  headers.push_back({"X-402flow-Detail", std::string(detail)});
-  if (request_.method != "HEAD") {
-    headers.push_back({"Content-Length", std::to_string(challenge_body_.size())});
-  }
-  const bool keep_alive = client_keep_alive_ && !server_.draining() && request_done_;
-  if (!keep_alive) {
-    close_client_after_ = true;
-    headers.push_back({"Connection", "close"});
-  }
-  std::string out;
-  serialize_response_head(
-      402, challenge_head_.reason.empty() ? default_reason(402) : challenge_head_.reason, headers,
-      out);
-  if (request_.method != "HEAD") out += challenge_body_;
-  answer(std::move(out), 402);
+  ProxyAnswer relayed;
+  relayed.status = 402;
+  relayed.phrase = challenge_head_.reason;
+  relayed.headers = challenge_head_.headers;
+  strip_hop_by_hop(relayed.headers);
+  append_via(relayed.headers, challenge_head_.version);
+  relayed.headers.push_back({"X-402flow-Error", std::string(code)});
+  relayed.headers.push_back({"X-402flow-Detail", std::string(detail)});
+  relayed.body = challenge_body_;
+  relayed.code = std::string(code);
+  answer(std::move(relayed), 402);
 }
 
-void Exchange::answer(std::string response, int status) {
+void Exchange::answer(ProxyAnswer response, int status) {
   if (stage_ == Stage::done) return;
   if (pay_ != PayStage::answered) pay_ = PayStage::answered;
-  response_started_ = true;
+  response.status = status;
+  write_own_answer(response);
   response_done_ = true;
-  record_.status = status;
-  if (!request_done_) close_client_after_ = true;
-  client_.stream().write(response);
   finish(ProxyError::none);
 }
 
@@ -472,7 +463,9 @@ void Exchange::on_decided(DecideOutcome outcome) {
       headers.push_back({"X-402flow-Prepared", id});
     }
     if (!outcome.approval_id.empty()) body["approval_id"] = outcome.approval_id;
-    answer(json_response(402, body, headers, false), 402);
+    ProxyAnswer looked = json_response(402, body, headers, false);
+    looked.code = std::string(policy::reason_code_name(d.reason));  // for the access log
+    answer(std::move(looked), 402);
     return;
   }
   if (d.verdict == policy::Verdict::deny) {
@@ -802,7 +795,7 @@ void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
   auto queued = record_outcome(std::move(o), std::move(done));
   if (!queued.ok()) {
     close_client_after_ = true;
-    answer(error_response(error, message, true), status);
+    answer(error_answer(error, message), status);
   }
 }
 
