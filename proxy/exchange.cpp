@@ -88,7 +88,7 @@ void Exchange::start() {
     return;
   }
   expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
-  read_controls();
+  if (!read_controls()) return;
 
   RequestHead upstream;
   upstream.method = request_.method;

@@ -15,6 +15,7 @@
 #include "flow/payment/x402_payer.hpp"
 #include "flow/payment/x402_settlement.hpp"
 #include "flow/proxy/client_connection.hpp"
+#include "flow/proxy/control_headers.hpp"
 #include "flow/proxy/exchange.hpp"
 #include "flow/proxy/payment_answer.hpp"
 #include "flow/proxy/payment_decision.hpp"
@@ -145,21 +146,27 @@ bool Exchange::payments_enabled() const {
   return server_.payments() != nullptr && request_.method != "HEAD";
 }
 
-void Exchange::read_controls() {
+bool Exchange::read_controls() {
   agent_ = client_.agent();
   record_.agent = agent_;
-  for (const auto& h : request_.headers) {
-    if (iequals(h.name, "x-402flow-mode")) {
-      controls_.prepare = iequals(h.value, "prepare");
-    } else if (iequals(h.name, "x-402flow-prepared")) {
-      controls_.prepared_id = h.value;
-    } else if (iequals(h.name, "x-402flow-max-amount")) {
-      controls_.max_amount = h.value;
-    } else if (iequals(h.name, "idempotency-key")) {
-      controls_.idempotency_key = h.value;
-    }
+  // Validated on arrival, 402 or not: a control the proxy cannot read is refused, never ignored.
+  const auto policy = server_.payments() ? server_.payments()->policy() : server_.policy();
+  auto read = read_control_headers(request_.headers, *policy);
+  if (auto* problem = std::get_if<ControlProblem>(&read)) {
+    answer(problem_response(400, problem->code, problem->detail, {{"header", problem->header}}, {},
+                            false),
+           400);
+    return false;
+  }
+  AgentControls& agent = std::get<AgentControls>(read);
+  controls_.prepare = agent.prepare;
+  controls_.prepared_id = std::move(agent.prepared_id);
+  controls_.max_amount = std::move(agent.max_amount);
+  if (const Header* key = find_header(request_.headers, "idempotency-key")) {
+    controls_.idempotency_key = key->value;
   }
   keeps_replay_copy_ = payments_enabled();
+  return true;
 }
 
 void Exchange::keep_for_replay(const uv_buf_t* bufs, unsigned count) {

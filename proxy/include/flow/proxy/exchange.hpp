@@ -94,7 +94,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
     std::string idempotency_key;  // Idempotency-Key (forwarded: it means the same to the merchant)
   };
   bool payments_enabled() const;
-  void read_controls();
+  // The agent's X-402flow-* headers; false when they were refused (answered 400).
+  bool read_controls();
   HeadAction start_reading_challenge();
   void on_challenge_body(std::string_view data);
   void challenge_complete();
