@@ -54,6 +54,10 @@ void write_access_record(LogWriter& writer, const AccessRecord& r) {
     line += ",\"receipt\":";
     append_json_string(line, r.receipt);
   }
+  if (!r.reason.empty()) {
+    line += ",\"reason\":";
+    append_json_string(line, r.reason);
+  }
   if (r.error != ProxyError::none) {
     line += ",\"error\":\"";
     line += proxy_error_name(r.error);

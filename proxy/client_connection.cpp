@@ -33,9 +33,7 @@ void ClientConnection::start_accepted() {
 
 void ClientConnection::reject(ProxyError error, std::string_view message) {
   peer_ = stream_->peer_name();
-  server_.stats().count(error);
-  stream_->write(error_response(error, message, true));
-  close_gracefully();
+  refuse(error, message);
 }
 
 void ClientConnection::arm_idle() {
@@ -200,16 +198,23 @@ void ClientConnection::parse_error() {
 }
 
 void ClientConnection::fail(ProxyError error, std::string_view message) {
+  server_.log().debug("request refused", "\"client\":\"" + peer_ + "\",\"error\":\"" +
+                                             std::string(proxy_error_name(error)) + "\"");
+  refuse(error, message);
+}
+
+void ClientConnection::refuse(ProxyError error, std::string_view message) {
   server_.stats().count(error);
+  const ProxyAnswer answer = error_answer(error, message);
   AccessRecord record;
   record.client = peer_;
   record.method = parser_.request().method;
-  record.status = proxy_error_status(error);
+  record.status = answer.status;
+  record.reason = answer.code;
+  record.response_body_bytes = answer.body.size();
   record.error = error;
   server_.write_access(record);
-  server_.log().debug("request refused", "\"client\":\"" + peer_ + "\",\"error\":\"" +
-                                             std::string(proxy_error_name(error)) + "\"");
-  stream_->write(error_response(error, message, true));
+  stream_->write(serialize_answer(answer, Persistence::close));
   close_gracefully();
 }
 

@@ -88,7 +88,7 @@ void Exchange::start() {
     return;
   }
   expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
-  read_controls();
+  if (!read_controls()) return;
 
   RequestHead upstream;
   upstream.method = request_.method;
@@ -335,6 +335,7 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   }
   if (client_framing_ == Framing::chunked) headers.push_back({"Transfer-Encoding", "chunked"});
   headers.insert(headers.end(), extra.begin(), extra.end());
+  if (const Header* own = find_header(extra, "x-402flow-error")) record_.reason = own->value;
   const bool keep_alive =
       client_keep_alive_ && client_framing_ != Framing::close && !server_.draining();
   if (!keep_alive) {
@@ -481,14 +482,25 @@ void Exchange::fail(ProxyError error, std::string_view message) {
   if (stage_ == Stage::done) return;
   upstream_reusable_ = false;
   close_client_after_ = true;
-  if (!response_started_) {
-    response_started_ = true;
-    record_.status = proxy_error_status(error);
-    client_.stream().write(error_response(error, message, true));
-  }
+  if (!response_started_) write_own_answer(error_answer(error, message));
   server_.log().debug("exchange failed", "\"host\":\"" + target_.host + "\",\"error\":\"" +
                                              std::string(proxy_error_name(error)) + "\"");
   finish(error);
+}
+
+void Exchange::write_own_answer(const ProxyAnswer& answer) {
+  response_started_ = true;
+  record_.status = answer.status;
+  record_.reason = answer.code;
+  record_.response_body_bytes += answer.body.size();
+  // A request whose body was not read in full leaves unread bytes behind: close after it.
+  const bool keep_alive =
+      !answer.close && client_keep_alive_ && request_done_ && !server_.draining();
+  if (!keep_alive) close_client_after_ = true;
+  const Persistence persistence = !keep_alive      ? Persistence::close
+                                  : client_http11_ ? Persistence::keep_alive
+                                                   : Persistence::keep_alive_http10;
+  client_.stream().write(serialize_answer(answer, persistence));
 }
 
 void Exchange::finish(ProxyError error) {

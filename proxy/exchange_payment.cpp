@@ -15,6 +15,7 @@
 #include "flow/payment/x402_payer.hpp"
 #include "flow/payment/x402_settlement.hpp"
 #include "flow/proxy/client_connection.hpp"
+#include "flow/proxy/control_headers.hpp"
 #include "flow/proxy/exchange.hpp"
 #include "flow/proxy/payment_answer.hpp"
 #include "flow/proxy/payment_decision.hpp"
@@ -145,21 +146,27 @@ bool Exchange::payments_enabled() const {
   return server_.payments() != nullptr && request_.method != "HEAD";
 }
 
-void Exchange::read_controls() {
+bool Exchange::read_controls() {
   agent_ = client_.agent();
   record_.agent = agent_;
-  for (const auto& h : request_.headers) {
-    if (iequals(h.name, "x-402flow-mode")) {
-      controls_.prepare = iequals(h.value, "prepare");
-    } else if (iequals(h.name, "x-402flow-prepared")) {
-      controls_.prepared_id = h.value;
-    } else if (iequals(h.name, "x-402flow-max-amount")) {
-      controls_.max_amount = h.value;
-    } else if (iequals(h.name, "idempotency-key")) {
-      controls_.idempotency_key = h.value;
-    }
+  // Validated on arrival, 402 or not: a control the proxy cannot read is refused, never ignored.
+  const auto policy = server_.payments() ? server_.payments()->policy() : server_.policy();
+  auto read = read_control_headers(request_.headers, *policy);
+  if (auto* problem = std::get_if<ControlProblem>(&read)) {
+    answer(problem_response(400, problem->code, problem->detail, {{"header", problem->header}}, {},
+                            false),
+           400);
+    return false;
+  }
+  AgentControls& agent = std::get<AgentControls>(read);
+  controls_.prepare = agent.prepare;
+  controls_.prepared_id = std::move(agent.prepared_id);
+  controls_.max_amount = std::move(agent.max_amount);
+  if (const Header* key = find_header(request_.headers, "idempotency-key")) {
+    controls_.idempotency_key = key->value;
   }
   keeps_replay_copy_ = payments_enabled();
+  return true;
 }
 
 void Exchange::keep_for_replay(const uv_buf_t* bufs, unsigned count) {
@@ -398,37 +405,28 @@ void Exchange::begin_payment() {
 }
 
 void Exchange::relay_challenge(std::string_view code, std::string_view detail) {
-  // The merchant's 402, exactly as read, with the reason it was not paid.
+  // The merchant's 402, exactly as read, with the reason it was not paid. (A HEAD request's 402
+  // never comes here: payments_enabled() leaves it to be relayed as it is.)
   pay_ = PayStage::answered;
-  HeaderList headers = challenge_head_.headers;
-  strip_hop_by_hop(headers);
-  append_via(headers, challenge_head_.version);
-  headers.push_back({"X-402flow-Error", std::string(code)});
-  headers.push_back({"X-402flow-Detail", std::string(detail)});
-  if (request_.method != "HEAD") {
-    headers.push_back({"Content-Length", std::to_string(challenge_body_.size())});
-  }
-  const bool keep_alive = client_keep_alive_ && !server_.draining() && request_done_;
-  if (!keep_alive) {
-    close_client_after_ = true;
-    headers.push_back({"Connection", "close"});
-  }
-  std::string out;
-  serialize_response_head(
-      402, challenge_head_.reason.empty() ? default_reason(402) : challenge_head_.reason, headers,
-      out);
-  if (request_.method != "HEAD") out += challenge_body_;
-  answer(std::move(out), 402);
+  ProxyAnswer relayed;
+  relayed.status = 402;
+  relayed.phrase = challenge_head_.reason;
+  relayed.headers = challenge_head_.headers;
+  strip_hop_by_hop(relayed.headers);
+  append_via(relayed.headers, challenge_head_.version);
+  relayed.headers.push_back({"X-402flow-Error", std::string(code)});
+  relayed.headers.push_back({"X-402flow-Detail", std::string(detail)});
+  relayed.body = challenge_body_;
+  relayed.code = std::string(code);
+  answer(std::move(relayed), 402);
 }
 
-void Exchange::answer(std::string response, int status) {
+void Exchange::answer(ProxyAnswer response, int status) {
   if (stage_ == Stage::done) return;
   if (pay_ != PayStage::answered) pay_ = PayStage::answered;
-  response_started_ = true;
+  response.status = status;
+  write_own_answer(response);
   response_done_ = true;
-  record_.status = status;
-  if (!request_done_) close_client_after_ = true;
-  client_.stream().write(response);
   finish(ProxyError::none);
 }
 
@@ -472,7 +470,9 @@ void Exchange::on_decided(DecideOutcome outcome) {
       headers.push_back({"X-402flow-Prepared", id});
     }
     if (!outcome.approval_id.empty()) body["approval_id"] = outcome.approval_id;
-    answer(json_response(402, body, headers, false), 402);
+    ProxyAnswer looked = json_response(402, body, headers, false);
+    looked.code = std::string(policy::reason_code_name(d.reason));  // for the access log
+    answer(std::move(looked), 402);
     return;
   }
   if (d.verdict == policy::Verdict::deny) {
@@ -802,7 +802,7 @@ void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
   auto queued = record_outcome(std::move(o), std::move(done));
   if (!queued.ok()) {
     close_client_after_ = true;
-    answer(error_response(error, message, true), status);
+    answer(error_answer(error, message), status);
   }
 }
 

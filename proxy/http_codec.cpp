@@ -46,6 +46,16 @@ bool valid_field_name(std::string_view name) {
   return true;
 }
 
+// llhttp hands values over with their trailing whitespace: trim once here, so every reader
+// (Idempotency-Key, X-402flow-Mode, ...) sees one spelling of one value (RFC 9110 5.5 OWS).
+void trim_field_values(HeaderList& headers) {
+  for (auto& h : headers) {
+    const std::string_view trimmed = trim(h.value);
+    if (trimmed.size() == h.value.size()) continue;
+    h.value = std::string(trimmed);
+  }
+}
+
 bool valid_field_names(const HeaderList& headers) {
   for (const auto& h : headers) {
     if (!valid_field_name(h.name)) return false;
@@ -247,7 +257,8 @@ int HttpParser::cb_header_value(llhttp_t* p, const char* at, std::size_t n) {
 }
 
 int HttpParser::validate_head() {
-  const HeaderList& headers = kind_ == Kind::request ? request_.headers : response_.headers;
+  HeaderList& headers = kind_ == Kind::request ? request_.headers : response_.headers;
+  trim_field_values(headers);
   if (!valid_field_names(headers)) {
     error_ = ParseError::invalid_field_name;
     return HPE_USER;
@@ -299,6 +310,7 @@ int HttpParser::cb_body(llhttp_t* p, const char* at, std::size_t n) {
 
 int HttpParser::cb_message_complete(llhttp_t* p) {
   HttpParser& s = *self(p);
+  trim_field_values(s.trailers_);
   if (!valid_field_names(s.trailers_)) {
     s.error_ = ParseError::invalid_field_name;
     return HPE_USER;

@@ -5,17 +5,16 @@
 namespace flow::proxy {
 namespace {
 
-std::string response(int status, std::string_view content_type, const std::string& body,
+ProxyAnswer response(int status, std::string_view content_type, std::string body,
                      const HeaderList& headers, bool close) {
-  HeaderList all = headers;
-  all.push_back({"Content-Type", std::string(content_type)});
-  all.push_back({"Content-Length", std::to_string(body.size())});
-  all.push_back({"Cache-Control", "no-store"});
-  if (close) all.push_back({"Connection", "close"});
-  std::string out;
-  serialize_response_head(status, default_reason(status), all, out);
-  out += body;
-  return out;
+  ProxyAnswer answer;
+  answer.status = status;
+  answer.headers = headers;
+  answer.headers.push_back({"Content-Type", std::string(content_type)});
+  answer.headers.push_back({"Cache-Control", "no-store"});
+  answer.body = std::move(body);
+  answer.close = close;
+  return answer;
 }
 
 std::string display(const payment::Offer& offer, std::string_view symbol, unsigned decimals) {
@@ -25,7 +24,7 @@ std::string display(const payment::Offer& offer, std::string_view symbol, unsign
 
 }  // namespace
 
-std::string problem_response(int status, std::string_view code, std::string_view detail,
+ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
                              const nlohmann::json& extra, const HeaderList& headers, bool close) {
   nlohmann::json body = {{"type", "urn:402flow:" + std::string(code)},
                          {"title", std::string(default_reason(status))},
@@ -37,10 +36,12 @@ std::string problem_response(int status, std::string_view code, std::string_view
   }
   HeaderList all = headers;
   all.push_back({"X-402flow-Error", std::string(code)});
-  return response(status, "application/problem+json", body.dump(), all, close);
+  ProxyAnswer answer = response(status, "application/problem+json", body.dump(), all, close);
+  answer.code = std::string(code);
+  return answer;
 }
 
-std::string json_response(int status, const nlohmann::json& body, const HeaderList& headers,
+ProxyAnswer json_response(int status, const nlohmann::json& body, const HeaderList& headers,
                           bool close) {
   return response(status, "application/json", body.dump(), headers, close);
 }

@@ -106,25 +106,26 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-std::string error_response(ProxyError e, std::string_view message, bool close) {
-  const int status = proxy_error_status(e);
-  std::string body = "{\"error\":";
-  append_json_string(body, proxy_error_name(e));
-  body += ",\"message\":";
-  append_json_string(body, message);
-  body += "}\n";
-  HeaderList headers{{"Content-Type", "application/json"},
-                     {"X-402flow-Error", std::string(proxy_error_name(e))},
-                     {"Content-Length", std::to_string(body.size())}};
-  if (close) headers.push_back({"Connection", "close"});
+ProxyAnswer error_answer(ProxyError e, std::string_view message) {
+  ProxyAnswer answer;
+  answer.status = proxy_error_status(e);
+  answer.code = std::string(proxy_error_name(e));
+  answer.close = true;
+  answer.body = "{\"error\":";
+  append_json_string(answer.body, answer.code);
+  answer.body += ",\"message\":";
+  append_json_string(answer.body, message);
+  answer.body += "}\n";
+  answer.headers = {{"Content-Type", "application/json"}, {"X-402flow-Error", answer.code}};
   if (e == ProxyError::proxy_auth_required) {
-    headers.push_back({"Proxy-Authenticate", "Basic realm=\"402flow\""});
+    answer.headers.push_back({"Proxy-Authenticate", "Basic realm=\"402flow\""});
   }
-  std::string out;
-  out.reserve(256 + body.size());
-  serialize_response_head(status, default_reason(status), headers, out);
-  out += body;
-  return out;
+  return answer;
+}
+
+std::string error_response(ProxyError e, std::string_view message, bool close) {
+  return serialize_answer(error_answer(e, message),
+                          close ? Persistence::close : Persistence::keep_alive);
 }
 
 }  // namespace flow::proxy

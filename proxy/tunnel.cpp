@@ -35,8 +35,10 @@ void Tunnel::connected(ProxyError error, std::string message, std::unique_ptr<Tc
   server.reaper().retire(std::move(connector_));
   connect_us_ = (uv_hrtime() - start_ns_) / 1000;
   if (error != ProxyError::none) {
-    record_.status = proxy_error_status(error);
-    client_.stream().write(error_response(error, message, true));
+    const ProxyAnswer answer = error_answer(error, message);
+    record_.status = answer.status;
+    record_.reason = answer.code;
+    client_.stream().write(serialize_answer(answer, Persistence::close));
     finish(error);
     return;
   }

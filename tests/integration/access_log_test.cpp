@@ -86,6 +86,9 @@ TEST_CASE("a proxy-generated answer is logged with its status and error code") {
   CHECK(field(entries[0], "path") == "/nowhere");
   CHECK(field(entries[0], "status") == "502");
   CHECK(field(entries[0], "error") == "upstream_unreachable");
+  CHECK(field(entries[0], "reason") == "upstream_unreachable");
+  CHECK(field(entries[0], "resp_body_bytes") == std::to_string(response.body.size()));
+  CHECK(response.body.size() > 0);
 }
 
 TEST_CASE("a CONNECT tunnel is logged with status 200 and the exact bytes each way") {

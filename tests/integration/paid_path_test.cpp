@@ -656,10 +656,9 @@ TEST_CASE("a 402 the proxy cannot pay is relayed with X-402flow-Error naming why
 TEST_CASE("agent control headers never reach the origin, on the first request or the paid retry") {
   PaidProxy proxy;
   TestOrigin origin([&](OriginExchange& ex) { x402_origin(ex, &origin); });
-  const HttpResponse r =
-      get_via_proxy(proxy.port(), origin.authority(), "/paid/private",
-                    "X-402flow-Max-Amount: 0.5 USDC\r\nx-402FLOW-custom: secret\r\n"
-                    "Idempotency-Key: ctl-1\r\nX-Other: kept\r\n");
+  const HttpResponse r = get_via_proxy(proxy.port(), origin.authority(), "/paid/private",
+                                       "x-402FLOW-max-AMOUNT: 0.5 USDC\r\n"
+                                       "Idempotency-Key: ctl-1\r\nX-Other: kept\r\n");
   CHECK(r.status == 200);
   REQUIRE(origin.request_count() == 2);
   for (const auto& req : origin.requests()) {

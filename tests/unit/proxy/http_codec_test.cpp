@@ -208,3 +208,46 @@ TEST_CASE("an HTTP/1.0 request without keep-alive is not kept alive") {
   CHECK_FALSE(f.parser.keep_alive());
   CHECK_FALSE(f.parser.request().version.at_least_1_1());
 }
+
+TEST_CASE("field values lose their optional whitespace (RFC 9110 5.5), in headers and trailers") {
+  SUBCASE("request headers: trailing spaces and tabs, leading tabs") {
+    Fixture f;
+    auto r = f.feed(
+        "GET http://a/ HTTP/1.1\r\nHost: a \r\nIdempotency-Key: k \r\nX-Tab: k\t\r\n"
+        "X-Both:\t \tk k\t \r\nX-Empty: \t \r\n\r\n");
+    REQUIRE(r.status == HttpParser::Status::paused_end);
+    const auto& h = f.parser.request().headers;
+    REQUIRE(h.size() == 5);
+    CHECK(h[0].value == "a");
+    CHECK(h[1].value == "k");
+    CHECK(h[2].value == "k");
+    CHECK(h[3].value == "k k");  // inner whitespace is part of the value
+    CHECK(h[4].value.empty());
+  }
+  SUBCASE("a value split across reads is trimmed once it is whole") {
+    Fixture f;
+    const std::string req = "GET http://a/ HTTP/1.1\r\nHost: a\r\nIdempotency-Key:  k  \t \r\n\r\n";
+    HttpParser::Result r{HttpParser::Status::need_more, 0};
+    for (char c : req) {
+      r = f.parser.feed(&c, 1);
+      if (r.status != HttpParser::Status::need_more) break;
+    }
+    REQUIRE(r.status == HttpParser::Status::paused_end);
+    CHECK(f.parser.request().headers[1].value == "k");
+  }
+  SUBCASE("response headers") {
+    Fixture f(HttpParser::Kind::response);
+    auto r = f.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nPAYMENT-RESPONSE: abc\t\r\n\r\n");
+    REQUIRE(r.status == HttpParser::Status::paused_end);
+    CHECK(f.parser.response().headers[1].value == "abc");
+  }
+  SUBCASE("trailers") {
+    Fixture f;
+    auto r = f.feed(
+        "POST http://a/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "1\r\nx\r\n0\r\nX-Sum: 42 \t\r\n\r\n");
+    REQUIRE(r.status == HttpParser::Status::paused_end);
+    REQUIRE(f.parser.trailers().size() == 1);
+    CHECK(f.parser.trailers()[0].value == "42");
+  }
+}

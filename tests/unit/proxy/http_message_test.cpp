@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "flow/proxy/http_message.hpp"
+#include "flow/proxy/proxy_answer.hpp"
 #include "flow/proxy/proxy_error.hpp"
 
 using namespace flow::proxy;
@@ -49,4 +50,25 @@ TEST_CASE("a proxy error answer is complete HTTP with a JSON body naming the cod
   const auto body = r.substr(r.find("\r\n\r\n") + 4);
   CHECK(body == "{\"error\":\"upstream_timeout\",\"message\":\"slow \\\"origin\\\"\"}\n");
   CHECK(r.find("Content-Length: " + std::to_string(body.size())) != std::string::npos);
+}
+
+TEST_CASE("an answer the proxy writes states the connection's fate as the writer decides it") {
+  flow::proxy::ProxyAnswer a;
+  a.status = 403;
+  a.headers = {{"X-402flow-Error", "merchant_not_allowed"}};
+  a.body = "{}";
+  using flow::proxy::Persistence;
+  const std::string closing = flow::proxy::serialize_answer(a, Persistence::close);
+  CHECK(closing.rfind("HTTP/1.1 403 Forbidden\r\n", 0) == 0);
+  CHECK(closing.find("Content-Length: 2\r\n") != std::string::npos);
+  CHECK(closing.find("Connection: close\r\n") != std::string::npos);
+  CHECK(closing.substr(closing.size() - 6) == "\r\n\r\n{}");
+  const std::string kept = flow::proxy::serialize_answer(a, Persistence::keep_alive);
+  CHECK(kept.find("Connection:") == std::string::npos);
+  const std::string kept10 = flow::proxy::serialize_answer(a, Persistence::keep_alive_http10);
+  CHECK(kept10.find("Connection: keep-alive\r\n") != std::string::npos);
+  a.phrase = "Payment Required Here";
+  a.status = 402;
+  CHECK(flow::proxy::serialize_answer(a, Persistence::close)
+            .rfind("HTTP/1.1 402 Payment Required Here\r\n", 0) == 0);
 }

@@ -74,6 +74,8 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   void start_exchange();
   void start_tunnel(const char* early, std::size_t early_len);
   void parse_error();
+  // Answers `error` (closing), writes its access line, and closes after the write.
+  void refuse(ProxyError error, std::string_view message);
   void close_gracefully();
   void on_deadline();
   void arm_idle();

@@ -9,6 +9,7 @@
 #include "flow/proxy/access_log.hpp"
 #include "flow/proxy/http_codec.hpp"
 #include "flow/proxy/http_message.hpp"
+#include "flow/proxy/proxy_answer.hpp"
 #include "flow/proxy/proxy_error.hpp"
 #include "flow/proxy/reaper.hpp"
 #include "flow/proxy/target.hpp"
@@ -93,13 +94,14 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
     std::string idempotency_key;  // Idempotency-Key (forwarded: it means the same to the merchant)
   };
   bool payments_enabled() const;
-  void read_controls();
+  // The agent's X-402flow-* headers; false when they were refused (answered 400).
+  bool read_controls();
   HeadAction start_reading_challenge();
   void on_challenge_body(std::string_view data);
   void challenge_complete();
   void begin_payment();
   void relay_challenge(std::string_view code, std::string_view detail);
-  void answer(std::string response, int status);
+  void answer(ProxyAnswer response, int status);
   void on_decided(DecideOutcome outcome);
   void answer_existing(const DecideOutcome& outcome);
   void resend_credential(std::size_t accepts_index, std::int64_t attempt_id,
@@ -148,6 +150,9 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void upstream_failed(ProxyError error, std::string_view message);
   void response_complete();
   void fail(ProxyError error, std::string_view message);
+  // Writes an answer the proxy made itself, honouring the client's wish to keep the connection
+  // (Connection: close, HTTP/1.0 without keep-alive) and noting its code and size for the log.
+  void write_own_answer(const ProxyAnswer& answer);
   void finish(ProxyError error);
   void on_upstream_deadline();
   void feed_response(const char* data, std::size_t len);

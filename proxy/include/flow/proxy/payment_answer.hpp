@@ -7,19 +7,20 @@
 #include "flow/payment/offer.hpp"
 #include "flow/policy/policy_eval.hpp"
 #include "flow/proxy/http_message.hpp"
+#include "flow/proxy/proxy_answer.hpp"
 
 namespace flow::proxy {
 
 // The answers the paid path writes itself (rather than relaying the merchant's).
 
 // An RFC 9457 problem: {"type":"urn:402flow:<code>", "title", "status", "detail", "code",
-// ...extra}. A complete HTTP/1.1 response with Content-Type application/problem+json,
-// X-402flow-Error: <code>, and `headers` added.
-std::string problem_response(int status, std::string_view code, std::string_view detail,
+// ...extra}, with Content-Type application/problem+json, Cache-Control: no-store,
+// X-402flow-Error: <code>, and `headers` added. `close`: the connection ends after it.
+ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
                              const nlohmann::json& extra, const HeaderList& headers, bool close);
 
-// A complete HTTP/1.1 response with a JSON body (prepare mode's 402).
-std::string json_response(int status, const nlohmann::json& body, const HeaderList& headers,
+// An answer with a JSON body (prepare mode's 402); no code: the caller names it.
+ProxyAnswer json_response(int status, const nlohmann::json& body, const HeaderList& headers,
                           bool close);
 
 // {"protocol","scheme","network","asset","amount" (atomic, decimal string),"display"

@@ -2,6 +2,8 @@
 #include <string>
 #include <string_view>
 
+#include "flow/proxy/proxy_answer.hpp"
+
 namespace flow::proxy {
 
 // Why the proxy answered (or ended an exchange) itself. The name is stable: it appears in the
@@ -28,8 +30,11 @@ constexpr int kProxyErrorCount = static_cast<int>(ProxyError::proxy_auth_require
 std::string_view proxy_error_name(ProxyError e);
 int proxy_error_status(ProxyError e);
 
-// A complete HTTP/1.1 answer: JSON body {"error", "message"}, X-402flow-Error, Content-Length,
-// and "Connection: close" when `close` is set.
+// The proxy's answer for `e`: JSON body {"error", "message"}, X-402flow-Error, code = the name.
+// Proxy errors end the connection (`close` is set).
+ProxyAnswer error_answer(ProxyError e, std::string_view message);
+
+// error_answer, serialized; "Connection: close" when `close` is set.
 std::string error_response(ProxyError e, std::string_view message, bool close);
 
 // JSON string escaping (quotes included) for log lines and error bodies.
