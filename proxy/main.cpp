@@ -164,7 +164,9 @@ int main(int argc, char** argv) {
   CLI::App* demo =
       app.add_subcommand("demo", "pay a local merchant through the proxy, end to end, and show it");
   demo->add_option("-c,--config", demo_options.config,
-                   "flow.yaml to run with (default ./flow.yaml, then the repository's)");
+                   "use this flow.yaml's payment policy instead of the built-in one (its "
+                   "proxy, ledger and wallets are ignored: the demo pays with a throwaway key)")
+      ->check(CLI::ExistingFile);
   demo->add_flag("--keep", demo_options.keep, "keep the temporary ledger, logs and throwaway key");
 
   flow::proxy::MerchantOptions merchant_options;
