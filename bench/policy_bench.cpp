@@ -62,7 +62,8 @@ std::string merchant_yaml(int i) {
 }
 
 std::string policy_yaml() {
-  std::string y = R"(organization:
+  std::string y = R"(version: 1
+organization:
   posture: allow
   networks: [eip155:8453, eip155:137, lightning]
   prefer_networks: [eip155:8453, lightning]

@@ -14,6 +14,9 @@ namespace {
 
 using Reader = YamlReader;
 
+constexpr const char* kMissingVersion =
+    "the file is empty or has no `version: 1` line; every flow.yaml starts with `version: 1`";
+
 void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
   r.expect_map(node, "proxy.timeouts");
   r.only_keys(
@@ -29,7 +32,17 @@ void read_timeouts(const Reader& r, const YAML::Node& node, ProxyTimeouts& t) {
   }
 }
 
-void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
+// A path in flow.yaml is relative to the file's own directory, so the file means the same thing
+// whatever directory the proxy is started from.
+std::string resolve_path(const std::string& path, const std::string& source_name) {
+  if (path.empty() || path.front() == '/') return path;
+  const auto slash = source_name.rfind('/');
+  if (slash == std::string::npos) return path;
+  return source_name.substr(0, slash + 1) + path;
+}
+
+void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p,
+                const std::string& source_name) {
   r.expect_map(node, "proxy");
   r.only_keys(node, "proxy",
               {"listen", "connect_ports", "max_connections", "max_header_bytes", "write_high_water",
@@ -81,22 +94,16 @@ void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p) {
   }
   if (node["agent"]) p.agent = r.string(node["agent"], "proxy.agent");
   if (node["timeouts"]) read_timeouts(r, node["timeouts"], p.timeouts);
-  if (node["access_log"]) p.access_log = r.string(node["access_log"], "proxy.access_log");
+  if (node["access_log"]) {
+    p.access_log = r.string(node["access_log"], "proxy.access_log");
+    if (p.access_log != "-") p.access_log = resolve_path(p.access_log, source_name);
+  }
   if (node["log_level"]) {
     p.log_level = r.string(node["log_level"], "proxy.log_level");
     if (!is_valid_log_level(p.log_level)) {
       r.fail(node["log_level"], "proxy.log_level must be one of error, warn, info, debug");
     }
   }
-}
-
-// A path in flow.yaml is relative to the file's own directory, so the file means the same thing
-// whatever directory the proxy is started from.
-std::string resolve_path(const std::string& path, const std::string& source_name) {
-  if (path.empty() || path.front() == '/') return path;
-  const auto slash = source_name.rfind('/');
-  if (slash == std::string::npos) return path;
-  return source_name.substr(0, slash + 1) + path;
 }
 
 void read_ledger(const Reader& r, const YAML::Node& node, LedgerSettings& l,
@@ -190,14 +197,16 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
     throw ConfigError(out.str());
   }
   FlowConfig config;
-  if (root.IsNull()) return config;
+  // An empty or half-written file (a save in progress, `: > flow.yaml`) must never pass as a
+  // file that says "no agents, no wallets": every file starts by naming its version.
+  if (root.IsNull()) throw ConfigError(source_name + ": " + kMissingVersion);
   r.expect_map(root, "the top level");
   r.only_keys(root, "the top level",
               {"version", "proxy", "ledger", "wallets", "organization", "review", "assets",
                "agents", "merchants"});
-  if (root["version"])
-    config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
-  if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy);
+  if (!root["version"]) r.fail(root, kMissingVersion);
+  config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
+  if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy, source_name);
   if (root["ledger"]) read_ledger(r, root["ledger"], config.ledger, source_name);
   if (root["wallets"]) config.wallets = read_wallets(r, root["wallets"], source_name);
   config.policy = PolicySnapshot::build(read_policy(r, root));

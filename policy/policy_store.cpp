@@ -9,11 +9,15 @@ namespace flow::policy {
 PolicyStore::PolicyStore(std::shared_ptr<const PolicySnapshot> initial)
     : current_(initial ? std::move(initial) : PolicySnapshot::empty()) {}
 
-std::optional<std::string> PolicyStore::reload(const std::string& path) {
+std::optional<std::string> PolicyStore::reload(const std::string& path, const Vetting& vet) {
   const std::lock_guard<std::mutex> lock(reload_mutex_);
   std::shared_ptr<const PolicySnapshot> next;
   try {
-    next = load_flow_config(path).policy;
+    const FlowConfig config = load_flow_config(path);
+    if (vet) {
+      if (auto refusal = vet(config)) return refusal;
+    }
+    next = config.policy;
   } catch (const ConfigError& e) {
     return std::string(e.what());
   } catch (const std::exception& e) {  // e.g. allocation failure: still keep the old policy

@@ -67,15 +67,33 @@ void write_wallets(std::ostream& out, const FlowConfig& config) {
   }
 }
 
-// Payable at all: on an allowed network, in a unit with an organization per-request cap.
-bool is_payable(const OrganizationRules& org, const AssetEntry& e) {
+// Why this build cannot pay on `network` with `config`'s wallets, or empty when it can. The
+// only payment rail in this build is x402 on EVM chains, paid by a configured wallet.
+std::string rail_gap(const FlowConfig& config, std::string_view network) {
+  if (network == "lightning") return "no Lightning rail in this build";
+  if (network.substr(0, 7) != "eip155:") return "this build pays on EVM (eip155) networks only";
+  if (config.wallets.empty()) return "no wallet configured";
+  const bool wallet = std::any_of(config.wallets.begin(), config.wallets.end(),
+                                  [&](const WalletSpec& w) { return w.covers(network); });
+  return wallet ? std::string() : "no wallet for " + std::string(network);
+}
+
+bool network_allowed(const OrganizationRules& org, std::string_view network) {
   const auto& nets = org.networks;
-  if (!nets.empty() && std::find(nets.begin(), nets.end(), e.network) == nets.end()) return false;
+  return nets.empty() || std::find(nets.begin(), nets.end(), network) != nets.end();
+}
+
+// Payable at all: a rail and a wallet, on an allowed network, in a unit with an organization
+// per-request cap.
+bool is_payable(const FlowConfig& config, const AssetEntry& e) {
+  const OrganizationRules& org = config.policy->definition().organization;
+  if (!network_allowed(org, e.network) || !rail_gap(config, e.network).empty()) return false;
   return std::any_of(org.caps.per_request.begin(), org.caps.per_request.end(),
                      [&](const UnitAmount& u) { return u.covers(e); });
 }
 
-std::vector<std::string> asset_lines(const AssetTable& table, const OrganizationRules& org) {
+std::vector<std::string> asset_lines(const FlowConfig& config) {
+  const AssetTable& table = config.policy->definition().assets;
   std::vector<std::string> lines;
   std::vector<std::string> seen;
   for (const auto& e : table.entries()) {
@@ -85,7 +103,7 @@ std::vector<std::string> asset_lines(const AssetTable& table, const Organization
     for (const auto& same : table.entries()) {
       if (same.symbol == e.symbol) {
         std::string n = same.network + (same.built_in ? "" : " (added)");
-        if (!is_payable(org, same)) n += " (not payable)";
+        if (!is_payable(config, same)) n += " (not payable)";
         networks.push_back(std::move(n));
       }
     }
@@ -93,6 +111,33 @@ std::vector<std::string> asset_lines(const AssetTable& table, const Organization
                     join(networks));
   }
   return lines;
+}
+
+// "up to 1 USDC", or "up to 50000 msat: not payable (no Lightning rail in this build)".
+std::string payable_line(const FlowConfig& config, const UnitAmount& cap) {
+  const PolicyDefinition& d = config.policy->definition();
+  std::vector<std::string> gaps;
+  for (const auto& e : d.assets.entries()) {
+    if (!cap.covers(e) || !network_allowed(d.organization, e.network)) continue;
+    const std::string gap = rail_gap(config, e.network);
+    if (gap.empty()) return "up to " + cap.to_string();
+    if (std::find(gaps.begin(), gaps.end(), gap) == gaps.end()) gaps.push_back(gap);
+  }
+  if (gaps.empty()) gaps.push_back("none of its networks is allowed");
+  return "up to " + cap.to_string() + ": not payable (" + join(gaps, "; ") + ")";
+}
+
+std::vector<std::string> network_lines(const FlowConfig& config) {
+  const OrganizationRules& org = config.policy->definition().organization;
+  if (org.networks.empty()) return {"any network in the asset table"};
+  std::vector<std::string> nets;
+  for (const auto& n : org.networks) {
+    const std::string gap = rail_gap(config, n);
+    nets.push_back(gap.empty() ? n : n + " (" + gap + ")");
+  }
+  std::string line = join(nets);
+  if (!org.prefer_networks.empty()) line += " (preferred: " + join(org.prefer_networks) + ")";
+  return {line};
 }
 
 std::vector<std::string> review_lines(const ReviewRules& r) {
@@ -104,7 +149,8 @@ std::vector<std::string> review_lines(const ReviewRules& r) {
   return lines;
 }
 
-void write_organization(std::ostream& out, const PolicyDefinition& d) {
+void write_organization(std::ostream& out, const FlowConfig& config) {
+  const PolicyDefinition& d = config.policy->definition();
   const OrganizationRules& org = d.organization;
   write_block(out, "posture",
               {std::string(posture_name(org.posture)) +
@@ -112,18 +158,15 @@ void write_organization(std::ostream& out, const PolicyDefinition& d) {
                     ? ": merchants no rule matches are paid within the caps, recorded as observed"
                     : ": only merchants a rule allows are paid")});
   std::vector<std::string> payable;
-  for (const auto& u : org.caps.per_request) payable.push_back("up to " + u.to_string());
+  for (const auto& u : org.caps.per_request) payable.push_back(payable_line(config, u));
   if (payable.empty()) payable.push_back("nothing (organization.caps.per_request names no unit)");
   write_block(out, "payable", payable);
-  std::string networks =
-      org.networks.empty() ? "any network in the asset table" : join(org.networks);
-  if (!org.prefer_networks.empty()) networks += " (preferred: " + join(org.prefer_networks) + ")";
-  write_block(out, "networks", {networks});
+  write_block(out, "networks", network_lines(config));
   CapSet budgets_only;
   budgets_only.budgets = org.caps.budgets;
   if (!budgets_only.empty()) write_block(out, "org budgets", cap_lines(budgets_only));
   write_block(out, "review", review_lines(d.review));
-  write_block(out, "assets", asset_lines(d.assets, org));
+  write_block(out, "assets", asset_lines(config));
 }
 
 void write_agents(std::ostream& out, const PolicyDefinition& d) {
@@ -171,7 +214,7 @@ void write_config_summary(std::ostream& out, const FlowConfig& config, const std
   write_wallets(out, config);
   out << "\nPayments\n";
   const PolicyDefinition& d = config.policy->definition();
-  write_organization(out, d);
+  write_organization(out, config);
   write_agents(out, d);
   out << "\nMerchants (" << d.merchants.size() << ")\n";
   for (const MerchantRule& m : d.merchants) write_block(out, m.name, merchant_lines(m));

@@ -19,6 +19,8 @@
 #include <variant>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "flow/payment/evm_address.hpp"
 #include "flow/payment/key_file.hpp"
 
@@ -85,34 +87,6 @@ int wait_for_port(const std::string& path) {
   return 0;
 }
 
-// Sends one request through the proxy (Connection: close) and returns the whole answer.
-std::string via_proxy(int proxy_port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(proxy_port));
-  timeval tv{20, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
-      response.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return response;
-}
-
-std::string get_request(const std::string& merchant, const std::string& path,
-                        const std::string& extra_headers) {
-  return "GET http://" + merchant + path + " HTTP/1.1\r\nHost: " + merchant + "\r\n" +
-         extra_headers + "Connection: close\r\n\r\n";
-}
-
 std::string header_value(const std::string& response, const std::string& name) {
   std::istringstream in(response);
   std::string line;
@@ -129,6 +103,94 @@ std::string header_value(const std::string& response, const std::string& name) {
     }
   }
   return {};
+}
+
+// Reads from `fd` until `buffer` holds at least `size` bytes; false at EOF, error or timeout.
+bool read_at_least(int fd, std::string& buffer, std::size_t size) {
+  char chunk[4096];
+  while (buffer.size() < size) {
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads from `fd` until `buffer` contains `marker` at or after `from`; returns its position.
+std::size_t read_until(int fd, std::string& buffer, std::string_view marker, std::size_t from) {
+  for (;;) {
+    const auto at = buffer.find(marker, from);
+    if (at != std::string::npos) return at;
+    if (!read_at_least(fd, buffer, buffer.size() + 1)) return std::string::npos;
+  }
+}
+
+// A chunked body starting at `at`: reads until the last chunk and the trailers have arrived.
+void read_chunked(int fd, std::string& buffer, std::size_t at) {
+  for (;;) {
+    const auto line_end = read_until(fd, buffer, "\r\n", at);
+    if (line_end == std::string::npos) return;
+    const auto size = std::strtoull(buffer.c_str() + at, nullptr, 16);
+    if (size == 0) {
+      // Trailers (usually none) end with an empty line.
+      if (buffer.compare(line_end, 4, "\r\n\r\n") != 0)
+        read_until(fd, buffer, "\r\n\r\n", line_end);
+      return;
+    }
+    at = line_end + 2 + size + 2;
+    if (!read_at_least(fd, buffer, at)) return;
+  }
+}
+
+// Reads one HTTP answer by its framing (Content-Length or chunked), so an answer on a
+// connection that stays open is complete as soon as its last byte arrives; only an answer
+// framed by the end of the connection is read to EOF.
+std::string read_answer(int fd) {
+  std::string buffer;
+  const auto head_end = read_until(fd, buffer, "\r\n\r\n", 0);
+  if (head_end == std::string::npos) return buffer;
+  const std::string head = buffer.substr(0, head_end + 2);
+  const std::size_t body_start = head_end + 4;
+  const int status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
+  if (status / 100 == 1 || status == 204 || status == 304) return buffer.substr(0, body_start);
+  const std::string encoding = header_value(head, "transfer-encoding");
+  if (encoding.find("chunked") != std::string::npos) {
+    read_chunked(fd, buffer, body_start);
+    return buffer;
+  }
+  const std::string length = header_value(head, "content-length");
+  if (!length.empty()) {
+    read_at_least(fd, buffer, body_start + std::strtoull(length.c_str(), nullptr, 10));
+    return buffer;
+  }
+  while (read_at_least(fd, buffer, buffer.size() + 1)) {
+  }
+  return buffer;
+}
+
+// Sends one request through the proxy and returns its answer.
+std::string via_proxy(int proxy_port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(proxy_port));
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    response = read_answer(fd);
+  }
+  ::close(fd);
+  return response;
+}
+
+std::string get_request(const std::string& merchant, const std::string& path,
+                        const std::string& extra_headers) {
+  return "GET http://" + merchant + path + " HTTP/1.1\r\nHost: " + merchant + "\r\n" +
+         extra_headers + "Connection: close\r\n\r\n";
 }
 
 // Prints the status line, the 402flow headers and the body of an answer.
@@ -159,19 +221,91 @@ void show(const char* title, const std::string& request, const std::string& resp
   std::printf("   < %s", body.c_str());
 }
 
-std::string find_config(const std::string& given) {
-  if (!given.empty()) return given;
-  if (fs::exists("flow.yaml")) return "flow.yaml";
-  return FLOW_EXAMPLE_CONFIG;
+// The demo's own policy: the built-in merchant on this machine is allowed up to 0.05 USDC a
+// request on Base, for one agent. It never depends on a flow.yaml lying in the working
+// directory.
+constexpr const char* kBuiltInPolicy = R"(organization:
+  posture: block
+  networks: [eip155:8453]
+  caps:
+    per_request: [1 USDC]
+    budgets:
+      - amount: 5 USDC
+        per: day
+agents:
+  - id: research-bot
+merchants:
+  - name: demo-merchant
+    host: 127.0.0.1
+    action: allow
+    networks: [eip155:8453]
+    caps:
+      per_request: 0.05 USDC
+)";
+
+// The sections of a flow.yaml that make up the payment policy. The others (proxy, ledger,
+// wallets) are the demo's own, whatever the chosen file says.
+constexpr const char* kPolicySections[] = {"organization", "review", "assets", "agents",
+                                           "merchants"};
+
+// The agent the demo pays for: research-bot when the policy lists it, else its first agent.
+std::string demo_agent(const YAML::Node& policy) {
+  const YAML::Node agents = policy["agents"];
+  if (!agents || !agents.IsSequence() || agents.size() == 0) return "research-bot";
+  for (const auto& a : agents) {
+    if (a.IsMap() && a["id"] && a["id"].as<std::string>() == "research-bot") return "research-bot";
+  }
+  const YAML::Node first = agents[0];
+  return first.IsMap() && first["id"] ? first["id"].as<std::string>() : "research-bot";
+}
+
+struct DemoConfig {
+  std::string agent;
+  std::string yaml;  // the flow.yaml the demo's proxy runs with
+};
+
+// The demo's flow.yaml: the policy sections of `policy` (the built-in policy, or the file given
+// with -c), and the demo's own proxy (sidecar, loopback), ledger and throwaway wallet.
+DemoConfig compose_config(const YAML::Node& policy, const std::string& ledger) {
+  YAML::Node root(YAML::NodeType::Map);
+  root["version"] = 1;
+  DemoConfig out;
+  out.agent = demo_agent(policy);
+  root["proxy"]["listen"] = "127.0.0.1:0";
+  root["proxy"]["identity"] = "sidecar";
+  root["proxy"]["agent"] = out.agent;
+  root["ledger"]["path"] = ledger;
+  YAML::Node wallet(YAML::NodeType::Map);
+  wallet["name"] = "demo-throwaway";
+  wallet["networks"].push_back("eip155:*");
+  wallet["key_file"] = "wallet.key";
+  root["wallets"].push_back(wallet);
+  for (const char* section : kPolicySections) {
+    if (policy[section]) root[section] = policy[section];
+  }
+  YAML::Emitter emitter;
+  emitter << root;
+  out.yaml = std::string(emitter.c_str()) + "\n";
+  return out;
+}
+
+// The policy document: the built-in one, or the file given with -c (read as YAML here; the
+// proxy validates it when it starts).
+YAML::Node load_policy(const std::string& given) {
+  if (given.empty()) return YAML::Load(kBuiltInPolicy);
+  YAML::Node doc = YAML::LoadFile(given);
+  if (!doc.IsMap()) throw YAML::Exception(YAML::Mark::null_mark(), given + " is not a mapping");
+  return doc;
 }
 
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
-  const std::string config = find_config(options.config);
-  if (!fs::exists(config)) {
-    std::fprintf(stderr, "402flow demo: %s not found (run it from the repository, or --config)\n",
-                 config.c_str());
+  YAML::Node policy;
+  try {
+    policy = load_policy(options.config);
+  } catch (const YAML::Exception& e) {
+    std::fprintf(stderr, "402flow demo: %s: %s\n", options.config.c_str(), e.what());
     return 1;
   }
   char dir_template[] = "/tmp/402flow-demo-XXXXXX";
@@ -188,25 +322,27 @@ int run_demo(const DemoOptions& options) {
   }
   const std::string address =
       payment::evm_address_checksummed(std::get<payment::EvmKey>(key).address());
-  std::string key_hex;
-  {
-    std::ifstream in(key_file);
-    std::getline(in, key_hex);
-  }
   const std::string db = dir + "/ledger.db";
   const std::string log = dir + "/proxy.log";
+  const std::string config = dir + "/flow.yaml";
+  const DemoConfig demo = compose_config(policy, db);
+  {
+    std::ofstream out(config);
+    out << demo.yaml;
+  }
 
   std::printf(
       "402flow demo\n  policy:   %s\n  wallet:   %s (a throwaway key, in %s)\n  ledger:   %s\n",
-      config.c_str(), address.c_str(), key_file.c_str(), db.c_str());
+      options.config.empty() ? "built in (402flow demo --keep keeps it)"
+                             : (options.config + " (its payment sections only)").c_str(),
+      address.c_str(), key_file.c_str(), db.c_str());
   Child merchant({"merchant", "--listen", "127.0.0.1:0", "--port-file", dir + "/merchant.port"}, {},
                  dir + "/merchant.log");
   const int merchant_port = wait_for_port(dir + "/merchant.port");
-  // The repo's flow.yaml reads the wallet key from FLOW402_EVM_KEY: the throwaway key goes there.
-  const std::string env_key = "FLOW402_EVM_KEY=" + key_hex;
-  Child proxy({"run", "-c", config, "--listen", "127.0.0.1:0", "--port-file", dir + "/proxy.port",
-               "--db", db, "--agent", "research-bot", "--access-log", dir + "/access.log"},
-              {env_key}, log);
+  // --agent: FLOW402_AGENT in the operator's environment must not change the demo's agent.
+  Child proxy({"run", "-c", config, "--port-file", dir + "/proxy.port", "--agent", demo.agent,
+               "--access-log", dir + "/access.log"},
+              {}, log);
   const int proxy_port = wait_for_port(dir + "/proxy.port");
   if (merchant_port == 0 || proxy_port == 0) {
     std::fprintf(stderr, "402flow demo: the %s did not start; its log:\n",
@@ -218,8 +354,8 @@ int run_demo(const DemoOptions& options) {
   const std::string m = "127.0.0.1:" + std::to_string(merchant_port);
   std::printf(
       "  merchant: http://%s (402flow merchant: x402 proof routes)\n  proxy:    "
-      "127.0.0.1:%d, agent research-bot\n",
-      m.c_str(), proxy_port);
+      "127.0.0.1:%d, agent %s\n",
+      m.c_str(), proxy_port, demo.agent.c_str());
 
   int failures = 0;
   const std::string paid = get_request(m, "/v2/weather", "");

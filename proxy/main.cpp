@@ -13,6 +13,7 @@
 #include "flow/proxy/demo.hpp"
 #include "flow/proxy/merchant.hpp"
 #include "flow/proxy/proxy_runner.hpp"
+#include "flow/proxy/start_check.hpp"
 #include "ledger_cli.hpp"
 
 namespace {
@@ -126,9 +127,34 @@ ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& c
   return s;
 }
 
+// What `run` would start with: the file, then the flags and the environment over it.
+flow::proxy::RunOptions run_options(const RunFlags& flags) {
+  flow::proxy::RunOptions options;
+  if (!flags.config.empty()) options.file = flow::policy::load_flow_config(flags.config);
+  const flow::policy::FlowConfig& config = options.file;
+  options.settings = settings_from(flags, config);
+  options.config_path = flags.config;
+  options.policy = config.policy;
+  options.port_file = flags.port_file;
+  options.ledger = config.ledger;
+  if (!flags.db.empty()) options.ledger.path = flags.db;
+  options.wallets = config.wallets;
+  return options;
+}
+
+// check: the same checks as `run` (flow::proxy::check_start), with the file alone (and the
+// environment: FLOW402_AGENT, wallet keys from key_env), then the summary.
 int check_config(const std::string& path) {
-  const auto config = flow::policy::load_flow_config(path);
-  flow::policy::write_config_summary(std::cout, config, path);
+  RunFlags flags;
+  flags.config = path;
+  const auto options = run_options(flags);
+  try {
+    flow::proxy::check_start(options);
+  } catch (const flow::proxy::StartError& e) {
+    std::fprintf(stderr, "402flow: %s\n", e.what());
+    return 2;
+  }
+  flow::policy::write_config_summary(std::cout, options.file, path);
   return 0;
 }
 
@@ -164,7 +190,9 @@ int main(int argc, char** argv) {
   CLI::App* demo =
       app.add_subcommand("demo", "pay a local merchant through the proxy, end to end, and show it");
   demo->add_option("-c,--config", demo_options.config,
-                   "flow.yaml to run with (default ./flow.yaml, then the repository's)");
+                   "use this flow.yaml's payment policy instead of the built-in one (its "
+                   "proxy, ledger and wallets are ignored: the demo pays with a throwaway key)")
+      ->check(CLI::ExistingFile);
   demo->add_flag("--keep", demo_options.keep, "keep the temporary ledger, logs and throwaway key");
 
   flow::proxy::MerchantOptions merchant_options;
@@ -193,19 +221,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run) {
-      flow::proxy::RunOptions options;
-      flow::policy::FlowConfig config;
-      if (!run_flags.config.empty()) config = flow::policy::load_flow_config(run_flags.config);
-      options.settings = settings_from(run_flags, config);
-      options.config_path = run_flags.config;
-      options.policy = config.policy;
-      options.port_file = run_flags.port_file;
-      options.ledger = config.ledger;
-      if (!run_flags.db.empty()) options.ledger.path = run_flags.db;
-      options.wallets = config.wallets;
-      return flow::proxy::run_proxy(options);
-    }
+    if (*run) return flow::proxy::run_proxy(run_options(run_flags));
     if (*check) return check_config(check_path);
     if (*demo) return flow::proxy::run_demo(demo_options);
     if (*merchant) return flow::proxy::run_merchant(merchant_options);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "flow/policy/reload_rule.hpp"
 #include "flow/proxy/handle_close.hpp"
 #include "flow/proxy/proxy_error.hpp"
 
@@ -37,18 +38,24 @@ struct PolicyReloader::Job {
   std::shared_ptr<policy::PolicyStore> store;
   std::string path;
   std::string trigger;
+  std::shared_ptr<const policy::FlowConfig> running;
   std::optional<std::string> error;
+  bool refused = false;                                   // valid, but reload_refusal said no
+  std::vector<std::string> restart_only;                  // changed keys a reload does not apply
+  std::shared_ptr<const policy::PolicySnapshot> applied;  // the new policy, on success
   std::uint64_t generation = 0;
   std::shared_ptr<bool> alive;
   PolicyReloader* owner = nullptr;
 };
 
 PolicyReloader::PolicyReloader(uv_loop_t* loop, Logger& log,
-                               std::shared_ptr<policy::PolicyStore> store, std::string path)
+                               std::shared_ptr<policy::PolicyStore> store, std::string path,
+                               policy::FlowConfig running)
     : loop_(loop),
       log_(log),
       store_(std::move(store)),
       path_(std::move(path)),
+      in_force_(std::make_shared<const policy::FlowConfig>(std::move(running))),
       debounce_(loop, [this] { start_job(); }),
       alive_(std::make_shared<bool>(true)) {}
 
@@ -104,6 +111,7 @@ void PolicyReloader::start_job() {
   job->store = store_;
   job->path = path_;
   job->trigger = trigger_;
+  job->running = in_force_;
   job->alive = alive_;
   job->owner = this;
   job->req.data = job.get();
@@ -111,7 +119,15 @@ void PolicyReloader::start_job() {
       loop_, &job->req,
       [](uv_work_t* req) {
         auto* j = static_cast<Job*>(req->data);
-        j->error = j->store->reload(j->path);
+        j->error = j->store->reload(j->path, [j](const policy::FlowConfig& next) {
+          if (auto why = policy::reload_refusal(*j->running, next)) {
+            j->refused = true;
+            return why;
+          }
+          j->restart_only = policy::restart_only_changes(*j->running, next);
+          j->applied = next.policy;
+          return std::optional<std::string>();
+        });
         j->generation = j->store->generation();
       },
       [](uv_work_t* req, int /*status*/) {
@@ -132,17 +148,33 @@ void PolicyReloader::finished(Job& job) {
   std::string fields = "\"trigger\":";
   append_json_string(fields, job.trigger);
   if (job.error) {
-    fields += ",\"error\":";
+    fields += job.refused ? ",\"reason\":" : ",\"error\":";
     append_json_string(fields, *job.error);
-    log_.error("policy reload rejected; the policy in force is unchanged", fields);
+    log_.error(job.refused ? "policy reload refused; the policy in force is unchanged"
+                           : "policy reload rejected; the policy in force is unchanged",
+               fields);
   } else {
+    auto next = std::make_shared<policy::FlowConfig>(*in_force_);
+    next->policy = job.applied;
+    in_force_ = std::move(next);
     fields += ",\"generation\":" + std::to_string(job.generation);
     log_.info("policy reloaded", fields);
+    warn_restart_only(job);
   }
   if (again_) {
     again_ = false;
     debounce_.start(kDebounce);
   }
+}
+
+void PolicyReloader::warn_restart_only(const Job& job) {
+  if (job.restart_only.empty()) return;
+  std::string keys;
+  for (const auto& key : job.restart_only) {
+    if (!keys.empty()) keys += ',';
+    append_json_string(keys, key);
+  }
+  log_.warn("flow.yaml changes that need a restart were not applied", "\"keys\":[" + keys + "]");
 }
 
 }  // namespace flow::proxy

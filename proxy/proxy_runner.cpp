@@ -16,6 +16,7 @@
 #include "flow/proxy/policy_reloader.hpp"
 #include "flow/proxy/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
+#include "flow/proxy/start_check.hpp"
 
 namespace flow::proxy {
 namespace {
@@ -41,10 +42,10 @@ storage::UrlQueryMode url_query_mode(const std::string& name) {
 // The paid path's services, or null when no wallet is configured. Throws with an
 // operator-facing message when a wallet or the ledger cannot be opened.
 std::unique_ptr<PaymentServices> open_payments(uv_loop_t* loop, const RunOptions& options,
+                                               std::vector<Wallet> wallets,
                                                std::shared_ptr<policy::PolicyStore> policy,
                                                Logger& log) {
-  if (options.wallets.empty()) return nullptr;
-  auto wallets = load_wallets(options.wallets);
+  if (wallets.empty()) return nullptr;
   storage::LedgerOptions ledger_options;
   ledger_options.path = options.ledger.path;
   ledger_options.mode = storage::OpenMode::owner;
@@ -72,6 +73,13 @@ void request_stop() {
 }
 
 int run_proxy(const RunOptions& options) {
+  StartPlan plan;
+  try {
+    plan = check_start(options);
+  } catch (const StartError& e) {
+    std::fprintf(stderr, "402flow: %s\n", e.what());
+    return 2;
+  }
   std::signal(SIGPIPE, SIG_IGN);  // a peer that closed is an EPIPE on the write, not a signal
   // Outlives the loop: a reload still running on the thread pool holds it too.
   auto policy_store = std::make_shared<policy::PolicyStore>(options.policy);
@@ -99,9 +107,10 @@ int run_proxy(const RunOptions& options) {
     std::unique_ptr<PaymentServices> payments;
     bool started = false;
     try {
-      payments = open_payments(&loop, options, policy_store, log);
-      server->set_payments(payments.get());
+      // Bound first: a listener that cannot bind (address in use) leaves no ledger behind.
       server->start();
+      payments = open_payments(&loop, options, std::move(plan.wallets), policy_store, log);
+      server->set_payments(payments.get());
       started = true;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "402flow: %s\n", e.what());
@@ -117,7 +126,8 @@ int run_proxy(const RunOptions& options) {
       };
       std::unique_ptr<PolicyReloader> reloader;
       if (!options.config_path.empty()) {
-        reloader = std::make_unique<PolicyReloader>(&loop, log, policy_store, options.config_path);
+        reloader = std::make_unique<PolicyReloader>(&loop, log, policy_store, options.config_path,
+                                                    options.file);
         reloader->watch();
       }
       std::vector<std::unique_ptr<SignalWatch>> signals;

@@ -6,6 +6,7 @@
 #include "flow/proxy/client_connection.hpp"
 #include "flow/proxy/handle_close.hpp"
 #include "flow/proxy/net_address.hpp"
+#include "flow/proxy/start_check.hpp"
 #include "flow/proxy/target.hpp"
 
 namespace flow::proxy {
@@ -37,29 +38,14 @@ Server::~Server() {
 }
 
 void Server::start() {
-  const auto target = parse_listen_address(settings_.listen);
-  if (!target) {
-    throw std::runtime_error("invalid listen address '" + settings_.listen +
-                             "': expected HOST:PORT, e.g. 127.0.0.1:8402 or [::1]:8402");
-  }
-  auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
-  if (!addr) {
-    throw std::runtime_error("invalid listen address '" + settings_.listen +
-                             "': the host must be an IP address (or localhost)");
-  }
-  if (!is_loopback(reinterpret_cast<sockaddr*>(&*addr)) &&
-      settings_.identity != policy::AgentIdentity::shared) {
-    // Agent authentication (shared mode) is what makes a non-loopback listener safe; without
-    // it, such a listener would be an open proxy.
-    throw std::runtime_error(
-        "refusing to listen on " + settings_.listen +
-        ": a non-loopback listener needs agent authentication (proxy.identity: shared, with "
-        "agent token hashes); listen on 127.0.0.1 or ::1 instead");
-  }
+  // check_start (run and check) refused a bad address already; this keeps the server safe alone.
+  auto resolved = listen_sockaddr(settings_);
+  if (auto* error = std::get_if<std::string>(&resolved)) throw std::runtime_error(*error);
+  auto addr = std::get<sockaddr_storage>(resolved);
   listener_ = std::make_unique<uv_tcp_t>();
   uv_tcp_init(loop_, listener_.get());
   listener_->data = this;
-  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<sockaddr*>(&*addr), 0);
+  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), 0);
   if (rc == 0) {
     rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), 511,
                    [](uv_stream_t* s, int status) {

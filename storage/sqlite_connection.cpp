@@ -1,5 +1,8 @@
 #include "sqlite_connection.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <limits>
 #include <random>
 #include <thread>
@@ -89,7 +92,23 @@ std::string Query::text(int column) const {
   return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
+namespace {
+
+// The ledger holds payment history: a new file is created owner-only (0600) before SQLite opens
+// it, and SQLite gives its -wal and -shm files the same mode as the database.
+void create_owner_only(const std::string& path, int flags) {
+  if ((flags & SQLITE_OPEN_CREATE) == 0 || path.empty() || path == ":memory:" ||
+      path.rfind("file:", 0) == 0) {
+    return;
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);  // EEXIST: an existing ledger keeps its mode
+}
+
+}  // namespace
+
 Connection::Connection(const std::string& path, int flags) {
+  create_owner_only(path, flags);
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "cannot open ledger " + path + ": " +

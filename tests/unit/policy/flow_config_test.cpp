@@ -3,11 +3,16 @@
 #include <string>
 
 #include "flow/policy/flow_config.hpp"
+#include "policy_test_support.hpp"
 
 using flow::policy::ConfigError;
-using flow::policy::parse_flow_config;
 
 namespace {
+// Snippets get `version: 1` (appended: their errors keep their lines and columns).
+flow::policy::FlowConfig parse_flow_config(const std::string& yaml, const std::string& source) {
+  return flow::policy::parse_flow_config(policy_test::versioned(yaml), source);
+}
+
 std::string error_of(const std::string& yaml) {
   try {
     parse_flow_config(yaml, "flow.yaml");
@@ -18,8 +23,8 @@ std::string error_of(const std::string& yaml) {
 }
 }  // namespace
 
-TEST_CASE("an empty file gives the safe defaults") {
-  const auto c = parse_flow_config("", "flow.yaml");
+TEST_CASE("a file with only its version gives the safe defaults") {
+  const auto c = parse_flow_config("version: 1\n", "flow.yaml");
   CHECK(c.proxy.listen == "127.0.0.1:8402");
   REQUIRE(c.proxy.connect_ports.size() == 1);
   CHECK(c.proxy.connect_ports[0] == 443);
@@ -35,6 +40,26 @@ TEST_CASE("the proxy section sets listener, ports, limits and timeouts") {
   CHECK(c.proxy.max_connections == 10);
   CHECK(c.proxy.timeouts.header.count() == 500);
   CHECK(c.proxy.timeouts.drain.count() == 2000);
+}
+
+TEST_CASE("an empty file, or one without version, is invalid") {
+  // A truncated or half-written file must never pass as "no agents, no wallets".
+  const auto error = [](const std::string& text) {
+    try {
+      flow::policy::parse_flow_config(text, "flow.yaml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string missing =
+      "the file is empty or has no `version: 1` line; every flow.yaml starts with `version: 1`";
+  CHECK(error("") == "flow.yaml: " + missing);
+  CHECK(error("\n# only a comment\n") == "flow.yaml: " + missing);
+  CHECK(error("proxy:\n  listen: 127.0.0.1:9000\n") == "flow.yaml:1:1: " + missing);
+  CHECK(error("agents:\n  - id: a\n").find(missing) != std::string::npos);
+  CHECK(error("version: 2\n").rfind("flow.yaml:1:10: ", 0) == 0);
+  CHECK(error("version: 1\n") == "no error");
 }
 
 TEST_CASE("errors name the file, line and column and what was expected") {
@@ -61,6 +86,7 @@ proxy:
   challenge_max_bytes: 2048
   timeouts:
     challenge: 3s
+  access_log: logs/access.jsonl
 ledger:
   path: data/ledger.db
   url_query: drop
@@ -80,6 +106,7 @@ wallets:
   CHECK(c.proxy.challenge_max_bytes == 2048);
   CHECK(c.proxy.timeouts.challenge.count() == 3000);
   CHECK(c.ledger.path == "/etc/402flow/data/ledger.db");
+  CHECK(c.proxy.access_log == "/etc/402flow/logs/access.jsonl");  // not the working directory
   CHECK(c.ledger.url_query == "drop");
   REQUIRE(c.wallets.size() == 3);
   CHECK(c.wallets[0].key_file == "/etc/402flow/keys/base.key");
@@ -89,6 +116,13 @@ wallets:
   CHECK(c.wallets[1].covers("eip155:137"));  // default: every EVM chain
   CHECK_FALSE(c.wallets[1].covers("lightning"));
   CHECK(c.wallets[2].key_file == "/etc/402flow/key");
+}
+
+TEST_CASE("an access log of \"-\" is stderr, and an absolute one stays as written") {
+  CHECK(parse_flow_config("proxy:\n  access_log: \"-\"\n", "/etc/402flow/flow.yaml")
+            .proxy.access_log == "-");
+  CHECK(parse_flow_config("proxy:\n  access_log: /var/log/a.jsonl\n", "/etc/402flow/flow.yaml")
+            .proxy.access_log == "/var/log/a.jsonl");
 }
 
 TEST_CASE("the defaults: sidecar identity, a ledger in the working directory, no wallets") {

@@ -331,7 +331,7 @@ organization:
 
 TEST_CASE("the proxy section keeps working beside the policy") {
   const auto c = flow::policy::parse_flow_config(
-      "proxy:\n  listen: 127.0.0.1:9000\nagents:\n  - id: a\n", "flow.yaml");
+      "version: 1\nproxy:\n  listen: 127.0.0.1:9000\nagents:\n  - id: a\n", "flow.yaml");
   CHECK(c.proxy.listen == "127.0.0.1:9000");
   CHECK(c.policy->find_agent("a") != nullptr);
 }

@@ -22,7 +22,9 @@ class TempFile {
  public:
   TempFile() : path_("/tmp/402flow-policy-store-" + std::to_string(::getpid()) + ".yaml") {}
   ~TempFile() { std::remove(path_.c_str()); }
-  void write(const std::string& text) const { std::ofstream(path_, std::ios::trunc) << text; }
+  void write(const std::string& text) const {
+    std::ofstream(path_, std::ios::trunc) << policy_test::versioned(text);
+  }
   const std::string& path() const { return path_; }
 
  private:

@@ -11,7 +11,8 @@ namespace {
 
 std::string summary_of(const std::string& yaml) {
   std::ostringstream out;
-  write_config_summary(out, flow::policy::parse_flow_config(yaml, "flow.yaml"), "flow.yaml");
+  write_config_summary(
+      out, flow::policy::parse_flow_config(policy_test::versioned(yaml), "flow.yaml"), "flow.yaml");
   return out.str();
 }
 
@@ -62,6 +63,10 @@ TEST_CASE("the repository's flow.yaml passes check and allows payments") {
 
 TEST_CASE("the summary lists posture, payable units, caps, review, agents and merchants") {
   const std::string s = summary_of(R"(
+wallets:
+  - name: base
+    networks: [eip155:8453]
+    key_env: KEY
 organization:
   posture: block
   caps:
@@ -97,6 +102,33 @@ merchants:
   CHECK(has_line(s, "  weather           allow *.weather.example/v1 (GET)"));
   CHECK(has_line(s, "                    networks eip155:8453"));
   CHECK(s.find("msat (0 decimals) on lightning (not payable)") != std::string::npos);
+  // Only the networks a wallet covers are payable.
+  CHECK(s.find("USDC (6 decimals) on eip155:8453, eip155:84532 (not payable)") !=
+        std::string::npos);
+}
+
+TEST_CASE("the summary lists as payable only what this build can pay") {
+  // No Lightning rail exists: msat caps and the lightning network are named, never payable.
+  const std::string with_wallet = summary_of(R"(
+wallets:
+  - name: evm
+    key_env: KEY
+organization:
+  networks: [eip155:8453, lightning]
+  caps:
+    per_request: [1 USDC, 50000 msat]
+)");
+  CHECK(has_line(with_wallet, "  payable           up to 1 USDC"));
+  CHECK(has_line(with_wallet,
+                 "                    up to 50000 msat: not payable (no Lightning rail in this "
+                 "build)"));
+  CHECK(has_line(with_wallet,
+                 "  networks          eip155:8453, lightning (no Lightning rail in this build)"));
+  CHECK(with_wallet.find("msat (0 decimals) on lightning (not payable)") != std::string::npos);
+
+  // Without a wallet nothing is payable at all.
+  const std::string without = summary_of("organization:\n  caps:\n    per_request: 1 USDC\n");
+  CHECK(has_line(without, "  payable           up to 1 USDC: not payable (no wallet configured)"));
 }
 
 TEST_CASE("the summary warns when nothing is payable") {

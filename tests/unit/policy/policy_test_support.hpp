@@ -24,14 +24,21 @@ inline constexpr const char* kOtherPayee = "0x70997970C51812dc3A010C7d01b50e0d17
 // 2025-03-12T10:00:00Z, a Wednesday.
 inline constexpr std::int64_t kNow = 1741773600;
 
+// Every flow.yaml names its version; policy snippets get `version: 1` appended (at the end, so
+// the lines and columns of their errors stay where the snippet puts them).
+inline std::string versioned(const std::string& yaml) {
+  if (yaml.rfind("version:", 0) == 0 || yaml.find("\nversion:") != std::string::npos) return yaml;
+  return yaml + (yaml.empty() || yaml.back() == '\n' ? "" : "\n") + "version: 1\n";
+}
+
 inline std::shared_ptr<const flow::policy::PolicySnapshot> load(const std::string& yaml) {
-  return flow::policy::parse_flow_config(yaml, "flow.yaml").policy;
+  return flow::policy::parse_flow_config(versioned(yaml), "flow.yaml").policy;
 }
 
 // The ConfigError text, or "no error".
 inline std::string error_of(const std::string& yaml) {
   try {
-    flow::policy::parse_flow_config(yaml, "flow.yaml");
+    flow::policy::parse_flow_config(versioned(yaml), "flow.yaml");
   } catch (const flow::policy::ConfigError& e) {
     return e.what();
   }

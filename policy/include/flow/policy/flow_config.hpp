@@ -40,6 +40,7 @@ struct ProxySettings {
   std::uint32_t write_high_water = 256 * 1024;
   std::uint32_t pool_max_idle_per_origin = 128;
   ProxyTimeouts timeouts;
+  // "-" is stderr; written in flow.yaml, a relative path is relative to the file's directory.
   std::string access_log = "-";
   std::string log_level = "info";
   AgentIdentity identity = AgentIdentity::sidecar;

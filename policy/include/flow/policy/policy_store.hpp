@@ -1,11 +1,13 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
+#include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 
 namespace flow::policy {
@@ -22,10 +24,14 @@ class PolicyStore {
   // Incremented by every successful reload (starts at 1).
   std::uint64_t generation() const { return generation_.load(); }
 
-  // Loads and validates `path`. On success the new policy is in force and the result is empty;
-  // otherwise the result is the error (file:line:column: what was expected) and the policy in
-  // force is unchanged.
-  std::optional<std::string> reload(const std::string& path);
+  // Decides whether a valid file may replace the one in force: the reason to refuse it, or
+  // nullopt to accept it.
+  using Vetting = std::function<std::optional<std::string>(const FlowConfig& next)>;
+
+  // Loads and validates `path`, then asks `vet` (when given). On success the new policy is in
+  // force and the result is empty; otherwise the result is the error (file:line:column: what
+  // was expected) or the refusal, and the policy in force is unchanged.
+  std::optional<std::string> reload(const std::string& path, const Vetting& vet = {});
 
  private:
   std::atomic<std::shared_ptr<const PolicySnapshot>> current_;

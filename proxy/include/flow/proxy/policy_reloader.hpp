@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/timer.hpp"
@@ -13,11 +14,14 @@ namespace flow::proxy {
 // Reloads the policy from flow.yaml on SIGHUP and when the file changes. The directory is
 // watched, not the file: a Kubernetes ConfigMap update swaps the `..data` symlink, which
 // replaces the file without writing to it. Loading and validation run on libuv's thread pool
-// (never on the loop); a file that fails validation is logged and the policy in force stays.
+// (never on the loop); a file that fails validation, or that policy::reload_refusal refuses
+// (every agent, wallet or merchant rule gone), is logged and the policy in force stays. Changes
+// to the keys read only at start-up (proxy:, ledger:, wallets:) are logged as not applied.
 class PolicyReloader {
  public:
+  // `running`: the file as it was loaded at start-up.
   PolicyReloader(uv_loop_t* loop, Logger& log, std::shared_ptr<policy::PolicyStore> store,
-                 std::string path);
+                 std::string path, policy::FlowConfig running);
   ~PolicyReloader();
   PolicyReloader(const PolicyReloader&) = delete;
   PolicyReloader& operator=(const PolicyReloader&) = delete;
@@ -33,11 +37,14 @@ class PolicyReloader {
   struct Job;
   void start_job();
   void finished(Job& job);
+  void warn_restart_only(const Job& job);
 
   uv_loop_t* loop_;
   Logger& log_;
   std::shared_ptr<policy::PolicyStore> store_;
   std::string path_;
+  // The configuration in force: start-up proxy, ledger and wallets, the last policy applied.
+  std::shared_ptr<const policy::FlowConfig> in_force_;
   std::string trigger_;
   Timer debounce_;
   bool running_ = false;

@@ -14,6 +14,9 @@ struct RunOptions {
   // The flow.yaml the settings came from (empty: none). Its policy is reloaded on SIGHUP and
   // when the file changes.
   std::string config_path;
+  // That file as it was loaded (its own proxy, ledger and wallets, before command-line
+  // overrides): a reload is compared with it.
+  policy::FlowConfig file;
   std::shared_ptr<const policy::PolicySnapshot> policy = policy::PolicySnapshot::empty();
   // The paid path: enabled when at least one wallet is configured; the ledger is then opened
   // (and locked) at start-up.
@@ -24,7 +27,8 @@ struct RunOptions {
 };
 
 // Runs the proxy on a fresh libuv loop until SIGTERM/SIGINT (or request_stop()) and the drain
-// that follows. Returns the process exit code; start-up errors are printed to stderr.
+// that follows. Returns the process exit code; start-up errors are printed to stderr. Nothing
+// is written (ledger, access log, port file) before check_start (start_check.hpp) has passed.
 int run_proxy(const RunOptions& options);
 
 // Asks a running run_proxy() to drain and return; safe from any thread.

@@ -1,0 +1,37 @@
+#pragma once
+#include <uv.h>
+
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "flow/policy/flow_config.hpp"
+#include "flow/proxy/payment_services.hpp"
+#include "flow/proxy/proxy_runner.hpp"
+
+namespace flow::proxy {
+
+// A configuration `402flow run` refuses to start with. The message is for the operator.
+class StartError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What the checks produced, so that `run` uses exactly what was checked.
+struct StartPlan {
+  sockaddr_storage listen{};
+  std::vector<Wallet> wallets;  // every wallet with its key loaded
+};
+
+// Everything `402flow run` checks before it writes anything (ledger, access log, port file) or
+// binds its listener, and what `402flow check` runs too, so the two never disagree: the listen
+// address and who may use it, every wallet's key, and the folders of the ledger and the access
+// log. Reads files and the environment, writes nothing. Throws StartError.
+StartPlan check_start(const RunOptions& options);
+
+// The listener's address, or why it is refused: not HOST:PORT, not an IP address, or not
+// loopback without agent authentication (shared mode).
+std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxySettings& settings);
+
+}  // namespace flow::proxy

@@ -1,0 +1,85 @@
+#include "flow/proxy/start_check.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "flow/proxy/net_address.hpp"
+#include "flow/proxy/target.hpp"
+
+namespace flow::proxy {
+namespace {
+
+namespace fs = std::filesystem;
+
+sockaddr_storage checked_listen(const policy::ProxySettings& settings) {
+  auto resolved = listen_sockaddr(settings);
+  if (auto* error = std::get_if<std::string>(&resolved)) throw StartError(*error);
+  return std::get<sockaddr_storage>(resolved);
+}
+
+// A file the proxy will create or append to: its folder must exist and be writable, and the
+// file itself, when it exists, writable. `what` names the setting ("ledger.path").
+void check_writable_file(const std::string& path, const std::string& what) {
+  const fs::path file(path);
+  const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) {
+    throw StartError(what + " " + path + ": the folder " + folder.string() + " does not exist");
+  }
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    throw StartError(what + " " + path + ": the folder " + folder.string() +
+                     " is not writable: " + std::strerror(errno));
+  }
+  if (fs::exists(file, ec) && ::access(file.c_str(), R_OK | W_OK) != 0) {
+    throw StartError(what + " " + path + " is not writable: " + std::strerror(errno));
+  }
+}
+
+std::vector<Wallet> checked_wallets(const std::vector<policy::WalletSpec>& specs) {
+  try {
+    return load_wallets(specs);
+  } catch (const std::runtime_error& e) {
+    throw StartError(e.what());
+  }
+}
+
+}  // namespace
+
+std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxySettings& settings) {
+  const auto target = parse_listen_address(settings.listen);
+  if (!target) {
+    return "invalid listen address '" + settings.listen +
+           "': expected HOST:PORT, e.g. 127.0.0.1:8402 or [::1]:8402";
+  }
+  auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
+  if (!addr) {
+    return "invalid listen address '" + settings.listen +
+           "': the host must be an IP address (or localhost)";
+  }
+  if (!is_loopback(reinterpret_cast<sockaddr*>(&*addr)) &&
+      settings.identity != policy::AgentIdentity::shared) {
+    // Agent authentication (shared mode) is what makes a non-loopback listener safe; without
+    // it, such a listener would be an open proxy.
+    return "refusing to listen on " + settings.listen +
+           ": a non-loopback listener needs agent authentication (proxy.identity: shared, with "
+           "agent token hashes); listen on 127.0.0.1 or ::1 instead";
+  }
+  return *addr;
+}
+
+StartPlan check_start(const RunOptions& options) {
+  StartPlan plan;
+  plan.listen = checked_listen(options.settings);
+  plan.wallets = checked_wallets(options.wallets);
+  // The ledger is opened only for the paid path, i.e. with a wallet.
+  if (!plan.wallets.empty()) check_writable_file(options.ledger.path, "ledger.path");
+  if (options.settings.access_log != "-") {
+    check_writable_file(options.settings.access_log, "access_log");
+  }
+  return plan;
+}
+
+}  // namespace flow::proxy
