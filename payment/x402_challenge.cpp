@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flow/payment/base64.hpp"
+#include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_network.hpp"
 #include "x402_json.hpp"
 
@@ -158,6 +159,10 @@ OfferProblem classify_terms(const X402Requirement& req) {
   if (req.offer.amount == 0) return OfferProblem::zero_amount;
   if (is_zero_address(req.offer.pay_to)) return OfferProblem::pay_to_zero_address;
   if (req.offer.pay_to == req.offer.asset) return OfferProblem::pay_to_is_asset;
+  if (req.offer.pay_to == to_lower(kPermit2Address) ||
+      req.offer.pay_to == to_lower(kX402Permit2Spender)) {
+    return OfferProblem::pay_to_is_permit2;
+  }
   return OfferProblem::none;
 }
 
@@ -598,6 +603,8 @@ std::string_view offer_problem_name(OfferProblem problem) {
       return "pay_to_zero_address";
     case OfferProblem::pay_to_is_asset:
       return "pay_to_is_asset";
+    case OfferProblem::pay_to_is_permit2:
+      return "pay_to_is_permit2";
   }
   return "unknown";
 }

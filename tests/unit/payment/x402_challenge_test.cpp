@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "flow/payment/base64.hpp"
+#include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_challenge.hpp"
 #include "flow/payment/x402_network.hpp"
 
@@ -660,4 +661,14 @@ TEST_CASE("an offer paying the token contract itself is refused as pay_to_is_ass
   CHECK(c.accepts[0].problem == OfferProblem::pay_to_is_asset);
   CHECK(c.accepts[1].problem == OfferProblem::pay_to_is_asset);
   CHECK(offer_problem_name(OfferProblem::pay_to_is_asset) == "pay_to_is_asset");
+}
+
+TEST_CASE("an offer paying the Permit2 contract or x402's Permit2 proxy is refused") {
+  for (const std::string_view contract : {kPermit2Address, kX402Permit2Spender}) {
+    auto offer = v2_offer();
+    offer["payTo"] = std::string(contract);
+    const auto& c = challenge_of(with_header(v2_required(json::array({offer}))).parse());
+    CHECK_MESSAGE(c.accepts[0].problem == OfferProblem::pay_to_is_permit2, contract);
+  }
+  CHECK(offer_problem_name(OfferProblem::pay_to_is_permit2) == "pay_to_is_permit2");
 }
