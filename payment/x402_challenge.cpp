@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flow/payment/base64.hpp"
+#include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_network.hpp"
 #include "x402_json.hpp"
 
@@ -149,6 +150,22 @@ void read_extra(const json& item, X402Requirement& req, bool& unknown_method) {
   unknown_method = !name || (*name != "permit2" && *name != "eip3009");
 }
 
+bool is_zero_address(std::string_view lower_hex) {
+  return lower_hex == "0x0000000000000000000000000000000000000000";
+}
+
+// After the checks above the addresses are lower-case 0x + 40 hex, so equal text is equal.
+OfferProblem classify_terms(const X402Requirement& req) {
+  if (req.offer.amount == 0) return OfferProblem::zero_amount;
+  if (is_zero_address(req.offer.pay_to)) return OfferProblem::pay_to_zero_address;
+  if (req.offer.pay_to == req.offer.asset) return OfferProblem::pay_to_is_asset;
+  if (req.offer.pay_to == to_lower(kPermit2Address) ||
+      req.offer.pay_to == to_lower(kX402Permit2Spender)) {
+    return OfferProblem::pay_to_is_permit2;
+  }
+  return OfferProblem::none;
+}
+
 OfferProblem classify(const X402Requirement& req, bool network_known, bool unknown_method) {
   if (!network_known) return OfferProblem::unknown_network;
   if (req.offer.scheme != "exact" || !req.chain_id || unknown_method)
@@ -158,7 +175,7 @@ OfferProblem classify(const X402Requirement& req, bool network_known, bool unkno
     return OfferProblem::bad_address;
   if (!req.permit2 && (req.domain_name.empty() || req.domain_version.empty()))
     return OfferProblem::missing_domain;
-  return OfferProblem::none;
+  return classify_terms(req);
 }
 
 X402Requirement read_requirement(const json& item, std::size_t index, int version, Shape shape,
@@ -580,6 +597,14 @@ std::string_view offer_problem_name(OfferProblem problem) {
       return "bad_address";
     case OfferProblem::missing_domain:
       return "missing_domain";
+    case OfferProblem::zero_amount:
+      return "zero_amount";
+    case OfferProblem::pay_to_zero_address:
+      return "pay_to_zero_address";
+    case OfferProblem::pay_to_is_asset:
+      return "pay_to_is_asset";
+    case OfferProblem::pay_to_is_permit2:
+      return "pay_to_is_permit2";
   }
   return "unknown";
 }

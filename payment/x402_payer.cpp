@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "flow/payment/hex.hpp"
@@ -27,6 +28,8 @@ std::optional<ExactEvmTerms> exact_evm_terms(const X402Requirement& r) {
   const auto asset = parse_evm_address(r.offer.asset);
   const auto pay_to = parse_evm_address(r.offer.pay_to);
   if (!asset || !pay_to) return std::nullopt;
+  // The parser names these (OfferProblem); the signer refuses them too, whatever built `r`.
+  if (r.offer.amount == 0 || *pay_to == EvmAddress{} || *pay_to == *asset) return std::nullopt;
   ExactEvmTerms terms;
   terms.method = r.permit2 ? EvmTransferMethod::permit2 : EvmTransferMethod::eip3009;
   terms.chain_id = *r.chain_id;
@@ -42,15 +45,25 @@ std::optional<ExactEvmTerms> exact_evm_terms(const X402Requirement& r) {
   return terms;
 }
 
-ExactEvmNonce fresh_exact_evm_nonce(const X402Requirement& r, std::int64_t now) {
+std::int64_t validity_seconds(std::int64_t offered, std::int64_t max_validity) {
+  const std::int64_t cap = max_validity > 0 ? max_validity : kDefaultMaxValiditySeconds;
+  const std::int64_t asked = offered > 0 ? offered : kDefaultTimeout;
+  return std::min(asked, cap);
+}
+
+ExactEvmNonce fresh_exact_evm_nonce(const X402Requirement& r, std::int64_t now,
+                                    std::int64_t max_validity) {
   ExactEvmNonce n;
   if (RAND_bytes(n.nonce.data(), static_cast<int>(n.nonce.size())) != 1) {
     // Without randomness there is no safe nonce: a repeated nonce would be refused on chain at
     // best. This is not a data-path condition any caller can handle.
     std::abort();
   }
+  // Only our clock sets the window: validAfter in the past (the facilitator's clock may lag), and
+  // validBefore no later than max_validity ahead, however long the merchant asks for (a signed
+  // authorization can be submitted by whoever holds it until then).
   n.valid_after = now > kValidAfterSkew ? now - kValidAfterSkew : 0;
-  n.valid_before = now + (r.max_timeout_seconds > 0 ? r.max_timeout_seconds : kDefaultTimeout);
+  n.valid_before = now + validity_seconds(r.max_timeout_seconds, max_validity);
   return n;
 }
 

@@ -202,8 +202,8 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
   if (root.IsNull()) throw ConfigError(source_name + ": " + kMissingVersion);
   r.expect_map(root, "the top level");
   r.only_keys(root, "the top level",
-              {"version", "proxy", "ledger", "wallets", "organization", "review", "assets",
-               "agents", "merchants"});
+              {"version", "proxy", "ledger", "wallets", "organization", "review", "payment",
+               "assets", "agents", "merchants"});
   if (!root["version"]) r.fail(root, kMissingVersion);
   config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
   if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy, source_name);

@@ -54,6 +54,21 @@ ReviewRules read_review(const YamlReader& r, const Field& f, const AssetTable& t
   return review;
 }
 
+PaymentRules read_payment(const YamlReader& r, const Field& f) {
+  r.expect_map(f);
+  r.only_keys(f.value, f.where, {"max_validity"});
+  PaymentRules payment;
+  if (const Field v = r.field(f.value, f.where, "max_validity")) {
+    const auto validity = r.duration(v);
+    if (validity.count() % 1000 != 0 || validity < kMinMaxValidity || validity > kMaxMaxValidity) {
+      r.fail(v, v.where + " must be whole seconds from 10s to 24h (e.g. 10m), got '" +
+                    (v.value.IsScalar() ? v.value.Scalar() : std::string()) + "'");
+    }
+    payment.max_validity = std::chrono::duration_cast<std::chrono::seconds>(validity);
+  }
+  return payment;
+}
+
 }  // namespace
 
 bool is_valid_name(std::string_view text, bool allow_star) {
@@ -72,6 +87,7 @@ PolicyDefinition read_policy(const YamlReader& r, const YAML::Node& root) {
     def.organization = read_organization(r, f, def.assets);
   }
   if (const Field f = r.field(root, "", "review")) def.review = read_review(r, f, def.assets);
+  if (const Field f = r.field(root, "", "payment")) def.payment = read_payment(r, f);
   if (const Field f = r.field(root, "", "merchants")) {
     def.merchants = read_merchants(r, f, def.assets);
   }

@@ -166,6 +166,10 @@ void write_organization(std::ostream& out, const FlowConfig& config) {
   budgets_only.budgets = org.caps.budgets;
   if (!budgets_only.empty()) write_block(out, "org budgets", cap_lines(budgets_only));
   write_block(out, "review", review_lines(d.review));
+  write_block(
+      out, "validity",
+      {"a signed payment is valid at most " + human_duration(d.payment.max_validity.count()) +
+       " (payment.max_validity), whatever the merchant asks"});
   write_block(out, "assets", asset_lines(config));
 }
 

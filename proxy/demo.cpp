@@ -245,8 +245,8 @@ merchants:
 
 // The sections of a flow.yaml that make up the payment policy. The others (proxy, ledger,
 // wallets) are the demo's own, whatever the chosen file says.
-constexpr const char* kPolicySections[] = {"organization", "review", "assets", "agents",
-                                           "merchants"};
+constexpr const char* kPolicySections[] = {"organization", "review", "payment",
+                                           "assets",       "agents", "merchants"};
 
 // The agent the demo pays for: research-bot when the policy lists it, else its first agent.
 std::string demo_agent(const YAML::Node& policy) {

@@ -380,7 +380,8 @@ void Exchange::begin_payment() {
     const std::size_t index = accepts.at(*out.decision.offer_index);
     const payment::X402Requirement& requirement = challenge->accepts.at(index);
     const Wallet* wallet = services->wallet_for(requirement.offer.network);
-    const payment::ExactEvmNonce nonce = payment::fresh_exact_evm_nonce(requirement, in.now);
+    const payment::ExactEvmNonce nonce = payment::fresh_exact_evm_nonce(
+        requirement, in.now, in.policy->definition().payment.max_validity.count());
     payment::X402Payment signed_payment = payment::pay_x402(*challenge, index, wallet->key, nonce);
     const std::int64_t attempt = out.reserve->attempt->id;
     auto marked = ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,

@@ -19,6 +19,7 @@ using payment::EvmTransferMethod;
 
 constexpr std::string_view kPaymentRequired = "Payment required";
 constexpr std::int64_t kMaxTimeoutSeconds = 60;
+constexpr std::uint64_t kHostileTimeoutSeconds = 1'000'000'000'000;  // 10^12 s
 constexpr std::size_t kChallengeCacheLimit = 64;
 
 constexpr std::string_view kBaseUsdc = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
@@ -194,6 +195,21 @@ MerchantRoutes::MerchantRoutes(const EvmAddress& pay_to) {
   paid("/v2/drop", "A forecast whose connection drops after settlement", "drop",
        {make_requirement(2, kBase, 10000, pay_to, eip3009)})
       ->settlement = Settlement::settle_and_drop;
+  // Hostile terms: offers an honest merchant never makes, which the proxy must not sign as asked.
+  Requirement long_validity = make_requirement(2, kBase, 10000, pay_to, eip3009);
+  long_validity.json["maxTimeoutSeconds"] = kHostileTimeoutSeconds;
+  paid("/v2/long-validity", "A forecast asking for an authorization valid ~31,688 years",
+       "long-validity", {long_validity});
+  Requirement long_permit2 = make_requirement(2, kBase, 10000, pay_to, EvmTransferMethod::permit2);
+  long_permit2.json["maxTimeoutSeconds"] = kHostileTimeoutSeconds;
+  paid("/v2/long-validity-permit2", "A forecast asking for a Permit2 deadline ~31,688 years away",
+       "long-validity-permit2", {long_permit2});
+  paid("/v2/zero-amount", "A forecast for 0 USDC", "zero-amount",
+       {make_requirement(2, kBase, 0, pay_to, eip3009)});
+  paid("/v2/pay-to-zero", "A forecast paid to the zero address", "pay-to-zero",
+       {make_requirement(2, kBase, 10000, EvmAddress{}, eip3009)});
+  paid("/v2/pay-to-asset", "A forecast paid to the USDC contract itself", "pay-to-asset",
+       {make_requirement(2, kBase, 10000, address_or_throw(kBaseUsdc), eip3009)});
 }
 
 Route* MerchantRoutes::find(std::string_view path) {
@@ -323,6 +339,7 @@ bool MerchantRoutes::verify(Route& route, const std::string& header, std::int64_
   record.payer = verified.payer;
   record.amount = verified.amount;
   record.nonce = verified.nonce.nonce;
+  record.valid_before = verified.nonce.valid_before;
   record.transaction = transaction;
   return true;
 }
@@ -464,6 +481,7 @@ void MerchantRoutes::write_payments(MerchantAnswer& answer) const {
                     {"network", p.requirement->network},
                     {"asset", payment::evm_address_checksummed(p.requirement->terms.asset)},
                     {"nonce", payment::to_hex(p.nonce)},
+                    {"validBefore", std::to_string(p.valid_before)},
                     {"transaction", payment::to_hex(p.transaction)}});
   }
   answer.status = 200;

@@ -74,6 +74,7 @@ struct PaymentRecord {
   payment::EvmAddress payer{};
   payment::Atomic amount = 0;
   payment::Hash32 nonce{};
+  std::int64_t valid_before = 0;  // validBefore / Permit2 deadline, as signed
   payment::Hash32 transaction{};  // keccak of the signature: the local settlement's id
   payment::Hash32 nonce_key{};    // see spent_nonces_
 };

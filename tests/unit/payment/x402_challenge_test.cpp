@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "flow/payment/base64.hpp"
+#include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_challenge.hpp"
 #include "flow/payment/x402_network.hpp"
 
@@ -619,4 +620,55 @@ TEST_CASE("malformed CAIP-2 identifiers and unknown legacy names are refused") {
                                  std::string("ab_c:x")}) {
     CHECK_FALSE_MESSAGE(normalize_x402_network(bad).has_value(), bad);
   }
+}
+
+TEST_CASE("an exact offer for amount 0 is listed but refused as zero_amount") {
+  auto zero = v2_offer();
+  zero["amount"] = "0";
+  auto v1_zero = v1_offer("base");
+  v1_zero["maxAmountRequired"] = "000";
+  const auto& c = challenge_of(with_header(v2_required(json::array({zero, v2_offer()}))).parse());
+  CHECK(c.accepts[0].problem == OfferProblem::zero_amount);
+  CHECK(c.accepts[0].amount_error == AmountError::none);
+  CHECK(c.accepts[1].problem == OfferProblem::none);
+  const auto& d =
+      challenge_of(with_body({{"x402Version", 1}, {"accepts", json::array({v1_zero})}}).parse());
+  CHECK(d.accepts[0].problem == OfferProblem::zero_amount);
+  CHECK(offer_problem_name(OfferProblem::zero_amount) == "zero_amount");
+}
+
+TEST_CASE("an offer paying the zero address is refused as pay_to_zero_address") {
+  auto offer = v2_offer();
+  offer["payTo"] = "0x0000000000000000000000000000000000000000";
+  const auto& c = challenge_of(with_header(v2_required(json::array({offer}))).parse());
+  CHECK(c.accepts[0].problem == OfferProblem::pay_to_zero_address);
+  auto v1 = v1_offer("base");
+  v1["payTo"] = "0x0000000000000000000000000000000000000000";
+  const auto& d =
+      challenge_of(with_body({{"x402Version", 1}, {"accepts", json::array({v1})}}).parse());
+  CHECK(d.accepts[0].problem == OfferProblem::pay_to_zero_address);
+  CHECK(offer_problem_name(OfferProblem::pay_to_zero_address) == "pay_to_zero_address");
+}
+
+TEST_CASE("an offer paying the token contract itself is refused as pay_to_is_asset") {
+  auto offer = v2_offer();
+  // Same address, other case: compared as addresses, not as text.
+  offer["payTo"] = "0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+  auto permit2 = v2_offer();
+  permit2["payTo"] = kUsdcBaseSepolia;
+  permit2["extra"]["assetTransferMethod"] = "permit2";
+  const auto& c = challenge_of(with_header(v2_required(json::array({offer, permit2}))).parse());
+  CHECK(c.accepts[0].problem == OfferProblem::pay_to_is_asset);
+  CHECK(c.accepts[1].problem == OfferProblem::pay_to_is_asset);
+  CHECK(offer_problem_name(OfferProblem::pay_to_is_asset) == "pay_to_is_asset");
+}
+
+TEST_CASE("an offer paying the Permit2 contract or x402's Permit2 proxy is refused") {
+  for (const std::string_view contract : {kPermit2Address, kX402Permit2Spender}) {
+    auto offer = v2_offer();
+    offer["payTo"] = std::string(contract);
+    const auto& c = challenge_of(with_header(v2_required(json::array({offer}))).parse());
+    CHECK_MESSAGE(c.accepts[0].problem == OfferProblem::pay_to_is_permit2, contract);
+  }
+  CHECK(offer_problem_name(OfferProblem::pay_to_is_permit2) == "pay_to_is_permit2");
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 
 #include "flow/policy/flow_config.hpp"
@@ -151,4 +152,32 @@ TEST_CASE("bad wallets, ledger and identity settings name their line") {
   CHECK(error_of("proxy:\n  identity: trusted\n") ==
         "flow.yaml:2:13: proxy.identity must be sidecar or shared");
   CHECK(error_of("wallets: {}\n") == "flow.yaml:1:10: wallets must be a list");
+}
+
+TEST_CASE("payment.max_validity bounds how long a signed payment stays valid; default 10 minutes") {
+  const auto defaults = parse_flow_config("version: 1\n", "flow.yaml");
+  CHECK(defaults.policy->definition().payment.max_validity == std::chrono::minutes(10));
+  const auto set = parse_flow_config("version: 1\npayment:\n  max_validity: 2m\n", "flow.yaml");
+  CHECK(set.policy->definition().payment.max_validity == std::chrono::seconds(120));
+  const auto longest =
+      parse_flow_config("version: 1\npayment:\n  max_validity: 24h\n", "flow.yaml");
+  CHECK(longest.policy->definition().payment.max_validity == std::chrono::hours(24));
+  const auto shortest =
+      parse_flow_config("version: 1\npayment:\n  max_validity: 10\n", "flow.yaml");
+  CHECK(shortest.policy->definition().payment.max_validity == std::chrono::seconds(10));
+}
+
+TEST_CASE("a payment.max_validity of zero, too short, over a day or not a duration is refused") {
+  for (const char* bad : {"0", "0s", "9s", "1500ms", "25h", "1000000h", "-5m", "ten minutes"}) {
+    const std::string error =
+        error_of(std::string("version: 1\npayment:\n  max_validity: ") + bad + "\n");
+    INFO(bad << ": " << error);
+    CHECK(error.rfind("flow.yaml:3:17: payment.max_validity must be ", 0) == 0);
+  }
+  CHECK(error_of("version: 1\npayment:\n  max_validity:\n").find("payment.max_validity") !=
+        std::string::npos);
+  CHECK(error_of("version: 1\npayment:\n  max_valid: 5m\n").find("unknown key 'max_valid'") !=
+        std::string::npos);
+  CHECK(error_of("version: 1\npayment: 5m\n").find("payment must be a mapping") !=
+        std::string::npos);
 }

@@ -131,6 +131,14 @@ organization:
   CHECK(has_line(without, "  payable           up to 1 USDC: not payable (no wallet configured)"));
 }
 
+TEST_CASE("the summary shows how long a signed payment stays valid") {
+  CHECK(has_line(summary_of("version: 1\n"),
+                 "  validity          a signed payment is valid at most 10m "
+                 "(payment.max_validity), whatever the merchant asks"));
+  CHECK(summary_of("version: 1\npayment:\n  max_validity: 90s\n")
+            .find("valid at most 90s (payment.max_validity)") != std::string::npos);
+}
+
 TEST_CASE("the summary warns when nothing is payable") {
   const std::string s = summary_of("agents:\n  - id: bot\n");
   CHECK(has_line(s, "  payable           nothing (organization.caps.per_request names no unit)"));

@@ -44,6 +44,11 @@ enum class OfferProblem {
                        // or an extra.assetTransferMethod other than eip3009 / permit2
   bad_address,         // asset or payTo is missing or not 0x + 40 hex (on eip155)
   missing_domain,      // EIP-3009 without extra.name / extra.version
+  // Terms no honest exact offer has; signing them pays nothing to anyone, or burns the money:
+  zero_amount,          // exact with amount "0": a settled receipt for a payment of nothing
+  pay_to_zero_address,  // payTo 0x0000…0000: tokens sent there are gone
+  pay_to_is_asset,      // payTo is the token contract itself: tokens sent there are stuck
+  pay_to_is_permit2,    // payTo is the Permit2 contract or x402's Permit2 proxy: stuck as well
 };
 std::string_view offer_problem_name(OfferProblem problem);
 

@@ -24,10 +24,20 @@ struct X402Payment {
 // a scheme other than exact, a network without an EVM chain id).
 std::optional<ExactEvmTerms> exact_evm_terms(const X402Requirement& requirement);
 
+// The longest validity window signed when the caller names none (payment.max_validity's default).
+inline constexpr std::int64_t kDefaultMaxValiditySeconds = 600;
+
+// How long an authorization for an offer asking `offered` seconds (maxTimeoutSeconds; 300 when
+// 0 or absent) stays valid: never longer than `max_validity` (kDefaultMaxValiditySeconds when 0
+// or negative).
+std::int64_t validity_seconds(std::int64_t offered, std::int64_t max_validity);
+
 // A fresh payer-chosen part: 32 random bytes of nonce, valid from 10 minutes ago (clock skew
-// between us and the merchant's facilitator) until now + maxTimeoutSeconds (300 s when the
-// offer states none).
-ExactEvmNonce fresh_exact_evm_nonce(const X402Requirement& requirement, std::int64_t now);
+// between us and the merchant's facilitator; never later than `now`, whatever the offer says)
+// until now + validity_seconds(maxTimeoutSeconds, max_validity). EIP-3009 signs these as
+// validAfter/validBefore, Permit2 as witness.validAfter/deadline.
+ExactEvmNonce fresh_exact_evm_nonce(const X402Requirement& requirement, std::int64_t now,
+                                    std::int64_t max_validity);
 
 // Signs accepts[index] with `key`. The requirement must have exact_evm_terms.
 X402Payment pay_x402(const X402Challenge& challenge, std::size_t index, const EvmKey& key,

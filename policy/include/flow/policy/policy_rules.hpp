@@ -67,6 +67,18 @@ struct ReviewRules {
   std::chrono::seconds approval_ttl{std::chrono::minutes{15}};
 };
 
+// How the proxy signs what it pays (`payment:` in flow.yaml).
+struct PaymentRules {
+  // The longest an authorization may stay valid: validBefore (Permit2: deadline) is at most this
+  // far ahead of signing, whatever maxTimeoutSeconds the offer asks for.
+  std::chrono::seconds max_validity{std::chrono::minutes{10}};
+};
+
+// payment.max_validity's bounds: a facilitator needs a few seconds to settle; a day is already
+// longer than any merchant needs to settle a request it answers.
+inline constexpr std::chrono::seconds kMinMaxValidity{10};
+inline constexpr std::chrono::seconds kMaxMaxValidity{std::chrono::hours{24}};
+
 struct AgentMerchantCaps {
   std::string merchant;  // a merchant rule's name
   std::size_t merchant_index = 0;
@@ -105,6 +117,7 @@ struct PolicyDefinition {
   AssetTable assets = AssetTable::with_built_ins();
   OrganizationRules organization;
   ReviewRules review;
+  PaymentRules payment;
   std::vector<AgentRule> agents;
   std::vector<MerchantRule> merchants;
 };
