@@ -368,8 +368,9 @@ void Exchange::begin_payment() {
     const payment::ExactEvmNonce nonce = payment::fresh_exact_evm_nonce(requirement, in.now);
     payment::X402Payment signed_payment = payment::pay_x402(*challenge, index, wallet->key, nonce);
     const std::int64_t attempt = out.reserve->attempt->id;
-    auto marked = ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,
-                                               signed_payment.credential_sha256});
+    auto marked =
+        ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,
+                                     signed_payment.credential_sha256, nonce.valid_before});
     if (!marked.ok()) {
       (void)ledger.release(attempt, "recording the signature failed; nothing was sent");
       return marked.error();
