@@ -14,6 +14,7 @@
 
 #include "flow/payment/x402_payer.hpp"
 #include "flow/payment/x402_settlement.hpp"
+#include "flow/payment/x402_settlement_verdict.hpp"
 #include "flow/proxy/client_connection.hpp"
 #include "flow/proxy/control_headers.hpp"
 #include "flow/proxy/exchange.hpp"
@@ -77,8 +78,8 @@ std::string unpayable_reason(const payment::X402Requirement& r, bool has_wallet)
   return {};
 }
 
-// The ledger's outcome for the merchant's answer to a paid request. Only a verdict the merchant
-// states makes an attempt failed; silence or contradiction leaves it unknown (budget held).
+// The ledger's outcome for the merchant's answer to a paid request: payment/ judges it (only a
+// refusal that proves nothing moved is failed; anything else but a settlement is unknown).
 // `refusal_text`: the `error` of a fresh v2 challenge in the answer (PAYMENT-REQUIRED), if any.
 storage::Outcome classify_answer(int status, const payment::SettlementParse& evidence,
                                  const std::string& refusal_text) {
@@ -88,29 +89,20 @@ storage::Outcome classify_answer(int status, const payment::SettlementParse& evi
     o.evidence = evidence.settlement->raw_json;
     o.settlement_ref = evidence.settlement->transaction;
   }
-  const bool success = evidence.settlement && evidence.settlement->success;
-  const bool refusal = evidence.settlement && !evidence.settlement->success;
-  if (status < 400 && success) {
-    o.state = storage::AttemptState::settled;
-  } else if (refusal) {
-    o.state = storage::AttemptState::failed;
-    o.failure_reason = evidence.settlement->error_reason.empty()
-                           ? "the merchant reported the settlement failed"
-                           : evidence.settlement->error_reason;
-  } else if (status == 402 && !refusal_text.empty()) {
-    // A fresh challenge that says why: the merchant's verdict on this payment.
-    o.state = storage::AttemptState::failed;
-    o.failure_reason = refusal_text;
-  } else if (status == 402) {
-    // Another 402 with no evidence and no reason: no verdict. The budget stays held.
-    o.state = storage::AttemptState::unknown;
-    o.failure_reason = "the merchant answered the paid request with another 402 without saying why";
-  } else {
-    o.state = storage::AttemptState::unknown;
-    o.failure_reason = evidence.present ? "unreadable settlement evidence: " + evidence.problem
-                                        : "no settlement evidence in the merchant's answer (HTTP " +
-                                              std::to_string(status) + ")";
+  payment::SettlementJudgement judged =
+      payment::judge_x402_settlement(status, evidence, refusal_text);
+  switch (judged.verdict) {
+    case payment::SettlementVerdict::settled:
+      o.state = storage::AttemptState::settled;
+      break;
+    case payment::SettlementVerdict::failed:
+      o.state = storage::AttemptState::failed;
+      break;
+    case payment::SettlementVerdict::unknown:
+      o.state = storage::AttemptState::unknown;
+      break;
   }
+  o.failure_reason = std::move(judged.reason);
   return o;
 }
 
@@ -384,8 +376,9 @@ void Exchange::begin_payment() {
         requirement, in.now, in.policy->definition().payment.max_validity.count());
     payment::X402Payment signed_payment = payment::pay_x402(*challenge, index, wallet->key, nonce);
     const std::int64_t attempt = out.reserve->attempt->id;
-    auto marked = ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,
-                                               signed_payment.credential_sha256});
+    auto marked =
+        ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,
+                                     signed_payment.credential_sha256, nonce.valid_before});
     if (!marked.ok()) {
       (void)ledger.release(attempt, "recording the signature failed; nothing was sent");
       return marked.error();

@@ -210,6 +210,18 @@ MerchantRoutes::MerchantRoutes(const EvmAddress& pay_to) {
        {make_requirement(2, kBase, 10000, EvmAddress{}, eip3009)});
   paid("/v2/pay-to-asset", "A forecast paid to the USDC contract itself", "pay-to-asset",
        {make_requirement(2, kBase, 10000, address_or_throw(kBaseUsdc), eip3009)});
+  paid("/v2/unsettled-200", "A forecast delivered with success:false (keeps the authorization)",
+       "unsettled-200", {make_requirement(2, kBase, 10000, pay_to, eip3009)})
+      ->settlement = Settlement::deliver_unsettled;
+  paid("/v2/settlement-pending", "A forecast whose settlement is broadcast, not confirmed",
+       "settlement-pending", {make_requirement(2, kBase, 10000, pay_to, eip3009)})
+      ->settlement = Settlement::pending;
+  paid("/v2/settled-502", "A forecast settled, then answered 502", "settled-502",
+       {make_requirement(2, kBase, 10000, pay_to, eip3009)})
+      ->settlement = Settlement::settle_then_502;
+  paid("/v2/bad-signature", "A forecast whose facilitator rejects every signature", "bad-signature",
+       {make_requirement(2, kBase, 10000, pay_to, eip3009)})
+      ->settlement = Settlement::refuse_signature;
 }
 
 Route* MerchantRoutes::find(std::string_view path) {
@@ -268,18 +280,57 @@ void MerchantRoutes::answer_paid_route(Route& route, const MerchantRequest& requ
     write_success(*cached, answer);
     return;
   }
-  if (route.settlement == Settlement::refuse) {
-    failure.reason = "settlement_refused";
-    failure.payer = payment::evm_address_checksummed(record.payer);
-    write_failure(route, request.host, failure, answer);
-    return;
-  }
+  if (answer_without_settling(route, request.host, record, answer)) return;
   const std::size_t index = payments_.size();
   payments_.push_back(record);
   by_signature_.emplace(record.transaction, index);
   spent_nonces_.emplace(record.nonce_key, index);
   write_success(record, answer);
   answer.drop = route.settlement == Settlement::settle_and_drop;
+  if (route.settlement == Settlement::settle_then_502) {
+    // Settled, but the facilitator's answer was lost: a 502 without evidence.
+    answer.status = 502;
+    answer.headers.clear();
+    answer.body = R"({"error":"facilitator error after settlement"})";
+  }
+}
+
+bool MerchantRoutes::answer_without_settling(Route& route, std::string_view host,
+                                             const PaymentRecord& record, MerchantAnswer& answer) {
+  Failure failure;
+  failure.payer = payment::evm_address_checksummed(record.payer);
+  switch (route.settlement) {
+    case Settlement::refuse:
+      failure.reason = "settlement_refused";
+      write_failure(route, host, failure, answer);
+      return true;
+    case Settlement::refuse_signature:
+      failure.reason = "invalid_exact_evm_payload_signature";
+      write_failure(route, host, failure, answer);
+      return true;
+    case Settlement::pending:
+      failure.reason = "settlement_pending";
+      write_failure(route, host, failure, answer, payment::to_hex(record.transaction));
+      return true;
+    case Settlement::deliver_unsettled:
+      // The content, and a settlement that "failed": the authorization stays with the merchant.
+      write_failure(route, host, failure, answer);
+      answer.status = 200;
+      answer.headers = "PAYMENT-RESPONSE: " +
+                       payment::encode_x402_settlement({{"success", false},
+                                                        {"transaction", ""},
+                                                        {"network", record.requirement->network},
+                                                        {"payer", failure.payer}}) +
+                       "\r\n";
+      answer.body = route.paid_body;
+      answer.error_reason = "unsettled";
+      return true;
+    case Settlement::settle:
+    case Settlement::settle_and_drop:
+    case Settlement::settle_then_502:
+      return false;
+  }
+  return false;
 }
 
 bool MerchantRoutes::verify(Route& route, const std::string& header, std::int64_t now,
@@ -459,11 +510,11 @@ void MerchantRoutes::write_success(const PaymentRecord& record, MerchantAnswer& 
 }
 
 void MerchantRoutes::write_failure(Route& route, std::string_view host, const Failure& failure,
-                                   MerchantAnswer& answer) {
+                                   MerchantAnswer& answer, std::string_view transaction) {
   write_challenge(route, host, failure.reason, true, answer);
   json settlement = {{"success", false},
                      {"errorReason", failure.reason},
-                     {"transaction", ""},
+                     {"transaction", transaction},
                      {"network", route.required.front().network}};
   if (!failure.payer.empty()) settlement["payer"] = failure.payer;
   answer.headers += route.version == 2 ? "PAYMENT-RESPONSE: " : "X-PAYMENT-RESPONSE: ";

@@ -49,9 +49,14 @@ enum class RouteKind { free, paid, payments };
 
 // What a paid route does once a payment has verified.
 enum class Settlement {
-  settle,          // record it and answer 200
-  refuse,          // answer 402 settlement_refused, record nothing
-  settle_and_drop  // record it, then close the connection without an answer
+  settle,           // record it and answer 200
+  refuse,           // answer 402 settlement_refused, record nothing
+  settle_and_drop,  // record it, then close the connection without an answer
+  // Hostile or unlucky merchants, for testing what a payer records:
+  deliver_unsettled,  // answer 200 with the content and success:false, record nothing
+  pending,            // answer 402 success:false settlement_pending with a transaction hash
+  settle_then_502,    // record it, then answer 502 as a failed facilitator would
+  refuse_signature,   // answer 402 invalid_exact_evm_payload_signature (a true refusal)
 };
 
 struct Route {
@@ -112,7 +117,10 @@ class MerchantRoutes {
                        bool current_price, MerchantAnswer& answer);
   void write_success(const PaymentRecord& record, MerchantAnswer& answer) const;
   void write_failure(Route& route, std::string_view host, const Failure& failure,
-                     MerchantAnswer& answer);
+                     MerchantAnswer& answer, std::string_view transaction = {});
+  // The hostile settlements that take no payment into the book; false for the others.
+  bool answer_without_settling(Route& route, std::string_view host, const PaymentRecord& record,
+                               MerchantAnswer& answer);
   void write_payments(MerchantAnswer& answer) const;
 
   std::vector<std::unique_ptr<Route>> routes_;

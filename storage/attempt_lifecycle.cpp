@@ -11,6 +11,16 @@
 namespace flow::storage::attempt_lifecycle {
 namespace {
 
+// A credential that left the process (submitted, or unknown) can be submitted by whoever holds
+// it until it expires, whatever the merchant said: a refusal keeps its reservation until then.
+// One that never left (signed -> failed) is released at once.
+void hold_refused_credential(Attempt& a, AttemptState from, std::int64_t now_s) {
+  const bool left = from == AttemptState::submitted || from == AttemptState::unknown;
+  if (a.state != AttemptState::failed || !left || a.valid_before == 0) return;
+  const std::int64_t until = a.valid_before + kExpiryMarginSeconds;
+  if (until > now_s) a.held_until = until;
+}
+
 // Loads the attempt, refuses an edge the state machine does not have, lets `fill` set the
 // fields the new state brings, writes it, and gives the money back if it stopped holding any.
 template <class Fill>
@@ -22,6 +32,7 @@ Result<Attempt> move_to(LedgerContext& ctx, std::int64_t attempt_id, AttemptStat
   }
   Attempt a = std::move(*loaded.value());
   const AttemptState from = a.state;
+  const bool held = attempt_holds_money(a);
   if (!is_transition_allowed(from, to)) {
     return ledger_error(LedgerErrorCode::illegal_transition,
                         "attempt " + std::to_string(attempt_id) + ": " +
@@ -31,9 +42,10 @@ Result<Attempt> move_to(LedgerContext& ctx, std::int64_t attempt_id, AttemptStat
   a.state = to;
   a.times.updated_at_ms = ctx.now_ms;
   fill(a);
+  hold_refused_credential(a, from, ctx.now_s());
   auto updated = attempt_store::update(ctx, a);
   if (!updated.ok()) return updated.error();
-  if (holds_money(from) && !holds_money(to)) {
+  if (held && !attempt_holds_money(a)) {
     auto released = reservation::release_counters(ctx, attempt_id);
     if (!released.ok()) return released.error();
   }
@@ -53,6 +65,7 @@ Result<Attempt> mark_signed(LedgerContext& ctx, std::int64_t attempt_id,
     a.payer = details.payer;
     a.credential_ref = details.credential_ref;
     a.credential_sha256 = details.credential_sha256;
+    a.valid_before = details.valid_before;
     a.times.signed_at_ms = ctx.now_ms;
   });
 }

@@ -13,7 +13,7 @@ constexpr const char* kColumns =
     "protocol_version, scheme, network, asset, amount, decimals, pay_to, resource, "
     "offer_expires_at, offer_index, decision_id, rule, approval_id, payer, credential_ref, "
     "credential_sha256, settlement_ref, evidence, http_status, failure_reason, reserved_at_ms, "
-    "signed_at_ms, submitted_at_ms, finished_at_ms, updated_at_ms";
+    "signed_at_ms, submitted_at_ms, finished_at_ms, updated_at_ms, valid_before, held_until";
 
 Result<Attempt> read_attempt(const sql::Query& q) {
   Attempt a;
@@ -61,6 +61,8 @@ Result<Attempt> read_attempt(const sql::Query& q) {
   a.times.submitted_at_ms = q.int64(30);
   a.times.finished_at_ms = q.int64(31);
   a.times.updated_at_ms = q.int64(32);
+  a.valid_before = q.int64(33);
+  a.held_until = q.int64(34);
   return a;
 }
 
@@ -161,8 +163,8 @@ Result<void> update(LedgerContext& ctx, const Attempt& a) {
   auto q = ctx.db.query(
       "UPDATE attempts SET state = ?2, payer = ?3, credential_ref = ?4, credential_sha256 = ?5, "
       "settlement_ref = ?6, evidence = ?7, http_status = ?8, failure_reason = ?9, "
-      "signed_at_ms = ?10, submitted_at_ms = ?11, finished_at_ms = ?12, updated_at_ms = ?13 "
-      "WHERE id = ?1");
+      "signed_at_ms = ?10, submitted_at_ms = ?11, finished_at_ms = ?12, updated_at_ms = ?13, "
+      "valid_before = ?14, held_until = ?15 WHERE id = ?1");
   q.bind(1, a.id)
       .bind(2, attempt_state_name(a.state))
       .bind(3, a.payer)
@@ -175,7 +177,9 @@ Result<void> update(LedgerContext& ctx, const Attempt& a) {
       .bind(10, a.times.signed_at_ms)
       .bind(11, a.times.submitted_at_ms)
       .bind(12, a.times.finished_at_ms)
-      .bind(13, a.times.updated_at_ms);
+      .bind(13, a.times.updated_at_ms)
+      .bind(14, a.valid_before)
+      .bind(15, a.held_until);
   auto done = q.run();
   if (!done.ok()) return done.error();
   if (ctx.db.changes() != 1) {

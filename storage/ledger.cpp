@@ -140,7 +140,11 @@ auto Ledger::read(F&& body) -> decltype(body(std::declval<LedgerContext&>())) {
 Result<ReserveOutcome> Ledger::reserve(const PaymentIntent& intent,
                                        const std::vector<policy::CapCheck>& caps) {
   const PaymentIntent stored = redacted(intent, options_.url_query);
-  return write([&](LedgerContext& ctx) { return reservation::reserve(ctx, stored, caps); });
+  return write([&](LedgerContext& ctx) -> Result<ReserveOutcome> {
+    auto swept = reservation::release_expired_holds(ctx);
+    if (!swept.ok()) return swept.error();
+    return reservation::reserve(ctx, stored, caps);
+  });
 }
 
 Result<Attempt> Ledger::mark_signed(std::int64_t attempt_id, const SignedDetails& details) {
@@ -190,7 +194,10 @@ Result<HeldTotals> Ledger::held_in_window(std::string_view counter_key, std::int
 }
 
 Result<HeldTotals> Ledger::cached_held(std::string_view counter_key, std::int64_t window_start) {
-  return read([&](LedgerContext& ctx) {
+  // A write: refused credentials that expired are released before the totals are read.
+  return write([&](LedgerContext& ctx) -> Result<HeldTotals> {
+    auto swept = reservation::release_expired_holds(ctx);
+    if (!swept.ok()) return swept.error();
     return reservation::held_for_window(ctx, counter_key, window_start);
   });
 }
@@ -235,7 +242,11 @@ Result<std::optional<Receipt>> Ledger::get_receipt(std::string_view receipt_id) 
 }
 
 Result<SpendReport> Ledger::spend() {
-  return read([&](LedgerContext& ctx) { return spend_query::build(ctx); });
+  return write([&](LedgerContext& ctx) -> Result<SpendReport> {
+    auto swept = reservation::release_expired_holds(ctx);
+    if (!swept.ok()) return swept.error();
+    return spend_query::build(ctx);
+  });
 }
 
 Result<ChainReport> Ledger::verify_chain() {

@@ -31,7 +31,8 @@ const std::string& holds_money_sql() {
       terms += terms.empty() ? "(" : " OR ";
       terms += "a.state = '" + std::string(attempt_state_name(s)) + "'";
     }
-    return terms + ")";
+    // A refused credential that may still be submitted holds money too (held_until).
+    return terms + " OR a.held_until <> 0)";
   }();
   return sql;
 }
@@ -251,6 +252,31 @@ Result<ReserveOutcome> reserve(LedgerContext& ctx, const PaymentIntent& intent,
     if (!stored.ok()) return stored.error();
   }
   return ReserveOutcome{ReserveStatus::reserved, std::move(attempt).value(), std::nullopt};
+}
+
+Result<std::size_t> release_expired_holds(LedgerContext& ctx) {
+  std::vector<std::int64_t> expired;
+  {
+    auto q = ctx.db.query(
+        "SELECT id FROM attempts WHERE held_until <> 0 AND held_until <= ?1 ORDER BY id");
+    q.bind(1, ctx.now_s());
+    for (;;) {
+      auto row = q.next();
+      if (!row.ok()) return row.error();
+      if (!row.value()) break;
+      expired.push_back(q.int64(0));
+    }
+  }
+  for (const std::int64_t id : expired) {
+    // The attempt stops counting first, so a rescan inside release_counters agrees.
+    auto q = ctx.db.query("UPDATE attempts SET held_until = 0, updated_at_ms = ?2 WHERE id = ?1");
+    q.bind(1, id).bind(2, ctx.now_ms);
+    auto updated = q.run();
+    if (!updated.ok()) return updated.error();
+    auto released = release_counters(ctx, id);
+    if (!released.ok()) return released.error();
+  }
+  return expired.size();
 }
 
 Result<void> release_counters(LedgerContext& ctx, std::int64_t attempt_id) {

@@ -20,6 +20,10 @@ Result<ReserveOutcome> reserve(LedgerContext& ctx, const PaymentIntent& intent,
 // reservations from the counters' cached totals.
 Result<void> release_counters(LedgerContext& ctx, std::int64_t attempt_id);
 
+// Releases the reservations of refused credentials whose hold (Attempt::held_until) has passed;
+// returns how many. Run before reading or checking held money.
+Result<std::size_t> release_expired_holds(LedgerContext& ctx);
+
 // The same totals from the counters' cache (moving its window forward as needed, never writing):
 // what policy evaluation reads before a reservation, in O(rows that left the window).
 Result<HeldTotals> held_for_window(LedgerContext& ctx, std::string_view key,

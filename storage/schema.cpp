@@ -209,8 +209,18 @@ CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
   BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations{{
+// Version 2: a credential's expiry, and the hold of a refused credential that had left the
+// process (it can still be submitted until it expires). Ledgers at version 1 keep their rows;
+// their attempts have no known expiry (0).
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE attempts ADD COLUMN valid_before INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN held_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX attempts_held_until ON attempts(held_until) WHERE held_until <> 0;
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
+    {2, "credential expiry and refused holds", kSchemaV2},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {

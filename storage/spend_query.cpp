@@ -88,8 +88,8 @@ Result<SpendReport> build(LedgerContext& ctx) {
   std::map<Key, SpendBySubject> by_agent;
   std::map<Key, SpendBySubject> by_merchant;
   auto q = ctx.db.query(
-      "SELECT agent, merchant_origin, network, asset, decimals, state, amount FROM attempts "
-      "WHERE state NOT IN ('failed', 'released')");
+      "SELECT agent, merchant_origin, network, asset, decimals, state, amount, held_until "
+      "FROM attempts WHERE state NOT IN ('failed', 'released') OR held_until <> 0");
   for (;;) {
     auto row = q.next();
     if (!row.ok()) return row.error();
@@ -99,7 +99,8 @@ Result<SpendReport> build(LedgerContext& ctx) {
     if (!state || !amount.ok()) {
       return ledger_error(LedgerErrorCode::storage_failed, "an attempt row is unreadable");
     }
-    if (!holds_money(*state)) continue;
+    // A refused credential still held until it expires counts as in flight.
+    if (!holds_money(*state) && q.int64(7) == 0) continue;
     const std::string network = q.text(2);
     const std::string asset = q.text(3);
     const auto decimals = static_cast<unsigned>(q.int64(4));

@@ -244,3 +244,123 @@ TEST_CASE("cached counter totals always equal the reservations they summarize") 
     }
   }
 }
+
+// --- refused credentials stay reserved until they expire ---
+
+namespace {
+
+// Reserved, signed with `valid_before`, sent, and refused by the merchant.
+Attempt refused_after_sending(Ledger& ledger, const std::string& key, Atomic amount,
+                              const std::vector<flow::policy::CapCheck>& caps,
+                              std::int64_t valid_before) {
+  const Attempt a = reserve_new(ledger, make_intent(key, amount), caps);
+  SignedDetails details = signed_details();
+  details.valid_before = valid_before;
+  ok(ledger.mark_signed(a.id, details));
+  ok(ledger.mark_submitted(a.id));
+  ok(ledger.finalize(a.id,
+                     outcome_of(AttemptState::failed, "invalid_exact_evm_payload_signature")));
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("a credential refused after it left holds its budget until validBefore has passed") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  const std::string key = "agent:alice:day";
+  const std::vector caps{amount_cap(key, 100)};
+  const std::int64_t valid_before = clock.seconds() + 600;
+  const Attempt a = refused_after_sending(ledger, "a", 60, caps, valid_before);
+
+  const auto stored = ok(ledger.get_attempt(a.id));
+  REQUIRE(stored.has_value());
+  CHECK(stored->state == AttemptState::failed);
+  CHECK(stored->valid_before == valid_before);
+  CHECK(stored->held_until == valid_before + kExpiryMarginSeconds);
+  // Still held: a second payment that would exceed the cap is refused.
+  CHECK(ok(ledger.cached_held(key, 0)).amount == 60);
+  CHECK(ok(ledger.held_in_window(key, 0)).amount == 60);
+  CHECK(ok(ledger.reserve(make_intent("b", 60), caps)).status == ReserveStatus::refused);
+  CHECK(ok(ledger.spend()).by_agent.at(0).in_flight == 60);
+
+  // Just before the hold ends: still held.
+  clock.set_s(valid_before + kExpiryMarginSeconds - 1);
+  CHECK(ok(ledger.reserve(make_intent("c", 60), caps)).status == ReserveStatus::refused);
+  CHECK(ok(ledger.cached_held(key, 0)).amount == 60);
+
+  // Expired: the authorization can no longer move money, so its amount is released.
+  clock.set_s(valid_before + kExpiryMarginSeconds);
+  CHECK(ok(ledger.cached_held(key, 0)).amount == 0);
+  CHECK(ok(ledger.held_in_window(key, 0)).amount == 0);
+  CHECK(ok(ledger.get_attempt(a.id))->held_until == 0);
+  CHECK(ok(ledger.spend()).by_agent.empty());
+  CHECK(ok(ledger.reserve(make_intent("d", 60), caps)).status == ReserveStatus::reserved);
+  CHECK(ok(ledger.cached_held(key, 0)).amount == 60);
+  CHECK(ok(ledger.held_in_window(key, 0)).amount == 60);
+}
+
+TEST_CASE("an expired hold is released by the reservation that needs the room") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  const std::vector caps{amount_cap("agent:alice:day", 100)};
+  const std::int64_t valid_before = clock.seconds() + 60;
+  refused_after_sending(ledger, "a", 100, caps, valid_before);
+  CHECK(ok(ledger.reserve(make_intent("b", 1), caps)).status == ReserveStatus::refused);
+  clock.set_s(valid_before + kExpiryMarginSeconds + 1);
+  // No read in between: reserve itself sweeps.
+  CHECK(ok(ledger.reserve(make_intent("c", 100), caps)).status == ReserveStatus::reserved);
+}
+
+TEST_CASE("a refusal before the credential left releases the budget at once") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  const std::vector caps{amount_cap("agent:alice:day", 100)};
+  const Attempt a = reserve_new(ledger, make_intent("a", 60), caps);
+  SignedDetails details = signed_details();
+  details.valid_before = clock.seconds() + 600;
+  ok(ledger.mark_signed(a.id, details));
+  ok(ledger.finalize(a.id, outcome_of(AttemptState::failed, "the agent disconnected")));
+  CHECK(ok(ledger.get_attempt(a.id))->held_until == 0);
+  CHECK(ok(ledger.cached_held("agent:alice:day", 0)).amount == 0);
+  CHECK(ok(ledger.reserve(make_intent("b", 60), caps)).status == ReserveStatus::reserved);
+}
+
+TEST_CASE("an unknown attempt reconciled as failed holds until validBefore; unknown holds on") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  const std::string key = "agent:alice:day";
+  const std::vector caps{amount_cap(key, 1000)};
+  const std::int64_t valid_before = clock.seconds() + 300;
+  std::vector<std::int64_t> ids;
+  for (const char* k : {"u", "r"}) {
+    const Attempt a = reserve_new(ledger, make_intent(k, 100), caps);
+    SignedDetails details = signed_details();
+    details.valid_before = valid_before;
+    ok(ledger.mark_signed(a.id, details));
+    ok(ledger.mark_submitted(a.id));
+    ok(ledger.finalize(a.id, outcome_of(AttemptState::unknown, "no verdict")));
+    ids.push_back(a.id);
+  }
+  ok(ledger.finalize(ids[1], outcome_of(AttemptState::failed, "reconciled: not on chain")));
+  CHECK(ok(ledger.cached_held(key, 0)).amount == 200);
+  clock.set_s(valid_before + kExpiryMarginSeconds);
+  // The reconciled one is released once expired; the unknown one waits for the operator.
+  CHECK(ok(ledger.cached_held(key, 0)).amount == 100);
+  CHECK(ok(ledger.get_attempt(ids[0]))->state == AttemptState::unknown);
+}
+
+TEST_CASE("a refused credential already expired, or with no known expiry, is released at once") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  const std::vector caps{amount_cap("agent:alice:day", 100)};
+  refused_after_sending(ledger, "a", 100, caps, clock.seconds() - kExpiryMarginSeconds - 1);
+  CHECK(ok(ledger.cached_held("agent:alice:day", 0)).amount == 0);
+  refused_after_sending(ledger, "b", 100, caps, 0);
+  CHECK(ok(ledger.cached_held("agent:alice:day", 0)).amount == 0);
+}

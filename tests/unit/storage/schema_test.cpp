@@ -131,3 +131,31 @@ TEST_CASE("amounts are stored as exact decimal text, never as floating point") {
   CHECK(raw.text("SELECT typeof(amount) FROM attempts") == "text");
   CHECK(raw.text("SELECT amount FROM attempts") == "1267650600228229401496703205376");
 }
+
+TEST_CASE("a version 1 ledger opens, keeps its attempts and gains credential expiry columns") {
+  TempDir dir;
+  const auto path = dir.file("v1.db");
+  {
+    sql::Connection db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    db.exec_or_throw("PRAGMA journal_mode = WAL", "wal");
+    apply_migrations(db, ledger_migrations().first(1));
+    db.exec_or_throw(
+        "INSERT INTO attempts (agent, idempotency_key, state, merchant_origin, method, url, "
+        "protocol, protocol_version, scheme, network, asset, amount, decimals, pay_to, resource, "
+        "offer_expires_at, offer_index, decision_id, rule, approval_id, reserved_at_ms, "
+        "updated_at_ms) VALUES ('alice', 'k', 'unknown', 'https://m', 'GET', 'https://m/x', "
+        "'x402', 2, 'exact', 'eip155:8453', '0xa', '10', 6, '0xb', 'https://m/x', 0, 0, 'd', "
+        "'r', '', 1, 1)",
+        "a v1 attempt");
+  }
+  RawDb before(path);
+  CHECK(before.integer("PRAGMA user_version") == 1);
+  Ledger ledger(options_for(path));
+  CHECK(ledger.schema_version() == latest_schema_version());
+  CHECK(latest_schema_version() >= 2);
+  const auto attempt = ok(ledger.find_attempt("alice", "k"));
+  REQUIRE(attempt.has_value());
+  CHECK(attempt->state == AttemptState::unknown);
+  CHECK(attempt->valid_before == 0);
+  CHECK(attempt->held_until == 0);
+}

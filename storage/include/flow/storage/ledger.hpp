@@ -85,7 +85,10 @@ class Ledger {
   // Must be committed before the credential is handed to the network (see RecoveryReport).
   Result<Attempt> mark_signed(std::int64_t attempt_id, const SignedDetails& details);
   Result<Attempt> mark_submitted(std::int64_t attempt_id);
-  // settled, failed or unknown; writes the receipt. failed releases the reservation.
+  // settled, failed or unknown; writes the receipt. failed releases the reservation at once
+  // when the credential never left the process (from signed); a credential that left
+  // (submitted, unknown) with a known valid_before stays reserved until valid_before plus
+  // kExpiryMarginSeconds, since whoever holds it can still submit it.
   Result<Receipt> finalize(std::int64_t attempt_id, const Outcome& outcome);
   // reserved -> released: the payment is abandoned before any credential existed.
   Result<Attempt> release(std::int64_t attempt_id, std::string_view reason);
@@ -102,6 +105,7 @@ class Ledger {
   Result<HeldTotals> held_in_window(std::string_view counter_key, std::int64_t window_start);
   // The same answer from the counters' cached totals: what policy evaluation reads on the paid
   // path (a scan of every reservation in the window would grow with the day's payments).
+  // Releases expired holds of refused credentials first (a write).
   Result<HeldTotals> cached_held(std::string_view counter_key, std::int64_t window_start);
 
   // --- decisions, merchants, approvals ---
@@ -120,6 +124,7 @@ class Ledger {
   Result<std::vector<Receipt>> receipts(const ReceiptFilter& filter);
   // By the id the agent saw in X-402flow-Receipt; nothing for a malformed or unknown id.
   Result<std::optional<Receipt>> get_receipt(std::string_view receipt_id);
+  // Releases expired holds of refused credentials first (a write).
   Result<SpendReport> spend();
   Result<ChainReport> verify_chain();
 

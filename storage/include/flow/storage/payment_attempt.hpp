@@ -30,6 +30,10 @@ struct SignedDetails {
   std::string payer;
   std::string credential_ref;
   std::string credential_sha256;
+  // Unix seconds after which the credential can no longer move money (EIP-3009 validBefore,
+  // Permit2 deadline); 0 when it has no such moment. A refused credential that left the process
+  // keeps its amount reserved until then: whoever holds it can still submit it.
+  std::int64_t valid_before = 0;
 };
 
 // How an attempt ended (or that its end is unknown).
@@ -62,6 +66,20 @@ struct Attempt {
   int http_status = 0;
   std::string failure_reason;
   AttemptTimes times;
+  std::int64_t valid_before = 0;  // SignedDetails::valid_before
+  // Unix seconds: a failed attempt whose credential had left the process holds its reservation
+  // until this moment (its valid_before); 0 once released, and for every other attempt.
+  std::int64_t held_until = 0;
 };
+
+// Whether the attempt's amount still counts against caps: its state holds money, or it is a
+// refused credential that may still be submitted (held_until).
+inline bool attempt_holds_money(const Attempt& a) {
+  return holds_money(a.state) || a.held_until != 0;
+}
+
+// A refused credential stays reserved this long after its valid_before: the chain's clock may
+// be behind ours.
+inline constexpr std::int64_t kExpiryMarginSeconds = 60;
 
 }  // namespace flow::storage

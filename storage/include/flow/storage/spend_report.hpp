@@ -32,9 +32,10 @@ struct SpendBySubject {
   std::string asset;
   unsigned decimals = 0;
   payment::Atomic settled = 0;
-  payment::Atomic in_flight = 0;  // reserved, signed, submitted
-  payment::Atomic unknown = 0;    // outcome unknown: still counted against caps
-  std::uint64_t payments = 0;     // attempts holding money
+  // reserved, signed, submitted, and refused credentials held until they expire
+  payment::Atomic in_flight = 0;
+  payment::Atomic unknown = 0;  // outcome unknown: still counted against caps
+  std::uint64_t payments = 0;   // attempts holding money
 };
 
 struct SpendReport {
