@@ -53,6 +53,15 @@ std::variant<AgentControls, ControlProblem> read_control_headers(
     const HeaderList& headers, const policy::PolicySnapshot& policy) {
   AgentControls controls;
   for (const auto& h : headers) {
+    if (iequals(h.name, "idempotency-key")) {
+      // Two keys are two identities for one request: which payment it may reuse is ambiguous.
+      if (count_headers(headers, h.name) > 1) {
+        return ControlProblem{"invalid_idempotency_key", h.name,
+                              h.name + ": sent more than once; send one key per request"};
+      }
+      controls.idempotency_key = h.value;
+      continue;
+    }
     if (!is_control_header(h.name)) continue;
     const bool mode = iequals(h.name, "x-402flow-mode");
     const bool prepared = iequals(h.name, "x-402flow-prepared");

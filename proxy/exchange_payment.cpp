@@ -154,9 +154,7 @@ bool Exchange::read_controls() {
   controls_.prepare = agent.prepare;
   controls_.prepared_id = std::move(agent.prepared_id);
   controls_.max_amount = std::move(agent.max_amount);
-  if (const Header* key = find_header(request_.headers, "idempotency-key")) {
-    controls_.idempotency_key = key->value;
-  }
+  controls_.idempotency_key = std::move(agent.idempotency_key);
   keeps_replay_copy_ = payments_enabled();
   return true;
 }

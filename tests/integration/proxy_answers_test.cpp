@@ -206,6 +206,20 @@ TEST_CASE(
   CHECK(proxy.receipts().size() == 1);
 }
 
+TEST_CASE("a request carrying two Idempotency-Key headers is refused before anything is paid") {
+  Shop shop;
+  PaidProxy proxy;
+  for (const std::string keys : {"Idempotency-Key: k\r\nIdempotency-Key: j\r\n",
+                                 "Idempotency-Key: k\r\nidempotency-key: k\r\n"}) {
+    const HttpResponse r = get_via_proxy(proxy.port(), shop.origin.authority(), "/paid/once", keys);
+    INFO(keys << "\n" << r.head << r.body);
+    CHECK(r.status == 400);
+    CHECK(header_or_absent(r, "x-402flow-error") == "invalid_idempotency_key");
+  }
+  CHECK(shop.credentials_seen() == 0);
+  CHECK(proxy.receipts().empty());
+}
+
 TEST_CASE("answers the proxy writes itself close the connection when the client asks") {
   Shop shop;
   PaidProxy proxy(long_idle());

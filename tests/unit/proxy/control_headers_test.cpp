@@ -23,11 +23,15 @@ TEST_CASE("control headers the proxy knows are read; other headers are not its b
   const auto r = read({{"Host", "a"},
                        {"x-402FLOW-mode", "Prepare"},
                        {"X-402flow-Max-Amount", "0.05 USDC, 0.1 USDC on eip155:8453"},
-                       {"Idempotency-Key", ""},
+                       {"idempotency-KEY", "k-1"},
                        {"X-Other", ""}});
   REQUIRE(std::holds_alternative<AgentControls>(r));
   CHECK(std::get<AgentControls>(r).prepare);
   CHECK(std::get<AgentControls>(r).max_amount == "0.05 USDC, 0.1 USDC on eip155:8453");
+  CHECK(std::get<AgentControls>(r).idempotency_key == "k-1");
+  const auto empty_key = read({{"Idempotency-Key", ""}});
+  REQUIRE(std::holds_alternative<AgentControls>(empty_key));
+  CHECK(std::get<AgentControls>(empty_key).idempotency_key.empty());
   const auto prepared = read({{"X-402flow-Prepared", "prep_0123abcd"}});
   REQUIRE(std::holds_alternative<AgentControls>(prepared));
   CHECK(std::get<AgentControls>(prepared).prepared_id == "prep_0123abcd");
@@ -59,6 +63,12 @@ TEST_CASE("a control header the proxy cannot read is a problem, never ignored") 
       {{{"X-402flow-Custom", "x"}}, "invalid_control_header", "X-402flow-Custom"},
       {{{"X-402flow-", "x"}}, "invalid_control_header", "X-402flow-"},
       {{{"X-402flow-Receipt", "rcpt_1"}}, "invalid_control_header", "X-402flow-Receipt"},
+      {{{"Idempotency-Key", "k"}, {"idempotency-key", "k"}},
+       "invalid_idempotency_key",
+       "Idempotency-Key"},
+      {{{"Idempotency-Key", "k"}, {"Idempotency-Key", "j"}},
+       "invalid_idempotency_key",
+       "Idempotency-Key"},
   };
   for (const auto& c : cases) {
     INFO(c.headers.front().name << ": '" << c.headers.front().value << "'");
