@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "ascii_text.hpp"
 #include "flow/payment/base64.hpp"
 #include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_network.hpp"
@@ -22,31 +23,15 @@
 namespace flow::payment {
 namespace {
 
+using detail::ascii_lower;
+using detail::iequals;
+using detail::is_ows;
+using detail::trim_ows;
+
 using nlohmann::json;
 
 constexpr std::string_view kPaymentRequired = "payment-required";
 constexpr std::string_view kWwwAuthenticate = "www-authenticate";
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-  return text;
-}
 
 bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');

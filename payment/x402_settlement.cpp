@@ -1,29 +1,16 @@
 #include "flow/payment/x402_settlement.hpp"
 
+#include "ascii_text.hpp"
 #include "flow/payment/base64.hpp"
 #include "x402_json.hpp"
 
 namespace flow::payment {
 namespace {
 
+using detail::iequals;
+using detail::trim_ows;
+
 using nlohmann::json;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) {
-      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 // Reads an optional string field; false when it is present with another JSON type.
 bool optional_string(const json& doc, const char* key, std::string& out) {

@@ -3,8 +3,12 @@
 #include <array>
 #include <string>
 
+#include "ascii_text.hpp"
+
 namespace flow::payment {
 namespace {
+
+using detail::iequals;
 
 using V = SettlementVerdict;
 
@@ -175,17 +179,6 @@ constexpr auto kReasons = std::to_array<X402ErrorReason>({
     // Broadcast, not confirmed (sent with the transaction hash, sometimes with HTTP 500).
     maybe_moved("settlement_pending"),
 });
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) {
-      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 SettlementJudgement unknown(std::string reason) {
   return {SettlementVerdict::unknown, std::move(reason)};

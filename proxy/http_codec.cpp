@@ -33,19 +33,6 @@ bool transfer_coding_supported(const HeaderList& headers) {
   return tokens == 0 || (tokens == 1 && only_chunked);
 }
 
-// RFC 9110 token characters: a field name with anything else (notably whitespace before the
-// colon) is refused, since another parser could read it as a different field.
-bool valid_field_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // llhttp hands values over with their trailing whitespace: trim once here, so every reader
 // (Idempotency-Key, X-402flow-Mode, ...) sees one spelling of one value (RFC 9110 5.5 OWS).
 void trim_field_values(HeaderList& headers) {
@@ -58,7 +45,7 @@ void trim_field_values(HeaderList& headers) {
 
 bool valid_field_names(const HeaderList& headers) {
   for (const auto& h : headers) {
-    if (!valid_field_name(h.name)) return false;
+    if (!is_token(h.name)) return false;
   }
   return true;
 }

@@ -41,6 +41,17 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 const Header* find_header(const HeaderList& headers, std::string_view name) {
   for (const auto& h : headers) {
     if (iequals(h.name, name)) return &h;

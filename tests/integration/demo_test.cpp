@@ -19,11 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -108,12 +103,12 @@ void check_paid_with_throwaway(const DemoRun& run, const std::string& operator_a
 TEST_CASE("the demo ignores a shared-mode flow.yaml and its wallet in the working directory") {
   TempDir cwd;
   const std::string operator_address = make_operator_key(cwd.file("operator.key"));
-  write_text(cwd.file("flow.yaml"),
-             "version: 1\n"
-             "proxy:\n  identity: shared\n"
-             "wallets:\n  - name: operator\n    key_file: operator.key\n"
-             "agents:\n  - id: someone\n    token_sha256: "
-             "[75648b231af668b363608a5c3ed68a061de2d098bc4e185e41eb0d13dd1c98c5]\n");
+  write_text_file(cwd.file("flow.yaml"),
+                  "version: 1\n"
+                  "proxy:\n  identity: shared\n"
+                  "wallets:\n  - name: operator\n    key_file: operator.key\n"
+                  "agents:\n  - id: someone\n    token_sha256: "
+                  "[75648b231af668b363608a5c3ed68a061de2d098bc4e185e41eb0d13dd1c98c5]\n");
   const DemoRun run = run_demo_in(cwd.path());
   DemoDirCleanup cleanup{run.ledger};
   check_paid_with_throwaway(run, operator_address);
@@ -132,7 +127,7 @@ TEST_CASE("the demo never signs with the operator's key, even from a file that w
       "agents:\n  - id: research-bot\n"
       "merchants:\n  - host: 127.0.0.1\n    action: allow\n    caps:\n      per_request: 0.05 "
       "USDC\n";
-  write_text(cwd.file("flow.yaml"), policy);
+  write_text_file(cwd.file("flow.yaml"), policy);
 
   SUBCASE("found in the working directory") {
     const DemoRun run = run_demo_in(cwd.path());

@@ -15,15 +15,14 @@
 #include "support/merchant_process.hpp"
 #include "support/paid_proxy.hpp"
 #include "support/test_origin.hpp"
+#include "x402_origin_wire.hpp"
 
 using namespace flow::testing;
 using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view kBaseUsdc = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
 constexpr std::string_view kPolygonUsdc = "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359";
-constexpr std::string_view kMerchantPayTo = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 
 // The default policy plus a daily organization budget, so `402flow spend` shows held money.
 std::string policy_with_budget() {
@@ -73,28 +72,6 @@ std::size_t book_entries(const json& book, std::string_view route) {
 json only_receipt(const std::vector<json>& receipts) {
   REQUIRE(receipts.size() == 1);
   return receipts.front();
-}
-
-// A v2 challenge (PAYMENT-REQUIRED) for one Base USDC offer, as a test origin answers it.
-std::string v2_challenge(const std::string& url, std::string_view amount) {
-  const json challenge = {{"x402Version", 2},
-                          {"error", "Payment required"},
-                          {"resource", {{"url", url}}},
-                          {"accepts",
-                           {{{"scheme", "exact"},
-                             {"network", "eip155:8453"},
-                             {"amount", amount},
-                             {"asset", kBaseUsdc},
-                             {"payTo", kMerchantPayTo},
-                             {"maxTimeoutSeconds", 60},
-                             {"extra", {{"name", "USD Coin"}, {"version", "2"}}}}}}};
-  return flow::payment::base64_encode(challenge.dump());
-}
-
-std::string settlement_success() {
-  const json s = {
-      {"success", true}, {"transaction", "0x" + std::string(64, 'a')}, {"network", "eip155:8453"}};
-  return flow::payment::base64_encode(s.dump());
 }
 
 // An origin that asks 0.01 USDC for every request without PAYMENT-SIGNATURE and settles every

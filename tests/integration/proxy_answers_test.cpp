@@ -11,11 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "flow/payment/base64.hpp"
 #include "proxy_expectations.hpp"
 #include "support/client_connection.hpp"
 #include "support/paid_proxy.hpp"
 #include "support/test_origin.hpp"
+#include "x402_origin_wire.hpp"
 
 using namespace flow::testing;
 using nlohmann::json;
@@ -23,33 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::string_view kBaseUsdc = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
-constexpr std::string_view kMerchantPayTo = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
-
 // Far longer than any wait below: a connection the proxy leaves open shows as a timeout.
 const std::vector<std::string> kLongIdle = {"--idle-timeout", "60s"};
 constexpr auto kPromptClose = 3s;
-
-std::string v2_challenge(const std::string& url) {
-  const json challenge = {{"x402Version", 2},
-                          {"error", "Payment required"},
-                          {"resource", {{"url", url}}},
-                          {"accepts",
-                           {{{"scheme", "exact"},
-                             {"network", "eip155:8453"},
-                             {"amount", "10000"},
-                             {"asset", kBaseUsdc},
-                             {"payTo", kMerchantPayTo},
-                             {"maxTimeoutSeconds", 60},
-                             {"extra", {{"name", "USD Coin"}, {"version", "2"}}}}}}};
-  return flow::payment::base64_encode(challenge.dump());
-}
-
-std::string settlement_success() {
-  const json s = {
-      {"success", true}, {"transaction", "0x" + std::string(64, 'a')}, {"network", "eip155:8453"}};
-  return flow::payment::base64_encode(s.dump());
-}
 
 // /free answers 200; everything else asks 0.01 USDC and settles any request that pays. The
 // policy allows /paid on 127.0.0.1 and refuses every other path (merchant_not_allowed).

@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
-
 std::string make_key(const std::string& path) {
   const auto made = run_command({flow_binary(), "keygen", "--out", path}, std::chrono::seconds(10));
   REQUIRE(made.status.code == 0);
@@ -34,11 +29,11 @@ std::string make_key(const std::string& path) {
 // A flow.yaml in `dir` with a wallet, a ledger and an access log beside it, plus `proxy_extra`.
 std::string config_with(const TempDir& dir, const std::string& proxy, const std::string& key) {
   const std::string path = dir.file("flow.yaml");
-  write_text(path, "version: 1\nproxy:\n" + proxy +
-                       "  access_log: access.jsonl\n"
-                       "ledger:\n  path: ledger.db\n"
-                       "wallets:\n  - name: main\n    key_file: " +
-                       key + "\nagents:\n  - id: bot\n");
+  write_text_file(path, "version: 1\nproxy:\n" + proxy +
+                            "  access_log: access.jsonl\n"
+                            "ledger:\n  path: ledger.db\n"
+                            "wallets:\n  - name: main\n    key_file: " +
+                            key + "\nagents:\n  - id: bot\n");
   return path;
 }
 
@@ -93,10 +88,10 @@ TEST_CASE("check does not list Lightning as payable") {
   TempDir dir;
   make_key(dir.file("wallet.key"));
   const std::string path = dir.file("flow.yaml");
-  write_text(path,
-             "version: 1\nwallets:\n  - name: main\n    key_file: wallet.key\n"
-             "organization:\n  networks: [eip155:8453, lightning]\n"
-             "  caps:\n    per_request: [1 USDC, 50000 msat]\n");
+  write_text_file(path,
+                  "version: 1\nwallets:\n  - name: main\n    key_file: wallet.key\n"
+                  "organization:\n  networks: [eip155:8453, lightning]\n"
+                  "  caps:\n    per_request: [1 USDC, 50000 msat]\n");
   const auto checked = run_command({flow_binary(), "check", path}, std::chrono::seconds(10));
   REQUIRE(checked.status.code == 0);
   CHECK(checked.out.find("up to 50000 msat: not payable (no Lightning rail in this build)") !=

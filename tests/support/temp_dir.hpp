@@ -20,4 +20,7 @@ class TempDir {
   std::string path_;
 };
 
+// Writes `text` to `path`, replacing what was there; throws when it cannot.
+void write_text_file(const std::string& path, std::string_view text);
+
 }  // namespace flow::testing

@@ -15,6 +15,10 @@ using HeaderList = std::vector<Header>;
 
 bool iequals(std::string_view a, std::string_view b);
 
+// True for an RFC 9110 token (field names, and one-word values such as a prepared id): one or
+// more of A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~.
+bool is_token(std::string_view s);
+
 // Returns the first header with that name (case-insensitive), or nullptr.
 const Header* find_header(const HeaderList& headers, std::string_view name);
 std::size_t count_headers(const HeaderList& headers, std::string_view name);
