@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "flow/proxy/proxy_error.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 
 namespace flow::proxy {
 namespace {

@@ -3,8 +3,8 @@
 #include <chrono>
 
 #include "flow/policy/reload_rule.hpp"
-#include "flow/proxy/handle_close.hpp"
-#include "flow/proxy/proxy_error.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/network/handle_close.hpp"
 
 namespace flow::proxy {
 namespace {

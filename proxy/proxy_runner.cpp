@@ -1,5 +1,5 @@
 #include "flow/proxy/proxy_runner.hpp"
-#include "flow/proxy/port_file.hpp"
+#include "flow/proxy/network/port_file.hpp"
 
 #include <unistd.h>
 
@@ -10,11 +10,11 @@
 #include <stdexcept>
 
 #include "flow/payment/evm_address.hpp"
-#include "flow/proxy/handle_close.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/log_writer.hpp"
-#include "flow/proxy/payment_services.hpp"
+#include "flow/proxy/network/handle_close.hpp"
+#include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/policy_reloader.hpp"
-#include "flow/proxy/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
 #include "flow/proxy/start_check.hpp"
 

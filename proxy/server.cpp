@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "flow/proxy/client_connection.hpp"
-#include "flow/proxy/handle_close.hpp"
-#include "flow/proxy/net_address.hpp"
+#include "flow/proxy/exchange/client_connection.hpp"
+#include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/handle_close.hpp"
+#include "flow/proxy/network/net_address.hpp"
 #include "flow/proxy/start_check.hpp"
-#include "flow/proxy/target.hpp"
 
 namespace flow::proxy {
 

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "flow/proxy/net_address.hpp"
-#include "flow/proxy/target.hpp"
+#include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/net_address.hpp"
 
 namespace flow::proxy {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "flow/proxy/http_codec.hpp"
+#include "flow/proxy/http/http_codec.hpp"
 
 namespace {
 

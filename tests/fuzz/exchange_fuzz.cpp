@@ -10,9 +10,9 @@
 #include <string>
 
 #include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/network/tcp_stream.hpp"
+#include "flow/proxy/network/timer.hpp"
 #include "flow/proxy/server.hpp"
-#include "flow/proxy/tcp_stream.hpp"
-#include "flow/proxy/timer.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <variant>
 #include <vector>
 
-#include "flow/proxy/control_headers.hpp"
+#include "flow/proxy/paid/control_headers.hpp"
 
 using flow::proxy::AgentControls;
 using flow::proxy::ControlProblem;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "flow/proxy/http_codec.hpp"
+#include "flow/proxy/http/http_codec.hpp"
 
 using flow::proxy::HttpParser;
 using flow::proxy::MessageSink;

@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include "flow/proxy/http_message.hpp"
-#include "flow/proxy/proxy_answer.hpp"
-#include "flow/proxy/proxy_error.hpp"
+#include "flow/proxy/http/http_message.hpp"
+#include "flow/proxy/http/proxy_answer.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 
 using namespace flow::proxy;
 

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "../storage/ledger_fixture.hpp"
-#include "flow/proxy/loop_mailbox.hpp"
+#include "flow/proxy/network/loop_mailbox.hpp"
 #include "flow/storage/ledger_writer.hpp"
 
 using namespace flow;

@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "flow/proxy/loop_mailbox.hpp"
+#include "flow/proxy/network/loop_mailbox.hpp"
 
 using flow::proxy::LoopMailbox;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "flow/proxy/target.hpp"
+#include "flow/proxy/http/target.hpp"
 
 using namespace flow::proxy;
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "flow/proxy/timer.hpp"
+#include "flow/proxy/network/timer.hpp"
 
 namespace flow::proxy {
 

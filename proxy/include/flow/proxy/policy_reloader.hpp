@@ -7,7 +7,7 @@
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/log_writer.hpp"
-#include "flow/proxy/timer.hpp"
+#include "flow/proxy/network/timer.hpp"
 
 namespace flow::proxy {
 

@@ -2,7 +2,7 @@
 #include <array>
 #include <cstdint>
 
-#include "flow/proxy/proxy_error.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 
 namespace flow::proxy {
 

@@ -9,12 +9,12 @@
 
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_snapshot.hpp"
-#include "flow/proxy/access_log.hpp"
+#include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/log_writer.hpp"
+#include "flow/proxy/network/reaper.hpp"
+#include "flow/proxy/network/timer.hpp"
+#include "flow/proxy/network/upstream.hpp"
 #include "flow/proxy/proxy_stats.hpp"
-#include "flow/proxy/reaper.hpp"
-#include "flow/proxy/timer.hpp"
-#include "flow/proxy/upstream.hpp"
 
 namespace flow::proxy {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "flow/policy/flow_config.hpp"
-#include "flow/proxy/payment_services.hpp"
+#include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/proxy_runner.hpp"
 
 namespace flow::proxy {

@@ -1,0 +1,537 @@
+#include "flow/proxy/exchange/exchange.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "flow/proxy/exchange/client_connection.hpp"
+#include "flow/proxy/server.hpp"
+
+namespace flow::proxy {
+namespace {
+
+constexpr std::size_t kMinResponseHeadLimit = 64 * 1024;
+
+uv_buf_t buf_of(std::string_view s) {
+  return uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
+}
+
+// "1a2b\r\n" for a chunk of `size` bytes.
+std::string_view chunk_size_line(std::size_t size, char (&scratch)[24]) {
+  const int n = std::snprintf(scratch, sizeof scratch, "%zx\r\n", size);
+  return {scratch, static_cast<std::size_t>(n)};
+}
+
+void append_trailers(const HeaderList& trailers, std::string& out) {
+  out += "0\r\n";
+  for (const auto& t : trailers) {
+    out += t.name;
+    out += ": ";
+    out += t.value;
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
+std::string path_without_query(const std::string& path) {
+  return path.substr(0, path.find('?'));
+}
+
+}  // namespace
+
+Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
+    : challenge_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }),
+      client_(client),
+      server_(client.server()),
+      upstream_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }) {
+  RequestHead& head = request_parser.request();
+  request_.method = head.method;
+  request_.target = head.target;
+  request_.version = head.version;
+  request_.headers = std::move(head.headers);
+  request_chunked_ = request_parser.chunked();
+  request_length_ = request_parser.content_length();
+  client_keep_alive_ = request_parser.keep_alive();
+  client_http11_ = head.version.at_least_1_1();
+  request_trailers_ = &request_parser.trailers();
+}
+
+Exchange::~Exchange() = default;
+
+std::uint64_t Exchange::elapsed_us() const {
+  return (uv_hrtime() - start_ns_) / 1000;
+}
+
+void Exchange::start() {
+  start_ns_ = uv_hrtime();
+  ++server_.stats().exchanges_total;
+  ++server_.stats().exchanges_active;
+  record_.client = client_.peer();
+  record_.method = request_.method;
+  if (!request_.target.empty() && request_.target.front() == '/') {
+    fail(ProxyError::bad_request,
+         "this is a forward proxy: send the request with an absolute-form target "
+         "(http://host/path), or CONNECT for https");
+    return;
+  }
+  const auto target = parse_absolute_target(request_.target);
+  if (!target) {
+    fail(ProxyError::bad_request, "invalid request target '" + request_.target + "'");
+    return;
+  }
+  target_ = *target;
+  record_.host = target_.host;
+  record_.port = target_.port;
+  record_.path = path_without_query(target_.path);
+  if (target_.scheme == "https") {
+    fail(ProxyError::not_implemented,
+         "https:// targets sent in plaintext are not supported: use CONNECT (HTTPS_PROXY)");
+    return;
+  }
+  expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
+  if (!read_controls()) return;
+
+  RequestHead upstream;
+  upstream.method = request_.method;
+  upstream.target = target_.path;
+  upstream.headers = request_.headers;
+  strip_hop_by_hop(upstream.headers);
+  strip_control_headers(upstream.headers);
+  remove_headers(upstream.headers, "host");
+  upstream.headers.insert(upstream.headers.begin(), Header{"Host", target_.host_header()});
+  append_via(upstream.headers, request_.version);
+  if (request_chunked_) {
+    upstream.headers.push_back({"Transfer-Encoding", "chunked"});
+  } else if (request_length_) {
+    upstream.headers.push_back({"Content-Length", std::to_string(*request_length_)});
+  }
+  serialize_request_head(upstream, upstream_head_);
+  acquire_upstream();
+}
+
+void Exchange::acquire_upstream() {
+  stage_ = Stage::connecting;
+  if (!retried_) {
+    if (auto pooled = server_.pool().take(target_.authority())) {
+      ++server_.stats().upstream_reused;
+      record_.upstream_reused = true;
+      attach(std::move(pooled));
+      return;
+    }
+  }
+  record_.upstream_reused = false;
+  connector_ = std::make_unique<Connector>(
+      server_, target_,
+      [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
+        connected(error, std::move(message), std::move(s));
+      });
+  connector_->start();
+}
+
+void Exchange::connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream) {
+  server_.reaper().retire(std::move(connector_));
+  record_.connect_us = elapsed_us();
+  if (error != ProxyError::none) {
+    fail(error, message);
+    return;
+  }
+  const std::size_t head_limit =
+      std::max<std::size_t>(kMinResponseHeadLimit, server_.settings().max_header_bytes);
+  attach(std::make_unique<UpstreamConnection>(std::move(stream), target_.authority(), head_limit));
+}
+
+void Exchange::attach(std::unique_ptr<UpstreamConnection> upstream) {
+  upstream_ = std::move(upstream);
+  ++upstream_->uses;
+  upstream_->stream->set_handler(this);
+  upstream_->parser.set_sink(this);
+  stage_ = Stage::awaiting_response;
+  upstream_deadline_.arm(server_.settings().timeouts.upstream);
+  send_request_head();
+  upstream_->stream->start_reading();
+  client_.update_reading();
+}
+
+void Exchange::send_request_head() {
+  uv_buf_t bufs[2] = {buf_of(upstream_head_), buf_of(pending_body_)};
+  upstream_->stream->write(bufs, pending_body_.empty() ? 1 : 2);
+  pending_body_.clear();
+  pending_body_.shrink_to_fit();
+  if (pay_ == PayStage::retrying) stop_here_for_test("sent");
+}
+
+void Exchange::send_upstream(const uv_buf_t* bufs, unsigned count) {
+  if (keeps_replay_copy_) keep_for_replay(bufs, count);
+  if (pay_ == PayStage::waiting_request || pay_ == PayStage::deciding) {
+    return;  // the origin has answered 402; the body is kept for the paid retry only
+  }
+  if (upstream_ && stage_ != Stage::connecting) {
+    upstream_->stream->write(bufs, count);
+    upstream_deadline_.touch();  // an upload in progress is not an idle origin
+    return;
+  }
+  for (unsigned i = 0; i < count; ++i) pending_body_.append(bufs[i].base, bufs[i].len);
+}
+
+void Exchange::on_request_body(std::string_view data) {
+  if (stage_ == Stage::done || data.empty()) return;
+  record_.request_body_bytes += data.size();
+  if (request_chunked_) {
+    char scratch[24];
+    uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
+                        buf_of("\r\n")};
+    send_upstream(bufs, 3);
+  } else {
+    uv_buf_t buf = buf_of(data);
+    send_upstream(&buf, 1);
+  }
+}
+
+void Exchange::on_request_end() {
+  if (stage_ == Stage::done) return;
+  if (request_chunked_) {
+    HeaderList trailers = request_trailers_ ? *request_trailers_ : HeaderList{};
+    strip_hop_by_hop(trailers);
+    std::string last;
+    append_trailers(trailers, last);
+    uv_buf_t buf = buf_of(last);
+    send_upstream(&buf, 1);
+  }
+  request_done_ = true;
+  if (pay_ == PayStage::waiting_request) {
+    begin_payment();
+    return;
+  }
+  if (response_done_ && (pay_ == PayStage::none || pay_ == PayStage::answered)) {
+    finish(ProxyError::none);
+  }
+}
+
+void Exchange::on_request_malformed(ProxyError error, std::string_view message) {
+  upstream_reusable_ = false;
+  fail(error, message);
+}
+
+void Exchange::on_client_gone(bool /*eof_only*/) {
+  if (stage_ == Stage::done) return;
+  upstream_reusable_ = false;
+  close_client_after_ = true;
+  finish(ProxyError::client_closed);
+}
+
+void Exchange::on_client_drained() {
+  if (!upstream_ || stage_ != Stage::streaming_response || response_done_) return;
+  upstream_->stream->start_reading();
+  upstream_deadline_.arm(server_.settings().timeouts.upstream);
+}
+
+bool Exchange::request_backlogged() const {
+  if (upstream_ && stage_ != Stage::connecting) return upstream_->stream->above_high_water();
+  return pending_body_.size() > server_.settings().write_high_water;
+}
+
+void Exchange::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
+  got_upstream_bytes_ = true;
+  upstream_deadline_.touch();
+  if (response_done_) {
+    upstream_reusable_ = false;  // bytes after a complete response: never reuse
+    return;
+  }
+  feed_response(data, len);
+}
+
+void Exchange::feed_response(const char* data, std::size_t len) {
+  std::size_t pos = 0;
+  while (pos < len || interim_) {
+    const HttpParser::Result r = upstream_->parser.feed(data + pos, len - pos);
+    if (r.status == HttpParser::Status::need_more) break;
+    if (r.status == HttpParser::Status::error) {
+      const bool too_large = upstream_->parser.error() == ParseError::head_too_large;
+      fail(ProxyError::upstream_protocol,
+           std::string(too_large ? "the origin's response head is too large: "
+                                 : "the origin's response is not valid HTTP/1.1: ") +
+               std::string(upstream_->parser.error_reason()));
+      return;
+    }
+    pos += r.consumed;
+    if (r.status == HttpParser::Status::paused_head) {
+      // The paid answer's head waits for its receipt: keep what followed it.
+      held_bytes_.assign(data + pos, len - pos);
+      upstream_->stream->stop_reading();
+      upstream_deadline_.disarm();
+      return;
+    }
+    if (deferred_error_ != ProxyError::none) {
+      fail(deferred_error_, "the origin switched protocols, which this proxy does not relay");
+      return;
+    }
+    if (r.status == HttpParser::Status::paused_end) {
+      if (interim_) {
+        interim_ = false;
+        upstream_->parser.resume();
+        continue;
+      }
+      if (pos < len) upstream_reusable_ = false;
+      response_complete();
+      return;
+    }
+  }
+  if (stage_ == Stage::streaming_response && client_.stream().above_high_water()) {
+    // The client reads slower than the origin sends: stop reading the origin until it drains.
+    upstream_->stream->stop_reading();
+    upstream_deadline_.disarm();
+    client_.watch_write_stall(true);
+  }
+}
+
+MessageSink::HeadAction Exchange::on_head() {
+  ResponseHead& head = upstream_->parser.response();
+  const int status = head.status;
+  if (status >= 100 && status < 200) {
+    if (status == 101) {
+      deferred_error_ = ProxyError::upstream_protocol;
+      return HeadAction::pause;
+    }
+    interim_ = true;
+    if (client_http11_) {  // HTTP/1.0 clients do not understand 1xx
+      HeaderList headers = head.headers;
+      strip_hop_by_hop(headers);
+      std::string out;
+      serialize_response_head(status, head.reason, headers, out);
+      client_.stream().write(out);
+    }
+    return HeadAction::skip_body;
+  }
+  if (pay_ == PayStage::retrying) return on_paid_head();
+  if (status == 402 && pay_ == PayStage::none && payments_enabled()) {
+    return start_reading_challenge();
+  }
+  write_response_head(head, {});
+  const bool no_body = request_.method == "HEAD" || status == 204 || status == 304;
+  return no_body ? HeadAction::skip_body : HeadAction::proceed;
+}
+
+void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) {
+  const int status = head.status;
+  if (record_.ttfb_us == 0) record_.ttfb_us = elapsed_us();
+  stage_ = Stage::streaming_response;
+  response_started_ = true;
+  response_status_ = status;
+  record_.status = status;
+  const bool no_body = request_.method == "HEAD" || status == 204 || status == 304;
+  const auto length = upstream_->parser.content_length();
+  if (no_body) {
+    client_framing_ = Framing::none;
+  } else if (length) {
+    client_framing_ = Framing::length;
+  } else {
+    // Chunked or close-delimited from the origin: re-chunk for 1.1, close-delimit for 1.0.
+    client_framing_ = client_http11_ ? Framing::chunked : Framing::close;
+  }
+  HeaderList headers = std::move(head.headers);
+  strip_hop_by_hop(headers);
+  append_via(headers, head.version);
+  if (length && (client_framing_ == Framing::length || no_body) && status != 204) {
+    headers.push_back({"Content-Length", std::to_string(*length)});
+  }
+  if (client_framing_ == Framing::chunked) headers.push_back({"Transfer-Encoding", "chunked"});
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  if (const Header* own = find_header(extra, "x-402flow-error")) record_.reason = own->value;
+  const bool keep_alive =
+      client_keep_alive_ && client_framing_ != Framing::close && !server_.draining();
+  if (!keep_alive) {
+    close_client_after_ = true;
+    headers.push_back({"Connection", "close"});
+  } else if (!client_http11_) {
+    headers.push_back({"Connection", "keep-alive"});
+  }
+  std::string out;
+  out.reserve(512);
+  serialize_response_head(status, head.reason.empty() ? default_reason(status) : head.reason,
+                          headers, out);
+  client_.stream().write(out);
+}
+
+void Exchange::write_client_body(std::string_view data) {
+  if (client_framing_ == Framing::chunked) {
+    char scratch[24];
+    uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
+                        buf_of("\r\n")};
+    client_.stream().write(bufs, 3);
+  } else {
+    client_.stream().write(data);
+  }
+}
+
+void Exchange::on_body(std::string_view data) {
+  if (interim_ || data.empty()) return;
+  if (pay_ == PayStage::reading_challenge) {
+    on_challenge_body(data);
+    return;
+  }
+  record_.response_body_bytes += data.size();
+  write_client_body(data);
+}
+
+void Exchange::on_message_end() {
+  if (interim_) return;
+  response_done_ = true;
+  if (pay_ == PayStage::reading_challenge) return;
+  if (client_framing_ == Framing::chunked) {
+    HeaderList trailers = upstream_->parser.trailers();
+    strip_hop_by_hop(trailers);
+    std::string last;
+    append_trailers(trailers, last);
+    client_.stream().write(last);
+  }
+}
+
+void Exchange::response_complete() {
+  upstream_deadline_.disarm();
+  if (pay_ == PayStage::reading_challenge) {
+    challenge_complete();
+    return;
+  }
+  if (!upstream_->parser.keep_alive()) upstream_reusable_ = false;
+  if (!request_done_) {
+    // The origin answered before the request body was complete: neither side can be reused.
+    upstream_reusable_ = false;
+    close_client_after_ = true;
+  }
+  finish(ProxyError::none);
+}
+
+void Exchange::on_eof(TcpStream& /*stream*/) {
+  if (stage_ == Stage::done) return;
+  const HttpParser::Result r = upstream_->parser.finish();
+  if (r.status == HttpParser::Status::paused_end && !interim_ && response_done_) {
+    upstream_reusable_ = false;  // a close-delimited body ends with the connection
+    response_complete();
+    return;
+  }
+  upstream_closed_early("the origin closed the connection");
+}
+
+void Exchange::on_error(TcpStream& /*stream*/, int uv_status) {
+  if (stage_ == Stage::done) return;
+  upstream_closed_early(std::string("the origin connection failed: ") + uv_strerror(uv_status));
+}
+
+void Exchange::upstream_closed_early(std::string_view why) {
+  upstream_reusable_ = false;
+  if (!response_started_) {
+    if (retry_on_fresh_connection()) return;
+    if (pay_ == PayStage::retrying) {
+      paid_without_answer(ProxyError::upstream_unreachable,
+                          std::string(why) + " after the payment was sent");
+      return;
+    }
+    fail(ProxyError::upstream_unreachable, std::string(why) + " before sending a response");
+    return;
+  }
+  fail(ProxyError::upstream_closed, std::string(why) + " in the middle of the response");
+}
+
+bool Exchange::retry_on_fresh_connection() {
+  // A pooled connection the origin had already closed: safe to retry once when nothing came
+  // back and the request had no body to replay.
+  // Never a paid retry: the merchant may have settled the credential before the connection
+  // went away, and a merchant that refuses a spent nonce would turn that payment into a
+  // "failed" receipt. The outcome stays unknown; the agent's retry with the same
+  // Idempotency-Key resends the credential (the pool hands out the connection that just
+  // carried the 402, and watches idle connections for closes, so this is rarely hit).
+  const bool paid = pay_ == PayStage::retrying;
+  const bool has_body = request_chunked_ || (request_length_ && *request_length_ > 0);
+  if (paid || retried_ || !record_.upstream_reused || got_upstream_bytes_ || has_body ||
+      !request_done_) {
+    return false;
+  }
+  retried_ = true;
+  ++server_.stats().upstream_retries;
+  upstream_->stream->set_handler(nullptr);
+  upstream_->parser.set_sink(nullptr);
+  server_.reaper().retire(std::move(upstream_));
+  acquire_upstream();
+  return true;
+}
+
+void Exchange::on_drained(TcpStream& /*stream*/) {
+  client_.update_reading();
+}
+
+void Exchange::on_upstream_deadline() {
+  if (stage_ == Stage::done || stage_ == Stage::connecting) return;
+  if (pay_ == PayStage::reading_challenge) {
+    fail(ProxyError::upstream_timeout,
+         "the merchant's 402 challenge did not arrive within " +
+             std::to_string(server_.settings().timeouts.challenge.count()) + " ms");
+    return;
+  }
+  if (pay_ == PayStage::retrying && !response_started_) {
+    paid_without_answer(ProxyError::upstream_timeout,
+                        "the merchant did not answer the paid request within " +
+                            std::to_string(server_.settings().timeouts.upstream.count()) + " ms");
+    return;
+  }
+  const auto ms = std::to_string(server_.settings().timeouts.upstream.count());
+  fail(ProxyError::upstream_timeout, response_started_
+                                         ? "the origin stopped sending for " + ms + " ms"
+                                         : "the origin did not answer within " + ms + " ms");
+}
+
+void Exchange::fail(ProxyError error, std::string_view message) {
+  if (stage_ == Stage::done) return;
+  upstream_reusable_ = false;
+  close_client_after_ = true;
+  if (!response_started_) write_own_answer(error_answer(error, message));
+  server_.log().debug("exchange failed", "\"host\":\"" + target_.host + "\",\"error\":\"" +
+                                             std::string(proxy_error_name(error)) + "\"");
+  finish(error);
+}
+
+void Exchange::write_own_answer(const ProxyAnswer& answer) {
+  response_started_ = true;
+  record_.status = answer.status;
+  record_.reason = answer.code;
+  record_.response_body_bytes += answer.body.size();
+  // A request whose body was not read in full leaves unread bytes behind: close after it.
+  const bool keep_alive =
+      !answer.close && client_keep_alive_ && request_done_ && !server_.draining();
+  if (!keep_alive) close_client_after_ = true;
+  const Persistence persistence = !keep_alive      ? Persistence::close
+                                  : client_http11_ ? Persistence::keep_alive
+                                                   : Persistence::keep_alive_http10;
+  client_.stream().write(serialize_answer(answer, persistence));
+}
+
+void Exchange::finish(ProxyError error) {
+  if (stage_ == Stage::done) return;
+  stage_ = Stage::done;
+  upstream_deadline_.disarm();
+  challenge_deadline_.disarm();
+  abandon_payment();
+  server_.reaper().retire(std::move(connector_));
+  if (upstream_) {
+    upstream_->stream->set_handler(nullptr);
+    upstream_->parser.set_sink(nullptr);
+    const bool reuse = error == ProxyError::none && upstream_reusable_ && request_done_ &&
+                       response_done_ && upstream_->parser.keep_alive();
+    if (reuse) {
+      server_.pool().put(std::move(upstream_));
+    } else {
+      server_.reaper().retire(std::move(upstream_));
+    }
+  }
+  ProxyStats& stats = server_.stats();
+  --stats.exchanges_active;
+  stats.request_body_bytes += record_.request_body_bytes;
+  stats.response_body_bytes += record_.response_body_bytes;
+  if (error != ProxyError::none) stats.count(error);
+  record_.error = error;
+  record_.duration_us = elapsed_us();
+  server_.write_access(record_);
+  const bool keep_alive =
+      error == ProxyError::none && !close_client_after_ && request_done_ && response_done_;
+  client_.exchange_ended(keep_alive);
+}
+
+}  // namespace flow::proxy

@@ -1,0 +1,149 @@
+#include "flow/proxy/exchange/tunnel.hpp"
+
+#include "flow/proxy/exchange/client_connection.hpp"
+#include "flow/proxy/server.hpp"
+
+namespace flow::proxy {
+
+Tunnel::Tunnel(ClientConnection& client, Target target, std::string early_bytes)
+    : client_(client),
+      target_(std::move(target)),
+      early_bytes_(std::move(early_bytes)),
+      idle_(client.server().loop(), [this] { finish(ProxyError::upstream_timeout); }) {}
+
+Tunnel::~Tunnel() = default;
+
+void Tunnel::start() {
+  Server& server = client_.server();
+  start_ns_ = uv_hrtime();
+  ++server.stats().tunnels_total;
+  ++server.stats().tunnels_active;
+  record_.tunnel = true;
+  record_.client = client_.peer();
+  record_.method = "CONNECT";
+  record_.host = target_.host;
+  record_.port = target_.port;
+  connector_ = std::make_unique<Connector>(
+      server, target_, [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
+        connected(error, std::move(message), std::move(s));
+      });
+  connector_->start();
+}
+
+void Tunnel::connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream) {
+  Server& server = client_.server();
+  server.reaper().retire(std::move(connector_));
+  connect_us_ = (uv_hrtime() - start_ns_) / 1000;
+  if (error != ProxyError::none) {
+    const ProxyAnswer answer = error_answer(error, message);
+    record_.status = answer.status;
+    record_.reason = answer.code;
+    client_.stream().write(serialize_answer(answer, Persistence::close));
+    finish(error);
+    return;
+  }
+  upstream_ = std::move(stream);
+  upstream_->set_handler(this);
+  established_ = true;
+  record_.status = 200;
+  client_.stream().write("HTTP/1.1 200 Connection Established\r\n\r\n");
+  if (!early_bytes_.empty()) {
+    record_.request_body_bytes += early_bytes_.size();
+    upstream_->write(early_bytes_);
+    early_bytes_.clear();
+    early_bytes_.shrink_to_fit();
+  }
+  if (client_eof_) upstream_->shutdown_after_writes();
+  upstream_->start_reading();
+  idle_.arm(server.settings().timeouts.tunnel_idle);
+  client_.update_reading();
+}
+
+void Tunnel::from_client(const char* data, std::size_t len) {
+  if (finished_) return;
+  idle_.touch();
+  if (!established_) {
+    // Bytes sent before the tunnel is up (e.g. a ClientHello right behind CONNECT): bounded by
+    // client backpressure below.
+    early_bytes_.append(data, len);
+  } else {
+    record_.request_body_bytes += len;
+    upstream_->write(std::string_view(data, len));
+  }
+  client_.update_reading();
+}
+
+bool Tunnel::client_backlogged() const {
+  if (!established_) return early_bytes_.size() > client_.server().settings().write_high_water;
+  return upstream_->above_high_water();
+}
+
+void Tunnel::client_eof() {
+  client_eof_ = true;
+  if (established_) upstream_->shutdown_after_writes();
+}
+
+void Tunnel::client_failed() {
+  finish(ProxyError::client_closed);
+}
+
+void Tunnel::client_drained() {
+  if (established_ && !upstream_eof_) upstream_->start_reading();
+}
+
+void Tunnel::abort(ProxyError error) {
+  finish(error);
+}
+
+void Tunnel::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
+  idle_.touch();
+  record_.response_body_bytes += len;
+  client_.stream().write(std::string_view(data, len));
+  if (client_.stream().above_high_water()) upstream_->stop_reading();
+}
+
+void Tunnel::on_eof(TcpStream& /*stream*/) {
+  upstream_eof_ = true;
+  client_.stream().shutdown_after_writes();
+}
+
+void Tunnel::on_error(TcpStream& /*stream*/, int /*uv_status*/) {
+  finish(ProxyError::upstream_closed);
+}
+
+void Tunnel::on_drained(TcpStream& /*stream*/) {
+  client_.update_reading();
+}
+
+void Tunnel::on_shutdown(TcpStream& /*stream*/) {
+  upstream_shut_ = true;
+  maybe_done();
+}
+
+void Tunnel::client_shutdown_done() {
+  client_shut_ = true;
+  maybe_done();
+}
+
+void Tunnel::maybe_done() {
+  // Both directions have ended and each FIN went out after everything queued before it.
+  if (client_eof_ && upstream_eof_ && client_shut_ && upstream_shut_) finish(ProxyError::none);
+}
+
+void Tunnel::finish(ProxyError error) {
+  if (finished_) return;
+  finished_ = true;
+  idle_.disarm();
+  Server& server = client_.server();
+  server.reaper().retire(std::move(connector_));
+  --server.stats().tunnels_active;
+  if (error != ProxyError::none) server.stats().count(error);
+  record_.error = error;
+  record_.connect_us = connect_us_;
+  record_.duration_us = (uv_hrtime() - start_ns_) / 1000;
+  server.write_access(record_);
+  if (upstream_) upstream_->set_handler(nullptr);
+  client_.tunnel_ended();
+}
+
+}  // namespace flow::proxy

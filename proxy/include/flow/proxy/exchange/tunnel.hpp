@@ -1,0 +1,62 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "flow/proxy/exchange/access_log.hpp"
+#include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/reaper.hpp"
+#include "flow/proxy/network/tcp_stream.hpp"
+#include "flow/proxy/network/timer.hpp"
+#include "flow/proxy/network/upstream.hpp"
+
+namespace flow::proxy {
+
+class ClientConnection;
+
+// A CONNECT tunnel: blind splice in both directions with backpressure and half-close.
+class Tunnel : public StreamHandler, public Retirable {
+ public:
+  Tunnel(ClientConnection& client, Target target, std::string early_bytes);
+  ~Tunnel() override;
+  void start();
+
+  // Bytes and events from the client side (the ClientConnection forwards them).
+  void from_client(const char* data, std::size_t len);
+  void client_eof();
+  void client_failed();
+  void client_drained();
+  void client_shutdown_done();
+  bool client_backlogged() const;
+  void abort(ProxyError error);
+
+  // StreamHandler (upstream side)
+  void on_read(TcpStream& stream, const char* data, std::size_t len) override;
+  void on_eof(TcpStream& stream) override;
+  void on_error(TcpStream& stream, int uv_status) override;
+  void on_drained(TcpStream& stream) override;
+  void on_shutdown(TcpStream& stream) override;
+
+ private:
+  void connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream);
+  void maybe_done();
+  void finish(ProxyError error);
+
+  ClientConnection& client_;
+  Target target_;
+  std::string early_bytes_;
+  std::unique_ptr<Connector> connector_;
+  std::unique_ptr<TcpStream> upstream_;
+  bool established_ = false;
+  bool client_eof_ = false;
+  bool upstream_eof_ = false;
+  bool client_shut_ = false;    // our FIN to the client went out
+  bool upstream_shut_ = false;  // our FIN to the origin went out
+  bool finished_ = false;
+  Deadline idle_;
+  std::uint64_t start_ns_ = 0;
+  std::uint64_t connect_us_ = 0;
+  AccessRecord record_;
+};
+
+}  // namespace flow::proxy

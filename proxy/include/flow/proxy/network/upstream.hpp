@@ -1,0 +1,96 @@
+#pragma once
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "flow/proxy/http/http_codec.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/reaper.hpp"
+#include "flow/proxy/network/resolver.hpp"
+#include "flow/proxy/network/tcp_stream.hpp"
+#include "flow/proxy/network/timer.hpp"
+
+namespace flow::proxy {
+
+class Server;
+
+// A connection to an origin, with its response parser. Lent to one exchange at a time; kept
+// in the pool between exchanges.
+struct UpstreamConnection : public Retirable {
+  UpstreamConnection(std::unique_ptr<TcpStream> s, std::string k, std::size_t max_head_bytes)
+      : stream(std::move(s)),
+        parser(HttpParser::Kind::response, max_head_bytes),
+        key(std::move(k)) {}
+  std::unique_ptr<TcpStream> stream;
+  HttpParser parser;
+  std::string key;         // Target::authority()
+  std::uint64_t uses = 0;  // exchanges served, including the current one
+};
+
+// Idle upstream connections per origin. An idle connection is watched: a close or any byte
+// from the origin removes it. Entries older than the pool idle timeout are closed.
+class UpstreamPool {
+ public:
+  UpstreamPool(Server& server, std::size_t max_idle_per_origin, std::chrono::milliseconds idle);
+  ~UpstreamPool();
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  std::unique_ptr<UpstreamConnection> take(const std::string& key);
+  void put(std::unique_ptr<UpstreamConnection> conn);
+  std::size_t idle_count() const;
+  void clear();
+
+ private:
+  struct Entry;
+  void expire();
+  void drop(Entry* entry);
+
+  Server& server_;
+  std::size_t max_idle_per_origin_;
+  std::chrono::milliseconds idle_;
+  std::unordered_map<std::string, std::list<std::unique_ptr<Entry>>> idle_by_key_;
+  Timer sweep_;
+};
+
+// Resolves a target and opens a TCP connection to it, trying each address in turn within one
+// connect timeout. Refuses addresses that are the proxy's own listener (a loop).
+class Connector : public StreamHandler, public Retirable {
+ public:
+  // On success `error` is none and `stream` is connected (its handler must be replaced).
+  using Done =
+      std::function<void(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream)>;
+  Connector(Server& server, Target target, Done done);
+  ~Connector() override;
+  void start();
+
+  void on_read(TcpStream&, const char*, std::size_t) override {}
+  void on_eof(TcpStream&) override {}
+  void on_error(TcpStream&, int) override {}
+  void on_connected(TcpStream& stream, int status) override;
+
+ private:
+  void resolved(int status, std::vector<sockaddr_storage> addresses);
+  void try_next();
+  void complete(ProxyError error, std::string message);
+
+  Server& server_;
+  Target target_;
+  Done done_;
+  std::unique_ptr<Resolution> resolution_;
+  std::vector<sockaddr_storage> addresses_;
+  std::size_t next_ = 0;
+  int last_status_ = 0;
+  std::unique_ptr<TcpStream> stream_;
+  Timer timeout_;
+};
+
+}  // namespace flow::proxy

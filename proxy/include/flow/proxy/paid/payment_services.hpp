@@ -1,0 +1,94 @@
+#pragma once
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "flow/payment/evm_key.hpp"
+#include "flow/payment/offer.hpp"
+#include "flow/policy/flow_config.hpp"
+#include "flow/policy/policy_store.hpp"
+#include "flow/proxy/network/loop_mailbox.hpp"
+#include "flow/storage/ledger_writer.hpp"
+#include "flow/storage/url_redaction.hpp"
+
+namespace flow::proxy {
+
+// A wallet from flow.yaml with its key loaded. The key never leaves the EvmKey.
+struct Wallet {
+  policy::WalletSpec spec;
+  payment::EvmKey key;
+};
+
+// Loads every wallet's key (file permissions checked). Throws std::runtime_error naming the
+// wallet and the problem (never key material): a proxy that cannot pay must not start as if
+// it could.
+std::vector<Wallet> load_wallets(const std::vector<policy::WalletSpec>& specs);
+
+// An offer the agent looked at with `X-402flow-Mode: prepare` and may now execute.
+struct PreparedOffer {
+  std::string id;
+  std::string agent;
+  std::string method;
+  std::string url;
+  payment::Offer offer;
+  std::int64_t expires_at = 0;  // unix seconds
+};
+
+struct PaymentCounters {
+  std::uint64_t challenges = 0;   // 402s read as payment challenges
+  std::uint64_t not_payable = 0;  // 402s passed back unpaid (malformed, not replayable, ...)
+  std::uint64_t denied = 0;
+  std::uint64_t reviews = 0;
+  std::uint64_t prepared = 0;
+  std::uint64_t credentials_sent = 0;  // paid retries that left the proxy
+  std::uint64_t settled = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t unknown = 0;
+  std::uint64_t idempotent_replays = 0;
+};
+
+// What the paid path needs beyond the pass-through proxy: the policy in force, the ledger's
+// writer, the wallets, and the prepared offers. Lives on the loop thread; the ledger's
+// completions come back through the mailbox.
+class PaymentServices {
+ public:
+  PaymentServices(uv_loop_t* loop, std::shared_ptr<policy::PolicyStore> policy,
+                  std::unique_ptr<storage::LedgerWriter> ledger, std::vector<Wallet> wallets,
+                  storage::UrlQueryMode url_query);
+  ~PaymentServices();
+  PaymentServices(const PaymentServices&) = delete;
+  PaymentServices& operator=(const PaymentServices&) = delete;
+
+  std::shared_ptr<const policy::PolicySnapshot> policy() const { return policy_->current(); }
+  storage::LedgerWriter& ledger() { return *ledger_; }
+  const LoopMailbox& mailbox() const { return mailbox_; }
+  storage::UrlQueryMode url_query() const { return url_query_; }
+  PaymentCounters& counters() { return counters_; }
+
+  // The first wallet whose networks cover `network`, or null.
+  const Wallet* wallet_for(std::string_view network) const;
+
+  // Prepared offers live in memory for kPreparedTtl: a restart forgets them (the agent then
+  // prepares again), which can never cause a payment.
+  static constexpr std::int64_t kPreparedTtl = 300;
+  std::string add_prepared(PreparedOffer offer, std::int64_t now);
+  // Removes and returns it: a prepared id is used once.
+  std::optional<PreparedOffer> take_prepared(std::string_view id, std::int64_t now);
+
+ private:
+  std::shared_ptr<policy::PolicyStore> policy_;
+  std::vector<Wallet> wallets_;  // before ledger_: the writer's jobs sign with these until it stops
+  std::unique_ptr<storage::LedgerWriter> ledger_;
+  storage::UrlQueryMode url_query_;
+  LoopMailbox mailbox_;
+  PaymentCounters counters_;
+  std::unordered_map<std::string, PreparedOffer> prepared_;
+};
+
+}  // namespace flow::proxy

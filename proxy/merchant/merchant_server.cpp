@@ -1,0 +1,482 @@
+// `402flow merchant`: the listener and the connections (keep-alive HTTP/1.1 over TcpStream and
+// HttpParser); the routes themselves live in merchant_routes.cpp.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <list>
+#include <stdexcept>
+#include <vector>
+
+#include "flow/payment/evm_address.hpp"
+#include "flow/proxy/http/http_codec.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/handle_close.hpp"
+#include "flow/proxy/network/net_address.hpp"
+#include "flow/proxy/network/port_file.hpp"
+#include "flow/proxy/network/reaper.hpp"
+#include "flow/proxy/network/tcp_stream.hpp"
+#include "flow/proxy/network/timer.hpp"
+#include "merchant/merchant.hpp"
+#include "merchant/merchant_routes.hpp"
+
+namespace flow::proxy {
+namespace {
+
+constexpr std::size_t kWriteHighWater = 1 << 20;
+// After the last answer and our FIN, how long to wait for the peer's own close.
+constexpr std::chrono::milliseconds kLingerAfterFin{2000};
+
+class MerchantConnection;
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The path of an origin-form or absolute-form target, without the query.
+std::string_view request_path(std::string_view target) {
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    const auto authority = target.find("//") + 2;
+    const auto slash = target.find('/', authority);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  const auto query = target.find_first_of("?#");
+  return query == std::string_view::npos ? target : target.substr(0, query);
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 402:
+      return "Payment Required";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    default:
+      return default_reason(status);
+  }
+}
+
+}  // namespace
+
+struct MerchantServer::Impl {
+  Impl(uv_loop_t* l, const MerchantOptions& o, Logger& lg, const payment::EvmAddress& pay_to)
+      : loop(l), options(o), log(lg), routes(pay_to), reaper(l) {}
+
+  void on_new_connection(int status);
+  void connection_closed(MerchantConnection* connection);
+
+  uv_loop_t* loop;
+  MerchantOptions options;
+  Logger& log;
+  merchant::MerchantRoutes routes;
+  merchant::MerchantAnswer answer;  // reused by every request: one request at a time per loop
+  std::string log_fields;
+  Reaper reaper;
+  std::unique_ptr<uv_tcp_t> listener;
+  sockaddr_storage bound{};
+  std::string bound_text;
+  std::list<std::unique_ptr<MerchantConnection>> connections;
+};
+
+namespace {
+
+// One client connection: requests are answered in order as they are parsed (pipelining
+// included), answers collect in one buffer per read and go out in one write.
+class MerchantConnection final : public StreamHandler, public MessageSink, public Retirable {
+ public:
+  explicit MerchantConnection(MerchantServer::Impl& server)
+      : server_(server),
+        stream_(server.loop, this, kWriteHighWater),
+        parser_(HttpParser::Kind::request, server.options.max_header_bytes),
+        deadline_(server.loop, [this] { close_now(); }) {
+    parser_.set_sink(this);
+  }
+
+  TcpStream& stream() { return stream_; }
+  void set_position(std::list<std::unique_ptr<MerchantConnection>>::iterator it) { self_ = it; }
+  std::list<std::unique_ptr<MerchantConnection>>::iterator position() const { return self_; }
+
+  void start() {
+    deadline_.arm(server_.options.idle_timeout);
+    stream_.start_reading();
+  }
+
+  void close_now() {
+    if (closed_) return;
+    closed_ = true;
+    deadline_.disarm();
+    stream_.stop_reading();
+    server_.connection_closed(this);
+  }
+
+  // StreamHandler
+  void on_read(TcpStream&, const char* data, std::size_t len) override {
+    if (closing_ || closed_) return;  // after our last answer: the peer's bytes are discarded
+    deadline_.touch();
+    if (input_.empty()) {
+      const std::size_t used = consume(data, len);
+      if (used < len && !closing_ && !closed_) input_.append(data + used, len - used);
+    } else {
+      input_.append(data, len);
+      input_.erase(0, consume(input_.data(), input_.size()));
+    }
+    flush();
+    // A client that sends faster than it reads waits until its answers have drained.
+    if (!input_.empty() && stream_.above_high_water()) stream_.stop_reading();
+  }
+
+  void on_eof(TcpStream&) override {
+    peer_eof_ = true;
+    if (closed_) return;
+    if (parser_.in_message() || stream_.queued() == 0) {
+      close_now();
+      return;
+    }
+    finish();  // answers still being written: FIN after them, then close
+  }
+
+  void on_error(TcpStream&, int /*uv_status*/) override { close_now(); }
+
+  void on_drained(TcpStream&) override {
+    if (closing_ || closed_ || input_.empty()) return;
+    input_.erase(0, consume(input_.data(), input_.size()));
+    flush();
+    if (!closing_ && !closed_ && !stream_.above_high_water()) stream_.start_reading();
+  }
+
+  void on_shutdown(TcpStream&) override {
+    if (peer_eof_ || dropping_) {
+      close_now();
+      return;
+    }
+    deadline_.arm(kLingerAfterFin);
+    stream_.start_reading();  // to see the peer's close; its bytes are discarded
+  }
+
+  // MessageSink
+  HeadAction on_head() override {
+    body_bytes_ = 0;
+    const auto length = parser_.content_length();
+    if (length && *length > server_.options.max_body_bytes) {
+      body_too_large_ = true;
+    } else if (header_has_token(parser_.request().headers, "expect", "100-continue")) {
+      out_ += "HTTP/1.1 100 Continue\r\n\r\n";  // goes out when this read has been parsed
+    }
+    return HeadAction::proceed;
+  }
+  void on_body(std::string_view data) override {
+    body_bytes_ += data.size();
+    if (body_bytes_ > server_.options.max_body_bytes) body_too_large_ = true;
+  }
+  void on_message_end() override {}
+
+ private:
+  // Parses and answers what it can; returns the bytes consumed. Stops while the socket is
+  // backed up (on_drained continues) and once the connection is ending.
+  std::size_t consume(const char* data, std::size_t len) {
+    std::size_t pos = 0;
+    while (pos < len && !closing_ && !closed_) {
+      if (stream_.queued() + out_.size() > kWriteHighWater) {
+        flush();
+        if (stream_.above_high_water()) break;
+      }
+      const HttpParser::Result r = parser_.feed(data + pos, len - pos);
+      if (body_too_large_) {
+        answer_error(413, "request body too large");
+        return len;
+      }
+      switch (r.status) {
+        case HttpParser::Status::need_more:
+          return len;
+        case HttpParser::Status::paused_head:  // never asked for; keep going
+          pos += r.consumed;
+          parser_.resume();
+          break;
+        case HttpParser::Status::paused_end:
+          pos += r.consumed;
+          answer_request();
+          parser_.resume();
+          break;
+        case HttpParser::Status::error:
+          answer_error(parser_.error() == ParseError::head_too_large ? 431 : 400,
+                       parser_.error_reason());
+          return len;
+      }
+    }
+    return pos;
+  }
+
+  void answer_request() {
+    const RequestHead& head = parser_.request();
+    merchant::MerchantRequest request;
+    request.method = head.method;
+    request.path = request_path(head.target);
+    const Header* host = find_header(head.headers, "host");
+    request.host = host != nullptr && !host->value.empty() ? std::string_view(host->value)
+                                                           : std::string_view(server_.bound_text);
+    for (const auto& h : head.headers) {
+      if (iequals(h.name, "payment-signature")) {
+        request.payment_signature = &h.value;
+      } else if (iequals(h.name, "x-payment")) {
+        request.x_payment = &h.value;
+      }
+    }
+    merchant::MerchantAnswer& answer = server_.answer;
+    server_.routes.handle(request, unix_now(), answer);
+    log_request(head, request.path, answer);
+    if (answer.drop) {
+      // The payment is settled; the connection goes away without an answer (answers to
+      // earlier pipelined requests still go out first).
+      dropping_ = true;
+      finish();
+      return;
+    }
+    const bool keep_alive = parser_.keep_alive();
+    append_response(answer.status, answer.headers, answer.body, keep_alive, head.version);
+    if (!keep_alive) finish();
+  }
+
+  void answer_error(int status, std::string_view message) {
+    std::string body = "{\"error\":";
+    append_json_string(body, message);
+    body += '}';
+    append_response(status, {}, body, false, {});
+    finish();
+  }
+
+  void append_response(int status, std::string_view headers, std::string_view body, bool keep_alive,
+                       HttpVersion version) {
+    out_ += "HTTP/1.1 ";
+    out_ += std::to_string(status);
+    out_ += ' ';
+    out_ += reason_phrase(status);
+    out_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
+    out_ += std::to_string(body.size());
+    out_ += "\r\n";
+    out_ += headers;
+    if (!keep_alive) {
+      out_ += "Connection: close\r\n";
+    } else if (!version.at_least_1_1()) {
+      out_ += "Connection: keep-alive\r\n";
+    }
+    out_ += "\r\n";
+    out_ += body;
+  }
+
+  void log_request(const RequestHead& head, std::string_view path,
+                   const merchant::MerchantAnswer& answer) {
+    if (server_.options.quiet) return;
+    std::string& f = server_.log_fields;
+    f = "\"method\":";
+    append_json_string(f, head.method);
+    f += ",\"path\":";
+    append_json_string(f, path);
+    f += ",\"status\":";
+    f += answer.drop ? "\"dropped\"" : std::to_string(answer.status);
+    if (!answer.payer.empty()) {
+      f += ",\"payer\":";
+      append_json_string(f, answer.payer);
+    }
+    if (!answer.error_reason.empty()) {
+      f += ",\"reason\":";
+      append_json_string(f, answer.error_reason);
+    }
+    server_.log.info("request", f);
+  }
+
+  void flush() {
+    if (out_.empty() || closed_) return;
+    stream_.write(out_);
+    out_.clear();
+  }
+
+  // No more requests on this connection: FIN once everything queued is written.
+  void finish() {
+    if (closing_) return;
+    closing_ = true;
+    flush();
+    input_.clear();
+    stream_.stop_reading();
+    deadline_.arm(kLingerAfterFin + server_.options.idle_timeout);  // a peer that never reads
+    stream_.shutdown_after_writes();
+  }
+
+  MerchantServer::Impl& server_;
+  TcpStream stream_;
+  HttpParser parser_;
+  Deadline deadline_;
+  std::string input_;  // bytes received but not yet parsed (backpressure)
+  std::string out_;    // answers not yet handed to the socket
+  std::size_t body_bytes_ = 0;
+  bool body_too_large_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool dropping_ = false;
+  bool peer_eof_ = false;
+  std::list<std::unique_ptr<MerchantConnection>>::iterator self_;
+};
+
+}  // namespace
+
+void MerchantServer::Impl::on_new_connection(int status) {
+  if (status < 0) {
+    log.warn("accept failed", "\"error\":\"" + std::string(uv_err_name(status)) + "\"");
+    return;
+  }
+  auto connection = std::make_unique<MerchantConnection>(*this);
+  if (connection->stream().accept_from(reinterpret_cast<uv_stream_t*>(listener.get())) != 0) {
+    return;
+  }
+  MerchantConnection* raw = connection.get();
+  connections.push_back(std::move(connection));
+  raw->set_position(std::prev(connections.end()));
+  raw->start();
+}
+
+void MerchantServer::Impl::connection_closed(MerchantConnection* connection) {
+  const auto it = connection->position();
+  reaper.retire(std::move(*it));
+  connections.erase(it);
+}
+
+MerchantServer::MerchantServer(uv_loop_t* loop, const MerchantOptions& options, Logger& log) {
+  const auto pay_to = payment::parse_evm_address(options.pay_to);
+  if (!pay_to) {
+    throw std::runtime_error("invalid --pay-to '" + options.pay_to +
+                             "': expected an EVM address, 0x and 40 hex digits");
+  }
+  impl_ = std::make_unique<Impl>(loop, options, log, *pay_to);
+}
+
+MerchantServer::~MerchantServer() {
+  stop();
+  impl_->reaper.reap_now();
+}
+
+void MerchantServer::start() {
+  const std::string& listen = impl_->options.listen;
+  const auto target = parse_listen_address(listen);
+  if (!target) {
+    throw std::runtime_error("invalid listen address '" + listen +
+                             "': expected HOST:PORT, e.g. 127.0.0.1:4021 or [::1]:4021");
+  }
+  auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
+  if (!addr) {
+    throw std::runtime_error("invalid listen address '" + listen +
+                             "': the host must be an IP address (or localhost)");
+  }
+  impl_->listener = std::make_unique<uv_tcp_t>();
+  uv_tcp_init(impl_->loop, impl_->listener.get());
+  impl_->listener->data = impl_.get();
+  int rc = uv_tcp_bind(impl_->listener.get(), reinterpret_cast<sockaddr*>(&*addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(
+        reinterpret_cast<uv_stream_t*>(impl_->listener.get()), 511,
+        [](uv_stream_t* s, int status) { static_cast<Impl*>(s->data)->on_new_connection(status); });
+  }
+  if (rc != 0) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(impl_->listener.get());
+    close_handle(handle, std::move(impl_->listener));
+    throw std::runtime_error("cannot listen on " + listen + ": " + uv_strerror(rc));
+  }
+  int len = sizeof impl_->bound;
+  uv_tcp_getsockname(impl_->listener.get(), reinterpret_cast<sockaddr*>(&impl_->bound), &len);
+  impl_->bound_text = format_sockaddr(reinterpret_cast<const sockaddr*>(&impl_->bound));
+}
+
+std::string MerchantServer::bound_address() const {
+  return impl_->bound_text;
+}
+
+void MerchantServer::stop() {
+  if (impl_->listener) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(impl_->listener.get());
+    close_handle(handle, std::move(impl_->listener));
+  }
+  std::vector<MerchantConnection*> snapshot;
+  for (auto& c : impl_->connections) snapshot.push_back(c.get());
+  for (auto* c : snapshot) c->close_now();
+}
+
+namespace {
+
+struct SignalWatch {
+  uv_signal_t handle{};
+  std::function<void()> on_signal;
+};
+
+}  // namespace
+
+int run_merchant(const MerchantOptions& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int exit_code = 0;
+  {
+    LogWriter diagnostics(&loop, STDERR_FILENO, false);
+    Logger log(diagnostics, LogLevel::info);
+    std::unique_ptr<MerchantServer> server;
+    try {
+      server = std::make_unique<MerchantServer>(&loop, options, log);
+      server->start();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "402flow merchant: %s\n", e.what());
+      exit_code = 2;
+      server.reset();
+    }
+    if (server) {
+      std::vector<std::unique_ptr<SignalWatch>> signals;
+      for (int signum : {SIGTERM, SIGINT}) {
+        auto watch = std::make_unique<SignalWatch>();
+        watch->on_signal = [&, signum] {
+          log.info("shutting down", std::string("\"reason\":\"") +
+                                        (signum == SIGTERM ? "SIGTERM" : "SIGINT") + "\"");
+          server->stop();
+          uv_stop(&loop);
+        };
+        uv_signal_init(&loop, &watch->handle);
+        watch->handle.data = watch.get();
+        uv_signal_start(
+            &watch->handle,
+            [](uv_signal_t* h, int) { static_cast<SignalWatch*>(h->data)->on_signal(); }, signum);
+        signals.push_back(std::move(watch));
+      }
+      // Signal handlers are in place before anyone can learn the port.
+      const std::string bound = server->bound_address();
+      if (!options.port_file.empty() && !write_port_file(options.port_file, bound)) {
+        std::fprintf(stderr, "402flow merchant: cannot write the port file %s\n",
+                     options.port_file.c_str());
+        exit_code = 2;
+      } else {
+        log.info("merchant listening",
+                 "\"addr\":\"" + bound + "\",\"payTo\":\"" +
+                     payment::evm_address_checksummed(*payment::parse_evm_address(options.pay_to)) +
+                     "\"");
+        if (options.on_listening) options.on_listening(bound);
+        uv_run(&loop, UV_RUN_DEFAULT);
+      }
+      for (auto& s : signals) {
+        auto* handle = reinterpret_cast<uv_handle_t*>(&s->handle);
+        close_handle(handle, std::move(s));
+      }
+      log.info("stopped");
+    }
+    server.reset();
+    diagnostics.flush_blocking();
+    uv_run(&loop, UV_RUN_DEFAULT);  // let every close callback run
+  }
+  if (uv_loop_close(&loop) != 0) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  return exit_code;
+}
+
+}  // namespace flow::proxy
