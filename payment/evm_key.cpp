@@ -1,5 +1,7 @@
 #include "flow/payment/evm_key.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <cstring>
 #include <stdexcept>
 
@@ -42,13 +44,6 @@ EvmAddress address_of(const secp256k1_pubkey& pubkey) {
   return address;
 }
 
-int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -78,8 +73,8 @@ std::optional<EvmKey> EvmKey::from_hex(std::string_view text) {
   std::array<std::uint8_t, 32> secret{};
   bool ok = true;
   for (std::size_t i = 0; i < 32; ++i) {
-    const int hi = hex_nibble(text[2 * i]);
-    const int lo = hex_nibble(text[2 * i + 1]);
+    const int hi = hex_digit_value(text[2 * i]);
+    const int lo = hex_digit_value(text[2 * i + 1]);
     ok = ok && hi >= 0 && lo >= 0;
     secret[i] = static_cast<std::uint8_t>((hi << 4 | lo) & 0xff);
   }

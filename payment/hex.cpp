@@ -1,16 +1,11 @@
 #include "flow/payment/hex.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 namespace flow::payment {
 namespace {
 
 constexpr char kDigits[] = "0123456789abcdef";
-
-int nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -33,8 +28,8 @@ std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text) {
   std::vector<std::uint8_t> out;
   out.reserve(text.size() / 2);
   for (std::size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]);
-    const int lo = nibble(text[i + 1]);
+    const int hi = hex_digit_value(text[i]);
+    const int lo = hex_digit_value(text[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
   }

@@ -1,12 +1,13 @@
 #include "flow/payment/x402_challenge.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <initializer_list>
 #include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "ascii_text.hpp"
 #include "flow/payment/base64.hpp"
 #include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_network.hpp"
@@ -23,25 +24,16 @@
 namespace flow::payment {
 namespace {
 
-using detail::ascii_lower;
-using detail::iequals;
-using detail::is_ows;
-using detail::trim_ows;
-
 using nlohmann::json;
 
 constexpr std::string_view kPaymentRequired = "payment-required";
 constexpr std::string_view kWwwAuthenticate = "www-authenticate";
 
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 // "0x" + 40 hex digits, any case. Checksums are not checked here: the signer re-parses.
 bool is_evm_address(std::string_view text) {
   if (text.size() != 42 || text[0] != '0' || text[1] != 'x') return false;
   for (char c : text.substr(2))
-    if (!is_hex(c)) return false;
+    if (!is_hex_digit(c)) return false;
   return true;
 }
 

@@ -1,14 +1,12 @@
 #include "flow/payment/x402_settlement.hpp"
 
-#include "ascii_text.hpp"
+#include "flow/payment/ascii.hpp"
+
 #include "flow/payment/base64.hpp"
 #include "x402_json.hpp"
 
 namespace flow::payment {
 namespace {
-
-using detail::iequals;
-using detail::trim_ows;
 
 using nlohmann::json;
 

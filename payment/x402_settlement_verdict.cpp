@@ -1,14 +1,12 @@
 #include "flow/payment/x402_settlement_verdict.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <array>
 #include <string>
 
-#include "ascii_text.hpp"
-
 namespace flow::payment {
 namespace {
-
-using detail::iequals;
 
 using V = SettlementVerdict;
 

@@ -1,22 +1,11 @@
 #include "flow/policy/asset_table.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <algorithm>
 
 namespace flow::policy {
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool is_caip2_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -36,18 +25,16 @@ bool is_evm_network(std::string_view network) {
 
 bool is_evm_address(std::string_view text) {
   return text.size() == 42 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') &&
-         std::all_of(text.begin() + 2, text.end(), is_hex);
+         std::all_of(text.begin() + 2, text.end(), payment::is_hex_digit);
 }
 
 std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = lower(c);
-  return out;
+  return payment::ascii_lower(text);
 }
 
 bool same_address(std::string_view a, std::string_view b) {
   if (a.size() == 42 && b.size() == 42 && is_evm_address(a) && is_evm_address(b)) {
-    return equal_ignoring_case(a, b);
+    return payment::iequals(a, b);
   }
   return a == b;
 }
@@ -100,7 +87,7 @@ const AssetEntry* AssetTable::find(std::string_view network, std::string_view as
   for (const auto& e : entries_) {
     if (e.network != network) continue;
     if (e.asset == asset) return &e;
-    if (evm && folded == nullptr && equal_ignoring_case(e.asset, asset)) folded = &e;
+    if (evm && folded == nullptr && payment::iequals(e.asset, asset)) folded = &e;
   }
   return folded;
 }

@@ -1,5 +1,7 @@
 #include "flow/policy/merchant_matcher.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -23,7 +25,7 @@ std::string_view normalize_host(std::string_view host, std::array<char, kMaxHost
   if (host.size() > buffer.size()) return {};
   for (std::size_t i = 0; i < host.size(); ++i) {
     const char c = host[i];
-    buffer[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    buffer[i] = payment::ascii_lower(c);
   }
   return {buffer.data(), host.size()};
 }

@@ -1,13 +1,11 @@
 #include "flow/policy/policy_snapshot.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <algorithm>
 
 namespace flow::policy {
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // Both are 64 hex digits; the time taken does not depend on where they differ.
 bool same_digest_hex(std::string_view stored, std::string_view presented) {
@@ -15,7 +13,7 @@ bool same_digest_hex(std::string_view stored, std::string_view presented) {
   unsigned diff = 0;
   for (std::size_t i = 0; i < 64; ++i) {
     diff |= static_cast<unsigned>(static_cast<unsigned char>(stored[i]) ^
-                                  static_cast<unsigned char>(lower(presented[i])));
+                                  static_cast<unsigned char>(payment::ascii_lower(presented[i])));
   }
   return diff == 0;
 }

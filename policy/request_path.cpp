@@ -1,14 +1,9 @@
 #include "flow/policy/request_path.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 namespace flow::policy {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // RFC 3986 unreserved characters, plus the separators that would change the segments.
 bool changes_meaning_when_decoded(int byte) {
@@ -39,8 +34,8 @@ bool is_normal_path(std::string_view path) {
     const bool end = i == path.size();
     if (!end && path[i] == '\\') return false;
     if (!end && path[i] == '%') {
-      const int hi = i + 1 < path.size() ? hex_value(path[i + 1]) : -1;
-      const int lo = i + 2 < path.size() ? hex_value(path[i + 2]) : -1;
+      const int hi = i + 1 < path.size() ? payment::hex_digit_value(path[i + 1]) : -1;
+      const int lo = i + 2 < path.size() ? payment::hex_digit_value(path[i + 2]) : -1;
       if (hi < 0 || lo < 0 || changes_meaning_when_decoded(hi * 16 + lo)) return false;
     }
     if (end || path[i] == '/') {

@@ -1,5 +1,7 @@
 #include "demo/demo.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -94,7 +96,7 @@ std::string header_value(const std::string& response, const std::string& name) {
     const auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     std::string key = line.substr(0, colon);
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    key = payment::ascii_lower(key);
     if (key == name) {
       std::string value = line.substr(colon + 1);
       while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);

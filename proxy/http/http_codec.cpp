@@ -1,16 +1,12 @@
 #include "flow/proxy/http/http_codec.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 namespace flow::proxy {
 namespace {
 
 HttpParser* self(llhttp_t* p) {
   return static_cast<HttpParser*>(p->data);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // Transfer-Encoding must be exactly one "chunked" across all field lines: any other coding
@@ -23,7 +19,7 @@ bool transfer_coding_supported(const HeaderList& headers) {
     std::string_view list = h.value;
     while (true) {
       const auto comma = list.find(',');
-      const auto token = trim(list.substr(0, comma));
+      const auto token = payment::trim_ows(list.substr(0, comma));
       ++tokens;
       only_chunked = only_chunked && iequals(token, "chunked");
       if (comma == std::string_view::npos) break;
@@ -37,7 +33,7 @@ bool transfer_coding_supported(const HeaderList& headers) {
 // (Idempotency-Key, X-402flow-Mode, ...) sees one spelling of one value (RFC 9110 5.5 OWS).
 void trim_field_values(HeaderList& headers) {
   for (auto& h : headers) {
-    const std::string_view trimmed = trim(h.value);
+    const std::string_view trimmed = payment::trim_ows(h.value);
     if (trimmed.size() == h.value.size()) continue;
     h.value = std::string(trimmed);
   }

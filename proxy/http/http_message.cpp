@@ -6,21 +6,11 @@
 namespace flow::proxy {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 template <typename F>
 void for_each_token(std::string_view list, F&& f) {
   while (!list.empty()) {
     const auto comma = list.find(',');
-    f(trim(list.substr(0, comma)));
+    f(payment::trim_ows(list.substr(0, comma)));
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -32,14 +22,6 @@ constexpr std::array<std::string_view, 10> kHopByHop = {
     "content-length", "transfer-encoding"};
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;

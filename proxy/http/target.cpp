@@ -1,5 +1,7 @@
 #include "flow/proxy/http/target.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <charconv>
 
 namespace flow::proxy {
@@ -8,14 +10,6 @@ namespace {
 bool valid_host_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_';
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool parse_port(std::string_view text, std::uint16_t& port) {
@@ -66,7 +60,7 @@ bool parse_host_port(std::string_view hp, std::optional<std::uint16_t> default_p
   } else {
     return false;
   }
-  t.host = lowercase(host);
+  t.host = payment::ascii_lower(host);
   return true;
 }
 
@@ -94,7 +88,7 @@ std::optional<Target> parse_absolute_target(std::string_view url) {
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) return std::nullopt;
   Target t;
-  t.scheme = lowercase(url.substr(0, sep));
+  t.scheme = payment::ascii_lower(url.substr(0, sep));
   std::optional<std::uint16_t> default_port;
   if (t.scheme == "http") {
     default_port = 80;

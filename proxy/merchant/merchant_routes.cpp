@@ -1,5 +1,7 @@
 #include "merchant/merchant_routes.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <cstring>
 #include <stdexcept>
 
@@ -96,14 +98,6 @@ bool json_string_equals(const json& object, const char* key, const json& other) 
   const auto a = object.find(key);
   const auto b = other.find(key);
   return a != object.end() && b != other.end() && *a == *b;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 std::string string_field(const json& object, const char* key) {
@@ -413,7 +407,8 @@ const Requirement* MerchantRoutes::match_v2(const Route& route, const json& cred
     }
     if (!json_string_equals(*accepted, "amount", r.json)) {
       failure.reason = "invalid_exact_evm_authorization_value";
-    } else if (lower(string_field(*accepted, "payTo")) != lower(string_field(r.json, "payTo"))) {
+    } else if (payment::ascii_lower(string_field(*accepted, "payTo")) !=
+               payment::ascii_lower(string_field(r.json, "payTo"))) {
       failure.reason = "invalid_exact_evm_recipient_mismatch";
     } else {
       failure.reason = "invalid_payment_requirements";

@@ -1,5 +1,7 @@
 #include "flow/proxy/paid/control_headers.hpp"
 
+#include "flow/payment/ascii.hpp"
+
 #include <string_view>
 
 namespace flow::proxy {
@@ -11,17 +13,11 @@ bool is_control_header(std::string_view name) {
   return name.size() >= kPrefix.size() && iequals(name.substr(0, kPrefix.size()), kPrefix);
 }
 
-std::string_view trim_spaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Every comma-separated amount must parse: "0.05 USDC, 20000 msat". Empty: no problem.
 std::string max_amount_problem(std::string_view list, const policy::PolicySnapshot& policy) {
   while (true) {
     const auto comma = list.find(',');
-    const std::string_view part = trim_spaces(list.substr(0, comma));
+    const std::string_view part = payment::trim_ows(list.substr(0, comma));
     auto parsed = policy.parse_amount(part);
     if (const auto* error = std::get_if<std::string>(&parsed)) {
       return "'" + std::string(part) + "': " + *error;

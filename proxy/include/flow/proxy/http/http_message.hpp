@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "flow/payment/ascii.hpp"
+
 namespace flow::proxy {
 
 struct Header {
@@ -13,7 +15,7 @@ struct Header {
 };
 using HeaderList = std::vector<Header>;
 
-bool iequals(std::string_view a, std::string_view b);
+using payment::iequals;
 
 // True for an RFC 9110 token (field names, and one-word values such as a prepared id): one or
 // more of A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~.
