@@ -14,7 +14,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   flags=(-DFLOW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
 fi
-cmake -S . -B "$dir" -DFLOW_TESTS=ON "${flags[@]}" >/dev/null
+cmake -S . -B "$dir" -DFLOW_TESTS=ON -DFLOW_TEST_HOOKS=ON "${flags[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

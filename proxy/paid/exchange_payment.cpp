@@ -8,8 +8,6 @@
 // PaymentToken, which the exchange clears when it ends; an orphaned completion cleans up after
 // itself so nothing stays reserved or signed without an outcome.
 #include <chrono>
-#include <csignal>
-#include <cstdlib>
 #include <utility>
 
 #include "flow/payment/x402_payer.hpp"
@@ -107,11 +105,6 @@ storage::Outcome classify_answer(int status, const payment::SettlementParse& evi
 }
 
 }  // namespace
-
-void stop_here_for_test(std::string_view stage) {
-  static const char* const at = std::getenv("FLOW402_TEST_STOP_AT");
-  if (at != nullptr && stage == at) std::raise(SIGSTOP);
-}
 
 std::string_view pay_stage_name(Exchange::PayStage stage) {
   switch (stage) {

@@ -203,7 +203,12 @@ std::string_view pay_stage_name(Exchange::PayStage stage);
 // Crash tests: when FLOW402_TEST_STOP_AT names `stage`, the process stops itself (SIGSTOP) there,
 // so a test can SIGKILL it at exactly that point: reserved (reserved and signed, the commit not
 // yet made), signed (committed, nothing sent), sent (the paid retry written to the merchant),
-// answered (the merchant's answer read, its outcome not yet recorded).
+// answered (the merchant's answer read, its outcome not yet recorded). Compiled only into test
+// builds (FLOW_TEST_HOOKS); elsewhere it does nothing and reads no environment.
+#ifdef FLOW_TEST_HOOKS
 void stop_here_for_test(std::string_view stage);
+#else
+inline void stop_here_for_test(std::string_view /*stage*/) {}
+#endif
 
 }  // namespace flow::proxy
