@@ -180,7 +180,7 @@ int run_proxy(const RunOptions& options) {
         close_handle(signal_handle, std::move(s));
       }
       reloader.reset();
-      log.info("stopped");
+      log.info("stopped", stats_fields(server->stats()));
     }
     server.reset();
     payments.reset();  // after the server: no exchange is left to receive a completion

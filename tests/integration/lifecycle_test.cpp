@@ -102,6 +102,32 @@ TEST_CASE("SIGINT stops an idle proxy with exit code 0") {
   CHECK(status->describe() == "exit code 0");
 }
 
+TEST_CASE("the stopped line reports the proxy's totals") {
+  TestOrigin origin([](OriginExchange& ex) { ex.respond(200, "served"); });
+  ProxyProcess proxy;
+  {
+    ClientConnection client(proxy.port());
+    CHECK(client.exchange(absolute_get(origin, "/a")).status == 200);
+    CHECK(client.exchange(absolute_get(origin, "/b")).status == 200);
+  }
+  CHECK(
+      ClientConnection(proxy.port()).exchange("GET /relative HTTP/1.1\r\nHost: x\r\n\r\n").status ==
+      400);
+  proxy.send_signal(SIGTERM);
+  REQUIRE(proxy.wait_exit(kDefaultTimeout).has_value());
+  const std::string log = proxy.stderr_text();
+  const auto at = log.find("\"msg\":\"stopped\"");
+  REQUIRE_MESSAGE(at != std::string::npos, log);
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  INFO(line);
+  CHECK(line.find("\"connections_accepted\":2") != std::string::npos);
+  // The relative target is an exchange too, ended by the proxy's own 400.
+  CHECK(line.find("\"exchanges_total\":3") != std::string::npos);
+  CHECK(line.find("\"errors\":{\"bad_request\":1}") != std::string::npos);
+  CHECK(line.find("\"upstream_connects\":1") != std::string::npos);
+  CHECK(line.find("\"upstream_reused\":1") != std::string::npos);
+}
+
 TEST_CASE("SIGHUP is ignored: the proxy keeps serving and later exits 0 on SIGTERM") {
   TestOrigin origin([](OriginExchange& ex) { ex.respond(200, "still here"); });
   ProxyProcess proxy;

@@ -1,12 +1,14 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "flow/proxy/http/proxy_error.hpp"
 
 namespace flow::proxy {
 
-// Counted where things happen; the admin API and metrics read these.
+// Counted where things happen. Today the "stopped" log line reports the totals (stats_fields);
+// the admin API's metrics will read the same counters.
 struct ProxyStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_active = 0;
@@ -24,5 +26,9 @@ struct ProxyStats {
 
   void count(ProxyError e) { ++errors[static_cast<std::size_t>(e)]; }
 };
+
+// The totals as JSON log fields: "connections_accepted":N,... and "errors":{"code":N,...} for
+// every proxy error that happened at least once.
+std::string stats_fields(const ProxyStats& stats);
 
 }  // namespace flow::proxy
