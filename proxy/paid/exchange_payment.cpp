@@ -10,6 +10,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "flow/payment/payment_rail.hpp"
@@ -86,6 +88,57 @@ storage::Outcome outcome_of(int status, payment::AnswerJudgement judged) {
   }
   o.failure_reason = std::move(judged.reason);
   return o;
+}
+
+// For a rail that settles through I/O (it does not sign inside the reservation's transaction):
+// the reservation is durable already. The rail makes the credential on its own I/O, completing
+// on the loop (never on the ledger's writer); the credential is recorded (mark_signed, durable)
+// before it may leave, then handed to `send`. If the rail fails, or the exchange ended
+// meanwhile, the credential never leaves: the reservation is released (or, once signed, the
+// attempt failed) and `refuse` hears why when someone is left to tell.
+void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
+                     payment::SettleRequest request, std::int64_t attempt,
+                     std::shared_ptr<Exchange::PaymentToken> token,
+                     std::function<void(payment::Credential)> send,
+                     std::function<void(std::string)> refuse) {
+  PaymentServices* services = &pay;
+  auto give_up = [services, attempt, token, refuse](std::string why) {
+    (void)services->ledger().release(attempt, why + "; nothing was sent", {});
+    if (token->exchange != nullptr) refuse(std::move(why));
+  };
+  (void)rail.settle(std::move(request), [services, attempt, token, send,
+                                         give_up](payment::SettleResult made) {
+    if (auto* error = std::get_if<payment::RailError>(&made)) {
+      give_up("the payment rail could not make the credential (" + error->code +
+              "): " + error->detail);
+      return;
+    }
+    if (token->exchange == nullptr) {
+      give_up("the agent disconnected before the payment was made");
+      return;
+    }
+    auto credential = std::make_shared<payment::Credential>(std::get<payment::Credential>(made));
+    auto recorded = services->mailbox().on_loop<storage::Result<storage::Attempt>>(
+        [services, attempt, token, send, give_up,
+         credential](storage::Result<storage::Attempt> marked) {
+          if (!marked.ok()) {
+            give_up("recording the credential failed: " + marked.error().describe());
+          } else if (token->exchange == nullptr) {
+            storage::Outcome o;
+            o.state = storage::AttemptState::failed;
+            o.failure_reason = "the agent disconnected before the signed payment was sent";
+            (void)services->ledger().finalize(attempt, std::move(o), {});
+          } else {
+            send(std::move(*credential));
+          }
+        });
+    auto queued =
+        services->ledger().mark_signed(attempt,
+                                       {credential->payer, credential->credential_ref,
+                                        credential->credential_sha256, credential->valid_until},
+                                       std::move(recorded));
+    if (!queued.ok()) give_up("recording the credential failed: " + queued.error().describe());
+  });
 }
 
 }  // namespace
@@ -332,11 +385,17 @@ void Exchange::begin_payment() {
           return;
         }
         // The agent went away while policy ran: the signed credential never left the process.
-        if (result.ok() && result.value().credential) {
+        if (!result.ok() || !result.value().reserve) return;
+        const storage::ReserveOutcome& reserve = *result.value().reserve;
+        if (result.value().credential) {
           storage::Outcome o;
           o.state = storage::AttemptState::failed;
           o.failure_reason = "the agent disconnected before the signed payment was sent";
-          (void)services->ledger().finalize(result.value().reserve->attempt->id, std::move(o), {});
+          (void)services->ledger().finalize(reserve.attempt->id, std::move(o), {});
+        } else if (reserve.status == storage::ReserveStatus::reserved) {
+          // A rail that settles through I/O had not started: nothing was made or sent.
+          (void)services->ledger().release(
+              reserve.attempt->id, "the agent disconnected before the payment was made", {});
         }
       });
   // Policy, reservation, signature and mark_signed in one job and one durable commit: one trip
@@ -349,6 +408,8 @@ void Exchange::begin_payment() {
     if (!decided.ok() || prepare_only) return decided;
     DecideOutcome& out = decided.value();
     if (!out.reserve || out.reserve->status != storage::ReserveStatus::reserved) return decided;
+    // A rail that settles through I/O makes its credential after this commit, off the writer.
+    if (!rail->signs_in_transaction()) return decided;
     const std::int64_t attempt = out.reserve->attempt->id;
     payment::SettleResult made =
         rail->credential_now({challenge,
@@ -497,6 +558,28 @@ void Exchange::on_decided(DecideOutcome outcome) {
   paid_symbol_ = d.symbol;
   paid_decimals_ = d.decimals;
   attempt_id_ = reserve.attempt->id;
+  if (!outcome.credential) {
+    auto token = pay_token_;
+    settle_reserved(
+        pay, pay.rail_for(*challenge_),
+        {challenge_,
+         candidate_accepts_.at(*d.offer_index),
+         unix_now(),
+         pay.policy()->definition().payment.max_validity.count(),
+         {}},
+        attempt_id_, token,
+        [token](payment::Credential credential) {
+          token->exchange->credential_name_ = std::move(credential.header_name);
+          token->exchange->credential_value_ = std::move(credential.header_value);
+          token->exchange->send_paid_retry();
+        },
+        [token](std::string why) {
+          token->exchange->answer(problem_response(502, "payment_rail_failed", why + "; not paid",
+                                                   nlohmann::json::object(), {}, false),
+                                  502);
+        });
+    return;
+  }
   credential_name_ = outcome.credential->header_name;
   credential_value_ = std::move(outcome.credential->header_value);
   send_paid_retry();
@@ -587,20 +670,29 @@ void Exchange::resend_credential(std::size_t accepts_index, std::int64_t attempt
   // The same nonce and terms rebuild the identical signature: whatever the first try did, the
   // merchant can settle it at most once.
   attempt_id_ = attempt_id;
-  payment::SettleResult rebuilt =
-      server_.payments()
-          ->rail_for(*challenge_)
-          .credential_now({challenge_, accepts_index, unix_now(), 0, credential_ref});
-  if (auto* error = std::get_if<payment::RailError>(&rebuilt)) {
-    answer(problem_response(409, "idempotency_conflict", error->detail + "; not paid again",
-                            nlohmann::json::object(), {}, false),
-           409);
+  auto send_rebuilt = [](Exchange& self, payment::SettleResult rebuilt) {
+    if (auto* error = std::get_if<payment::RailError>(&rebuilt)) {
+      self.answer(problem_response(409, "idempotency_conflict", error->detail + "; not paid again",
+                                   nlohmann::json::object(), {}, false),
+                  409);
+      return;
+    }
+    payment::Credential& p = std::get<payment::Credential>(rebuilt);
+    self.credential_name_ = std::move(p.header_name);
+    self.credential_value_ = std::move(p.header_value);
+    self.send_paid_retry();
+  };
+  payment::PaymentRail& rail = server_.payments()->rail_for(*challenge_);
+  payment::SettleRequest request{challenge_, accepts_index, unix_now(), 0, credential_ref};
+  if (rail.signs_in_transaction()) {
+    send_rebuilt(*this, rail.credential_now(request));
     return;
   }
-  payment::Credential& p = std::get<payment::Credential>(rebuilt);
-  credential_name_ = std::move(p.header_name);
-  credential_value_ = std::move(p.header_value);
-  send_paid_retry();
+  // The attempt is already signed (its credential_ref is durable): only the bytes are rebuilt.
+  auto token = pay_token_;
+  (void)rail.settle(std::move(request), [token, send_rebuilt](payment::SettleResult rebuilt) {
+    if (token->exchange != nullptr) send_rebuilt(*token->exchange, std::move(rebuilt));
+  });
 }
 
 void Exchange::send_paid_retry() {
