@@ -5,6 +5,7 @@
 #include "flow/payment/exact_evm.hpp"
 #include "flow/payment/x402_payer.hpp"
 #include "flow/payment/x402_settlement.hpp"
+#include "flow/payment/x402_settlement_verdict.hpp"
 
 namespace flow::payment {
 namespace {

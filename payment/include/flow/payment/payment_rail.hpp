@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "flow/payment/amount.hpp"
+#include "flow/payment/header_field.hpp"
 #include "flow/payment/offer.hpp"
-#include "flow/payment/x402_challenge.hpp"
-#include "flow/payment/x402_settlement_verdict.hpp"
+#include "flow/payment/settlement_verdict.hpp"
 
 // A payment rail: one protocol's way through DESIGN.md's lifecycle (parse the 402, say what the
 // wallets can pay, make the credential, judge the merchant's answer). The proxy speaks only this
