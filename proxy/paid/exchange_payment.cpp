@@ -4,6 +4,10 @@
 //     ─► sign ─► mark_signed (durable, writer) ─► paid retry ─► on_paid_head ─► finalize (writer)
 //     ─► relay the merchant's answer with X-402flow-Receipt / X-402flow-Paid
 //
+// Every protocol step goes through the payment::PaymentRail that read the 402 (x402 today). A
+// rail that signs in the transaction signs inside decide+reserve; one that settles through I/O
+// makes its credential on the loop after the reservation commits (settle_reserved).
+//
 // Every ledger completion comes back through the loop mailbox and finds the exchange through a
 // PaymentToken, which the exchange clears when it ends; an orphaned completion cleans up after
 // itself so nothing stays reserved or signed without an outcome.
