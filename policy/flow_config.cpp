@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "flow/payment/signer_registry.hpp"
 #include "policy_schema.hpp"
 #include "yaml_reader.hpp"
 
@@ -173,11 +174,7 @@ std::string_view agent_identity_name(AgentIdentity identity) {
 }
 
 bool WalletSpec::covers(std::string_view network) const {
-  for (const auto& n : networks) {
-    if (n == network) return true;
-    if (n == "eip155:*" && network.substr(0, 7) == "eip155:") return true;
-  }
-  return false;
+  return payment::wallet_covers(networks, network);
 }
 
 bool is_valid_log_level(std::string_view level) {

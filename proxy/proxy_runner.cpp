@@ -9,7 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "flow/payment/evm_address.hpp"
+#include "flow/payment/signer_registry.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/handle_close.hpp"
@@ -42,10 +42,10 @@ storage::UrlQueryMode url_query_mode(const std::string& name) {
 // The paid path's services, or null when no wallet is configured. Throws with an
 // operator-facing message when a wallet or the ledger cannot be opened.
 std::unique_ptr<PaymentServices> open_payments(uv_loop_t* loop, const RunOptions& options,
-                                               std::vector<Wallet> wallets,
+                                               payment::SignerRegistry signers,
                                                std::shared_ptr<policy::PolicyStore> policy,
                                                Logger& log) {
-  if (wallets.empty()) return nullptr;
+  if (signers.empty()) return nullptr;
   storage::LedgerOptions ledger_options;
   ledger_options.path = options.ledger.path;
   ledger_options.mode = storage::OpenMode::owner;
@@ -57,13 +57,12 @@ std::unique_ptr<PaymentServices> open_payments(uv_loop_t* loop, const RunOptions
     append_json_string(detail, recovery.summary());
     log.warn("ledger recovery", "\"summary\":" + detail + ",\"see\":\"402flow receipts\"");
   }
-  for (const Wallet& w : wallets) {
-    log.info("wallet", "\"name\":\"" + w.spec.name + "\",\"address\":\"" +
-                           payment::evm_address_checksummed(w.key.address()) + "\"");
+  for (const auto& w : signers.entries()) {
+    log.info("wallet", "\"name\":\"" + w.name + "\",\"address\":\"" + w.signer->address() + "\"");
   }
   auto writer = std::make_unique<storage::LedgerWriter>(std::move(ledger));
   return std::make_unique<PaymentServices>(loop, std::move(policy), std::move(writer),
-                                           std::move(wallets), ledger_options.url_query);
+                                           std::move(signers), ledger_options.url_query);
 }
 
 }  // namespace
@@ -109,7 +108,7 @@ int run_proxy(const RunOptions& options) {
     try {
       // Bound first: a listener that cannot bind (address in use) leaves no ledger behind.
       server->start();
-      payments = open_payments(&loop, options, std::move(plan.wallets), policy_store, log);
+      payments = open_payments(&loop, options, std::move(plan.signers), policy_store, log);
       server->set_payments(payments.get());
       started = true;
     } catch (const std::exception& e) {

@@ -38,9 +38,9 @@ void check_writable_file(const std::string& path, const std::string& what) {
   }
 }
 
-std::vector<Wallet> checked_wallets(const std::vector<policy::WalletSpec>& specs) {
+payment::SignerRegistry checked_signers(const std::vector<policy::WalletSpec>& specs) {
   try {
-    return load_wallets(specs);
+    return load_signers(specs);
   } catch (const std::runtime_error& e) {
     throw StartError(e.what());
   }
@@ -73,9 +73,9 @@ std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxyS
 StartPlan check_start(const RunOptions& options) {
   StartPlan plan;
   plan.listen = checked_listen(options.settings);
-  plan.wallets = checked_wallets(options.wallets);
+  plan.signers = checked_signers(options.wallets);
   // The ledger is opened only for the paid path, i.e. with a wallet.
-  if (!plan.wallets.empty()) check_writable_file(options.ledger.path, "ledger.path");
+  if (!plan.signers.empty()) check_writable_file(options.ledger.path, "ledger.path");
   if (options.settings.access_log != "-") {
     check_writable_file(options.settings.access_log, "access_log");
   }

@@ -4,15 +4,20 @@
 //     ─► sign ─► mark_signed (durable, writer) ─► paid retry ─► on_paid_head ─► finalize (writer)
 //     ─► relay the merchant's answer with X-402flow-Receipt / X-402flow-Paid
 //
+// Every protocol step goes through the payment::PaymentRail that read the 402 (x402 today). A
+// rail that signs in the transaction signs inside decide+reserve; one that settles through I/O
+// makes its credential on the loop after the reservation commits (settle_reserved).
+//
 // Every ledger completion comes back through the loop mailbox and finds the exchange through a
 // PaymentToken, which the exchange clears when it ends; an orphaned completion cleans up after
 // itself so nothing stays reserved or signed without an outcome.
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <utility>
 
-#include "flow/payment/x402_payer.hpp"
-#include "flow/payment/x402_settlement.hpp"
-#include "flow/payment/x402_settlement_verdict.hpp"
+#include "flow/payment/payment_rail.hpp"
+#include "flow/payment/payment_rails.hpp"
 #include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
@@ -65,30 +70,13 @@ std::vector<std::string> split_amounts(std::string_view text) {
   return parts;
 }
 
-// The offer's problem, or why this proxy cannot sign it.
-std::string unpayable_reason(const payment::X402Requirement& r, bool has_wallet) {
-  if (r.amount_error != payment::AmountError::none) return "bad_amount";
-  if (r.problem != payment::OfferProblem::none) {
-    return std::string(payment::offer_problem_name(r.problem));
-  }
-  if (!payment::exact_evm_terms(r)) return "unsupported_scheme";
-  if (!has_wallet) return "no_wallet_for_network";
-  return {};
-}
-
-// The ledger's outcome for the merchant's answer to a paid request: payment/ judges it (only a
-// refusal that proves nothing moved is failed; anything else but a settlement is unknown).
-// `refusal_text`: the `error` of a fresh v2 challenge in the answer (PAYMENT-REQUIRED), if any.
-storage::Outcome classify_answer(int status, const payment::SettlementParse& evidence,
-                                 const std::string& refusal_text) {
+// The ledger's outcome for the merchant's answer to a paid request, as the rail judged it (only
+// a refusal that proves nothing moved is failed; anything else but a settlement is unknown).
+storage::Outcome outcome_of(int status, payment::AnswerJudgement judged) {
   storage::Outcome o;
   o.http_status = status;
-  if (evidence.settlement) {
-    o.evidence = evidence.settlement->raw_json;
-    o.settlement_ref = evidence.settlement->transaction;
-  }
-  payment::SettlementJudgement judged =
-      payment::judge_x402_settlement(status, evidence, refusal_text);
+  o.evidence = std::move(judged.evidence);
+  o.settlement_ref = std::move(judged.settlement_ref);
   switch (judged.verdict) {
     case payment::SettlementVerdict::settled:
       o.state = storage::AttemptState::settled;
@@ -102,6 +90,57 @@ storage::Outcome classify_answer(int status, const payment::SettlementParse& evi
   }
   o.failure_reason = std::move(judged.reason);
   return o;
+}
+
+// For a rail that settles through I/O (it does not sign inside the reservation's transaction):
+// the reservation is durable already. The rail makes the credential on its own I/O, completing
+// on the loop (never on the ledger's writer); the credential is recorded (mark_signed, durable)
+// before it may leave, then handed to `send`. If the rail fails, or the exchange ended
+// meanwhile, the credential never leaves: the reservation is released (or, once signed, the
+// attempt failed) and `refuse` hears why when someone is left to tell.
+void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
+                     payment::SettleRequest request, std::int64_t attempt,
+                     std::shared_ptr<Exchange::PaymentToken> token,
+                     std::function<void(payment::Credential)> send,
+                     std::function<void(std::string)> refuse) {
+  PaymentServices* services = &pay;
+  auto give_up = [services, attempt, token, refuse](std::string why) {
+    (void)services->ledger().release(attempt, why + "; nothing was sent", {});
+    if (token->exchange != nullptr) refuse(std::move(why));
+  };
+  (void)rail.settle(std::move(request), [services, attempt, token, send,
+                                         give_up](payment::SettleResult made) {
+    if (auto* error = std::get_if<payment::RailError>(&made)) {
+      give_up("the payment rail could not make the credential (" + error->code +
+              "): " + error->detail);
+      return;
+    }
+    if (token->exchange == nullptr) {
+      give_up("the agent disconnected before the payment was made");
+      return;
+    }
+    auto credential = std::make_shared<payment::Credential>(std::get<payment::Credential>(made));
+    auto recorded = services->mailbox().on_loop<storage::Result<storage::Attempt>>(
+        [services, attempt, token, send, give_up,
+         credential](storage::Result<storage::Attempt> marked) {
+          if (!marked.ok()) {
+            give_up("recording the credential failed: " + marked.error().describe());
+          } else if (token->exchange == nullptr) {
+            storage::Outcome o;
+            o.state = storage::AttemptState::failed;
+            o.failure_reason = "the agent disconnected before the signed payment was sent";
+            (void)services->ledger().finalize(attempt, std::move(o), {});
+          } else {
+            send(std::move(*credential));
+          }
+        });
+    auto queued =
+        services->ledger().mark_signed(attempt,
+                                       {credential->payer, credential->credential_ref,
+                                        credential->credential_sha256, credential->valid_until},
+                                       std::move(recorded));
+    if (!queued.ok()) give_up("recording the credential failed: " + queued.error().describe());
+  });
 }
 
 }  // namespace
@@ -234,20 +273,19 @@ void Exchange::begin_payment() {
     return;
   }
   const auto headers = header_fields(challenge_head_.headers);
-  payment::ChallengeParse parsed =
-      payment::parse_x402_challenge(headers, challenge_body_, request_.target);
-  if (parsed.error != payment::ChallengeError::none || !parsed.challenge) {
+  auto read = pay.rails().read_challenge(
+      {challenge_head_.status, headers, challenge_body_, request_.target});
+  if (auto* error = std::get_if<payment::RailError>(&read)) {
     ++pay.counters().not_payable;
-    relay_challenge(payment::challenge_error_name(parsed.error),
-                    parsed.detail.empty() ? "the 402 carries no x402 challenge this proxy can read"
-                                          : parsed.detail);
+    relay_challenge(error->code, error->detail);
     return;
   }
-  challenge_ = std::make_shared<const payment::X402Challenge>(std::move(*parsed.challenge));
+  payment::PaymentRail* rail = std::get<payment::RailChallengeRead>(read).rail;
+  challenge_ = std::move(std::get<payment::RailChallengeRead>(read).challenge);
 
   DecideInput in;
   in.policy = pay.policy();
-  const auto& accepts = challenge_->accepts;
+  const auto& accepts = challenge_->offers();
   std::string problems;
   std::optional<PreparedOffer> prepared;
   const std::int64_t now = unix_now();
@@ -267,8 +305,7 @@ void Exchange::begin_payment() {
   }
   for (std::size_t i = 0; i < accepts.size(); ++i) {
     const auto& r = accepts[i];
-    const bool wallet = pay.wallet_for(r.offer.network) != nullptr;
-    const std::string why = unpayable_reason(r, wallet);
+    const std::string why = rail->unpayable_reason(*challenge_, i);
     if (!why.empty()) {
       problems +=
           (problems.empty() ? "" : "; ") + std::string("offer ") + std::to_string(i) + ": " + why;
@@ -316,6 +353,7 @@ void Exchange::begin_payment() {
   in.merchant_origin = origin_of(target_);
   in.url = request_.target;
   in.offers_seen = static_cast<int>(accepts.size());
+  in.protocols_offered = std::string(rail->name());
   in.now = now;
   in.prepare_only = controls_.prepare;
   // Prepare mode only looks: it never picks up (and so never resends) an earlier attempt.
@@ -344,37 +382,52 @@ void Exchange::begin_payment() {
           return;
         }
         // The agent went away while policy ran: the signed credential never left the process.
-        if (result.ok() && result.value().payment) {
+        if (!result.ok() || !result.value().reserve) return;
+        const storage::ReserveOutcome& reserve = *result.value().reserve;
+        if (result.value().credential) {
           storage::Outcome o;
           o.state = storage::AttemptState::failed;
           o.failure_reason = "the agent disconnected before the signed payment was sent";
-          (void)services->ledger().finalize(result.value().reserve->attempt->id, std::move(o), {});
+          (void)services->ledger().finalize(reserve.attempt->id, std::move(o), {});
+        } else if (reserve.status == storage::ReserveStatus::reserved) {
+          // A rail that settles through I/O had not started: nothing was made or sent.
+          (void)services->ledger().release(
+              reserve.attempt->id, "the agent disconnected before the payment was made", {});
         }
       });
   // Policy, reservation, signature and mark_signed in one job and one durable commit: one trip
-  // to the writer per payment before the credential may leave. Signing on the writer thread only
-  // reads the wallet's key (EvmKey is immutable and secp256k1 signing is thread-safe).
-  auto job = [in = std::move(in), challenge = challenge_, accepts = candidate_accepts_, services,
+  // to the writer per payment before the credential may leave. The rail declares that it signs
+  // in the transaction (x402: the signer only reads the wallet's immutable key, and secp256k1
+  // signing is thread-safe).
+  auto job = [in = std::move(in), challenge = challenge_, accepts = candidate_accepts_, rail,
               prepare_only](storage::Ledger& ledger) -> storage::Result<DecideOutcome> {
     auto decided = decide_and_reserve(ledger, in);
     if (!decided.ok() || prepare_only) return decided;
     DecideOutcome& out = decided.value();
     if (!out.reserve || out.reserve->status != storage::ReserveStatus::reserved) return decided;
-    const std::size_t index = accepts.at(*out.decision.offer_index);
-    const payment::X402Requirement& requirement = challenge->accepts.at(index);
-    const Wallet* wallet = services->wallet_for(requirement.offer.network);
-    const payment::ExactEvmNonce nonce = payment::fresh_exact_evm_nonce(
-        requirement, in.now, in.policy->definition().payment.max_validity.count());
-    payment::X402Payment signed_payment = payment::pay_x402(*challenge, index, wallet->key, nonce);
+    // A rail that settles through I/O makes its credential after this commit, off the writer.
+    if (!rail->signs_in_transaction()) return decided;
     const std::int64_t attempt = out.reserve->attempt->id;
+    payment::SettleResult made =
+        rail->credential_now({challenge,
+                              accepts.at(*out.decision.offer_index),
+                              in.now,
+                              in.policy->definition().payment.max_validity.count(),
+                              {}});
+    if (auto* error = std::get_if<payment::RailError>(&made)) {
+      (void)ledger.release(attempt, "making the credential failed; nothing was sent");
+      return storage::ledger_error(storage::LedgerErrorCode::invalid_argument,
+                                   error->code + ": " + error->detail);
+    }
+    payment::Credential& credential = std::get<payment::Credential>(made);
     auto marked =
-        ledger.mark_signed(attempt, {signed_payment.payer, signed_payment.credential_ref,
-                                     signed_payment.credential_sha256, nonce.valid_before});
+        ledger.mark_signed(attempt, {credential.payer, credential.credential_ref,
+                                     credential.credential_sha256, credential.valid_until});
     if (!marked.ok()) {
       (void)ledger.release(attempt, "recording the signature failed; nothing was sent");
       return marked.error();
     }
-    out.payment = std::move(signed_payment);
+    out.credential = std::move(credential);
     stop_here_for_test("reserved");  // reserved and signed, not yet committed
     return decided;
   };
@@ -439,7 +492,7 @@ void Exchange::on_decided(DecideOutcome outcome) {
       judged[i]["index"] = candidate_accepts_[i];
     }
     nlohmann::json offers = nlohmann::json::array();
-    for (const auto& r : challenge_->accepts) offers.push_back(offer_json(r.offer, "", 0));
+    for (const auto& r : challenge_->offers()) offers.push_back(offer_json(r.offer, "", 0));
     body["offers"] = std::move(offers);
     HeaderList headers;
     if (d.verdict == policy::Verdict::allow && d.offer) {
@@ -502,8 +555,30 @@ void Exchange::on_decided(DecideOutcome outcome) {
   paid_symbol_ = d.symbol;
   paid_decimals_ = d.decimals;
   attempt_id_ = reserve.attempt->id;
-  credential_name_ = outcome.payment->credential.header_name;
-  credential_value_ = std::move(outcome.payment->credential.header_value);
+  if (!outcome.credential) {
+    auto token = pay_token_;
+    settle_reserved(
+        pay, pay.rail_for(*challenge_),
+        {challenge_,
+         candidate_accepts_.at(*d.offer_index),
+         unix_now(),
+         pay.policy()->definition().payment.max_validity.count(),
+         {}},
+        attempt_id_, token,
+        [token](payment::Credential credential) {
+          token->exchange->credential_name_ = std::move(credential.header_name);
+          token->exchange->credential_value_ = std::move(credential.header_value);
+          token->exchange->send_paid_retry();
+        },
+        [token](std::string why) {
+          token->exchange->answer(problem_response(502, "payment_rail_failed", why + "; not paid",
+                                                   nlohmann::json::object(), {}, false),
+                                  502);
+        });
+    return;
+  }
+  credential_name_ = outcome.credential->header_name;
+  credential_value_ = std::move(outcome.credential->header_value);
   send_paid_retry();
 }
 
@@ -541,10 +616,11 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
     case storage::AttemptState::unknown: {
       // The first try's outcome is not known: send the very same credential again (same nonce),
       // which can settle at most once. Only if the merchant still asks for the same terms.
-      for (std::size_t i = 0; i < challenge_->accepts.size(); ++i) {
-        const auto& r = challenge_->accepts[i];
+      const payment::PaymentRail& rail = pay.rail_for(*challenge_);
+      for (std::size_t i = 0; i < challenge_->offers().size(); ++i) {
+        const auto& r = challenge_->offers()[i];
         if (same_terms(r.offer, a.intent.offer) && r.offer.amount == a.intent.offer.amount &&
-            pay.wallet_for(r.offer.network) != nullptr && payment::exact_evm_terms(r)) {
+            rail.unpayable_reason(*challenge_, i).empty()) {
           paid_offer_ = a.intent.offer;
           paid_decimals_ = a.intent.decimals;
           const policy::AssetEntry* asset =
@@ -590,22 +666,30 @@ void Exchange::resend_credential(std::size_t accepts_index, std::int64_t attempt
                                  const std::string& credential_ref) {
   // The same nonce and terms rebuild the identical signature: whatever the first try did, the
   // merchant can settle it at most once.
-  const auto& requirement = challenge_->accepts.at(accepts_index);
-  const Wallet* wallet = server_.payments()->wallet_for(requirement.offer.network);
   attempt_id_ = attempt_id;
-  const auto decoded = payment::decode_credential_ref(credential_ref);
-  if (!decoded) {
-    answer(problem_response(409, "idempotency_conflict",
-                            "the earlier attempt's credential cannot be rebuilt; not paid again",
-                            nlohmann::json::object(), {}, false),
-           409);
+  auto send_rebuilt = [](Exchange& self, payment::SettleResult rebuilt) {
+    if (auto* error = std::get_if<payment::RailError>(&rebuilt)) {
+      self.answer(problem_response(409, "idempotency_conflict", error->detail + "; not paid again",
+                                   nlohmann::json::object(), {}, false),
+                  409);
+      return;
+    }
+    payment::Credential& p = std::get<payment::Credential>(rebuilt);
+    self.credential_name_ = std::move(p.header_name);
+    self.credential_value_ = std::move(p.header_value);
+    self.send_paid_retry();
+  };
+  payment::PaymentRail& rail = server_.payments()->rail_for(*challenge_);
+  payment::SettleRequest request{challenge_, accepts_index, unix_now(), 0, credential_ref};
+  if (rail.signs_in_transaction()) {
+    send_rebuilt(*this, rail.credential_now(request));
     return;
   }
-  const payment::X402Payment p =
-      payment::pay_x402(*challenge_, accepts_index, wallet->key, decoded->second);
-  credential_name_ = p.credential.header_name;
-  credential_value_ = p.credential.header_value;
-  send_paid_retry();
+  // The attempt is already signed (its credential_ref is durable): only the bytes are rebuilt.
+  auto token = pay_token_;
+  (void)rail.settle(std::move(request), [token, send_rebuilt](payment::SettleResult rebuilt) {
+    if (token->exchange != nullptr) send_rebuilt(*token->exchange, std::move(rebuilt));
+  });
 }
 
 void Exchange::send_paid_retry() {
@@ -629,13 +713,8 @@ MessageSink::HeadAction Exchange::on_paid_head() {
   PaymentServices& pay = *server_.payments();
   held_head_ = std::move(upstream_->parser.response());
   const auto headers = header_fields(held_head_.headers);
-  const payment::SettlementParse evidence = payment::parse_x402_settlement(headers);
-  std::string refusal_text;
-  if (held_head_.status == 402 && !evidence.settlement) {
-    const payment::ChallengeParse again = payment::parse_x402_challenge(headers, {}, {});
-    if (again.challenge) refusal_text = again.challenge->error;
-  }
-  storage::Outcome outcome = classify_answer(held_head_.status, evidence, refusal_text);
+  storage::Outcome outcome = outcome_of(
+      held_head_.status, pay.rail_for(*challenge_).judge_answer(held_head_.status, headers));
   if (attempt_was_signed_ && outcome.state == storage::AttemptState::failed) {
     // A refusal of a resent credential says nothing about the first try of the same credential
     // (it may have settled; the resend may be refused as spent or expired because of it). Only

@@ -93,7 +93,7 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
   record.reason = d.reason;
   record.rule = d.rule;
   record.offers_seen = in.offers_seen;
-  record.protocols_offered = "x402";
+  record.protocols_offered = in.protocols_offered;
   record.offer = d.offer;
   record.decimals = d.decimals;
   record.approval_id = out.approval_id;

@@ -1,42 +1,37 @@
 #include "flow/proxy/paid/payment_services.hpp"
 
-#include <stdexcept>
-#include <variant>
+#include <functional>
 
-#include "flow/payment/evm_address.hpp"
-#include "flow/payment/key_file.hpp"
 #include "flow/storage/decision.hpp"
 
 namespace flow::proxy {
 
-std::vector<Wallet> load_wallets(const std::vector<policy::WalletSpec>& specs) {
-  std::vector<Wallet> wallets;
+payment::SignerRegistry load_signers(const std::vector<policy::WalletSpec>& specs) {
+  std::vector<payment::WalletConfig> wallets;
+  wallets.reserve(specs.size());
   for (const auto& spec : specs) {
-    auto loaded = payment::load_evm_key({spec.key_file, spec.key_env});
-    if (auto* error = std::get_if<std::string>(&loaded)) {
-      throw std::runtime_error("wallet '" + spec.name + "': " + *error);
-    }
-    wallets.push_back(Wallet{spec, std::move(std::get<payment::EvmKey>(loaded))});
+    wallets.push_back({spec.name, spec.networks, {spec.key_file, spec.key_env}});
   }
-  return wallets;
+  return payment::SignerRegistry::load(wallets);
 }
 
 PaymentServices::PaymentServices(uv_loop_t* loop, std::shared_ptr<policy::PolicyStore> policy,
                                  std::unique_ptr<storage::LedgerWriter> ledger,
-                                 std::vector<Wallet> wallets, storage::UrlQueryMode url_query)
+                                 payment::SignerRegistry signers, storage::UrlQueryMode url_query)
     : policy_(std::move(policy)),
-      wallets_(std::move(wallets)),
+      signers_(std::move(signers)),
       ledger_(std::move(ledger)),
       url_query_(url_query),
-      mailbox_(loop) {}
+      mailbox_(loop) {
+  rails_ = payment::build_payment_rails(
+      signers_, [this](std::function<void()> fn) { (void)mailbox_.post(std::move(fn)); });
+}
 
 PaymentServices::~PaymentServices() = default;
 
-const Wallet* PaymentServices::wallet_for(std::string_view network) const {
-  for (const Wallet& w : wallets_) {
-    if (w.spec.covers(network)) return &w;
-  }
-  return nullptr;
+payment::PaymentRail& PaymentServices::rail_for(const payment::RailChallenge& challenge) const {
+  // Only a rail of rails_ makes challenges, so the lookup cannot miss.
+  return *rails_.find(challenge.rail());
 }
 
 std::string PaymentServices::add_prepared(PreparedOffer offer, std::int64_t now) {

@@ -10,15 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "flow/payment/amount.hpp"
+#include "flow/payment/header_field.hpp"
 #include "flow/payment/offer.hpp"
 
 namespace flow::payment {
-
-// A response header as the proxy hands it over (names in any case; repeated names allowed).
-struct HeaderField {
-  std::string_view name;
-  std::string_view value;
-};
 
 // Why a 402 could not be read as an x402 challenge. Stable names (x402_challenge_error_name)
 // go into the explanation header the agent receives with the merchant's 402.

@@ -4,19 +4,10 @@
 #include <string>
 #include <string_view>
 
+#include "flow/payment/settlement_verdict.hpp"
 #include "flow/payment/x402_settlement.hpp"
 
 namespace flow::payment {
-
-// What the merchant's answer to a paid request proves about the money.
-enum class SettlementVerdict {
-  settled,  // success:true on an answer below 400
-  failed,   // a refusal that says nothing moved: the payload, signature or balance was
-            // rejected before any transaction existed
-  unknown,  // anything else: the money may have moved; the budget stays held
-};
-
-std::string_view settlement_verdict_name(SettlementVerdict verdict);
 
 // One x402 error reason as facilitators and merchants send it (errorReason in the settlement
 // evidence, or the `error` of a fresh challenge), with what it proves.

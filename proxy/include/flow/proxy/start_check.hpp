@@ -21,7 +21,7 @@ class StartError : public std::runtime_error {
 // What the checks produced, so that `run` uses exactly what was checked.
 struct StartPlan {
   sockaddr_storage listen{};
-  std::vector<Wallet> wallets;  // every wallet with its key loaded
+  payment::SignerRegistry signers;  // every wallet with its key loaded
 };
 
 // Everything `402flow run` checks before it writes anything (ledger, access log, port file) or

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "flow/payment/x402_challenge.hpp"
+#include "flow/payment/payment_rail.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/http/http_codec.hpp"
 #include "flow/proxy/http/http_message.hpp"
@@ -127,8 +127,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   bool replayable_ = true;
   ResponseHead challenge_head_;
   std::string challenge_body_;
-  std::shared_ptr<const payment::X402Challenge> challenge_;  // shared with the ledger job
-  std::vector<std::size_t> candidate_accepts_;  // policy's offer i is challenge_->accepts[...]
+  std::shared_ptr<const payment::RailChallenge> challenge_;  // shared with the ledger job
+  std::vector<std::size_t> candidate_accepts_;  // policy's offer i is challenge_->offers()[...]
   std::int64_t attempt_id_ = 0;
   bool attempt_was_signed_ = false;  // this is a resend of an existing attempt's credential
   bool settled_ = false;             // the merchant's answer settled the payment

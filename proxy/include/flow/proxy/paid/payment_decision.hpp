@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "flow/payment/x402_payer.hpp"
+#include "flow/payment/payment_rail.hpp"
 #include "flow/policy/policy_eval.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/storage/ledger.hpp"
@@ -30,7 +30,8 @@ struct DecideInput {
   bool agent_chose_key = false;  // the agent sent Idempotency-Key: look for an earlier attempt
   bool prepare_only = false;     // X-402flow-Mode: prepare: decide and record, never reserve
   int offers_seen = 0;
-  std::int64_t now = 0;  // unix seconds
+  std::string protocols_offered;  // the rail that read the challenge ("x402")
+  std::int64_t now = 0;           // unix seconds
 };
 
 struct DecideOutcome {
@@ -42,9 +43,10 @@ struct DecideOutcome {
   std::string approval_id;                           // review: the approval opened
   std::optional<storage::ReserveOutcome> reserve;    // allow (and not prepare_only)
   std::optional<storage::Receipt> existing_receipt;  // existing attempt that settled
-  // A fresh reservation's credential, signed and recorded (mark_signed) in the same commit as
-  // the reservation: when the loop sees it, it is durable and may leave the process.
-  std::optional<payment::X402Payment> payment;
+  // A fresh reservation's credential, made by a rail that signs in the transaction and recorded
+  // (mark_signed) in the same commit as the reservation: when the loop sees it, it is durable
+  // and may leave the process.
+  std::optional<payment::Credential> credential;
 };
 
 // Runs on the writer thread, inside its transaction: the policy reads the same ledger state the

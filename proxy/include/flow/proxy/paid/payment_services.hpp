@@ -9,8 +9,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "flow/payment/evm_key.hpp"
 #include "flow/payment/offer.hpp"
+#include "flow/payment/payment_rails.hpp"
+#include "flow/payment/signer_registry.hpp"
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/network/loop_mailbox.hpp"
@@ -19,16 +20,10 @@
 
 namespace flow::proxy {
 
-// A wallet from flow.yaml with its key loaded. The key never leaves the EvmKey.
-struct Wallet {
-  policy::WalletSpec spec;
-  payment::EvmKey key;
-};
-
-// Loads every wallet's key (file permissions checked). Throws std::runtime_error naming the
-// wallet and the problem (never key material): a proxy that cannot pay must not start as if
-// it could.
-std::vector<Wallet> load_wallets(const std::vector<policy::WalletSpec>& specs);
+// Loads every wallet's key (file permissions checked) into the signer registry the rails pay
+// with. Throws std::runtime_error naming the wallet and the problem (never key material): a proxy
+// that cannot pay must not start as if it could.
+payment::SignerRegistry load_signers(const std::vector<policy::WalletSpec>& specs);
 
 // An offer the agent looked at with `X-402flow-Mode: prepare` and may now execute.
 struct PreparedOffer {
@@ -54,12 +49,12 @@ struct PaymentCounters {
 };
 
 // What the paid path needs beyond the pass-through proxy: the policy in force, the ledger's
-// writer, the wallets, and the prepared offers. Lives on the loop thread; the ledger's
-// completions come back through the mailbox.
+// writer, the payment rails with the wallets' signers, and the prepared offers. Lives on the loop
+// thread; the ledger's completions come back through the mailbox.
 class PaymentServices {
  public:
   PaymentServices(uv_loop_t* loop, std::shared_ptr<policy::PolicyStore> policy,
-                  std::unique_ptr<storage::LedgerWriter> ledger, std::vector<Wallet> wallets,
+                  std::unique_ptr<storage::LedgerWriter> ledger, payment::SignerRegistry signers,
                   storage::UrlQueryMode url_query);
   ~PaymentServices();
   PaymentServices(const PaymentServices&) = delete;
@@ -71,8 +66,10 @@ class PaymentServices {
   storage::UrlQueryMode url_query() const { return url_query_; }
   PaymentCounters& counters() { return counters_; }
 
-  // The first wallet whose networks cover `network`, or null.
-  const Wallet* wallet_for(std::string_view network) const;
+  // The rails in the order they read a 402; their settle() completions run on the loop.
+  const payment::PaymentRails& rails() const { return rails_; }
+  // The rail that read `challenge`.
+  payment::PaymentRail& rail_for(const payment::RailChallenge& challenge) const;
 
   // Prepared offers live in memory for kPreparedTtl: a restart forgets them (the agent then
   // prepares again), which can never cause a payment.
@@ -83,7 +80,9 @@ class PaymentServices {
 
  private:
   std::shared_ptr<policy::PolicyStore> policy_;
-  std::vector<Wallet> wallets_;  // before ledger_: the writer's jobs sign with these until it stops
+  // Before ledger_: the writer's jobs sign through these until it stops.
+  payment::SignerRegistry signers_;
+  payment::PaymentRails rails_;
   std::unique_ptr<storage::LedgerWriter> ledger_;
   storage::UrlQueryMode url_query_;
   LoopMailbox mailbox_;
