@@ -3,7 +3,6 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -38,11 +37,11 @@ std::string path_without_query(const std::string& path) {
 
 }  // namespace
 
-Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
-    : challenge_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }),
+Exchange::Exchange(Server& server, Downstream& client, HttpParser& request_parser)
+    : challenge_deadline_(server.loop(), [this] { on_upstream_deadline(); }),
       client_(client),
-      server_(client.server()),
-      upstream_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }) {
+      server_(server),
+      upstream_deadline_(server.loop(), [this] { on_upstream_deadline(); }) {
   RequestHead& head = request_parser.request();
   request_.method = head.method;
   request_.target = head.target;
@@ -50,8 +49,9 @@ Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
   request_.headers = std::move(head.headers);
   request_chunked_ = request_parser.chunked();
   request_length_ = request_parser.content_length();
-  client_keep_alive_ = request_parser.keep_alive();
-  client_http11_ = head.version.at_least_1_1();
+  const PersistenceWish wish = client.persistence_wish();
+  client_keep_alive_ = wish.keep_alive;
+  client_http11_ = wish.http11;
   request_trailers_ = &request_parser.trailers();
 }
 
@@ -121,13 +121,14 @@ void Exchange::acquire_upstream() {
   record_.upstream_reused = false;
   connector_ = std::make_unique<Connector>(
       server_, target_,
-      [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
+      [this](ProxyError error, std::string message, std::unique_ptr<ByteStream> s) {
         connected(error, std::move(message), std::move(s));
       });
   connector_->start();
 }
 
-void Exchange::connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream) {
+void Exchange::connected(ProxyError error, std::string message,
+                         std::unique_ptr<ByteStream> stream) {
   server_.reaper().retire(std::move(connector_));
   record_.connect_us = elapsed_us();
   if (error != ProxyError::none) {
@@ -229,7 +230,7 @@ bool Exchange::request_backlogged() const {
   return pending_body_.size() > server_.settings().write_high_water;
 }
 
-void Exchange::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
+void Exchange::on_read(ByteStream& /*stream*/, const char* data, std::size_t len) {
   got_upstream_bytes_ = true;
   upstream_deadline_.touch();
   if (response_done_) {
@@ -275,7 +276,7 @@ void Exchange::feed_response(const char* data, std::size_t len) {
       return;
     }
   }
-  if (stage_ == Stage::streaming_response && client_.stream().above_high_water()) {
+  if (stage_ == Stage::streaming_response && client_.write_backlogged()) {
     // The client reads slower than the origin sends: stop reading the origin until it drains.
     upstream_->stream->stop_reading();
     upstream_deadline_.disarm();
@@ -297,7 +298,7 @@ MessageSink::HeadAction Exchange::on_head() {
       strip_hop_by_hop(headers);
       std::string out;
       serialize_response_head(status, head.reason, headers, out);
-      client_.stream().write(out);
+      client_.write(out);
     }
     return HeadAction::skip_body;
   }
@@ -348,7 +349,7 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   out.reserve(512);
   serialize_response_head(status, head.reason.empty() ? default_reason(status) : head.reason,
                           headers, out);
-  client_.stream().write(out);
+  client_.write(out);
 }
 
 void Exchange::write_client_body(std::string_view data) {
@@ -356,9 +357,9 @@ void Exchange::write_client_body(std::string_view data) {
     char scratch[24];
     uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
                         buf_of("\r\n")};
-    client_.stream().write(bufs, 3);
+    client_.write(bufs, 3);
   } else {
-    client_.stream().write(data);
+    client_.write(data);
   }
 }
 
@@ -381,7 +382,7 @@ void Exchange::on_message_end() {
     strip_hop_by_hop(trailers);
     std::string last;
     append_trailers(trailers, last);
-    client_.stream().write(last);
+    client_.write(last);
   }
 }
 
@@ -400,7 +401,7 @@ void Exchange::response_complete() {
   finish(ProxyError::none);
 }
 
-void Exchange::on_eof(TcpStream& /*stream*/) {
+void Exchange::on_eof(ByteStream& /*stream*/) {
   if (stage_ == Stage::done) return;
   const HttpParser::Result r = upstream_->parser.finish();
   if (r.status == HttpParser::Status::paused_end && !interim_ && response_done_) {
@@ -411,7 +412,7 @@ void Exchange::on_eof(TcpStream& /*stream*/) {
   upstream_closed_early("the origin closed the connection");
 }
 
-void Exchange::on_error(TcpStream& /*stream*/, int uv_status) {
+void Exchange::on_error(ByteStream& /*stream*/, int uv_status) {
   if (stage_ == Stage::done) return;
   upstream_closed_early(std::string("the origin connection failed: ") + uv_strerror(uv_status));
 }
@@ -454,7 +455,7 @@ bool Exchange::retry_on_fresh_connection() {
   return true;
 }
 
-void Exchange::on_drained(TcpStream& /*stream*/) {
+void Exchange::on_drained(ByteStream& /*stream*/) {
   client_.update_reading();
 }
 
@@ -500,7 +501,7 @@ void Exchange::write_own_answer(const ProxyAnswer& answer) {
   const Persistence persistence = !keep_alive      ? Persistence::close
                                   : client_http11_ ? Persistence::keep_alive
                                                    : Persistence::keep_alive_http10;
-  client_.stream().write(serialize_answer(answer, persistence));
+  client_.write(serialize_answer(answer, persistence));
 }
 
 void Exchange::finish(ProxyError error) {

@@ -15,7 +15,7 @@
 #include "flow/payment/x402_payer.hpp"
 #include "flow/payment/x402_settlement.hpp"
 #include "flow/payment/x402_settlement_verdict.hpp"
-#include "flow/proxy/exchange/client_connection.hpp"
+#include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
 #include "flow/proxy/paid/payment_answer.hpp"
