@@ -10,10 +10,6 @@ namespace {
 
 constexpr std::size_t kMinResponseHeadLimit = 64 * 1024;
 
-uv_buf_t buf_of(std::string_view s) {
-  return uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
-}
-
 // "1a2b\r\n" for a chunk of `size` bytes.
 std::string_view chunk_size_line(std::size_t size, char (&scratch)[24]) {
   const int n = std::snprintf(scratch, sizeof scratch, "%zx\r\n", size);
@@ -153,7 +149,7 @@ void Exchange::attach(std::unique_ptr<UpstreamConnection> upstream) {
 }
 
 void Exchange::send_request_head() {
-  uv_buf_t bufs[2] = {buf_of(upstream_head_), buf_of(pending_body_)};
+  uv_buf_t bufs[2] = {buffer_of(upstream_head_), buffer_of(pending_body_)};
   upstream_->stream->write(bufs, pending_body_.empty() ? 1 : 2);
   pending_body_.clear();
   pending_body_.shrink_to_fit();
@@ -178,11 +174,11 @@ void Exchange::on_request_body(std::string_view data) {
   record_.request_body_bytes += data.size();
   if (request_chunked_) {
     char scratch[24];
-    uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
-                        buf_of("\r\n")};
+    uv_buf_t bufs[3] = {buffer_of(chunk_size_line(data.size(), scratch)), buffer_of(data),
+                        buffer_of("\r\n")};
     send_upstream(bufs, 3);
   } else {
-    uv_buf_t buf = buf_of(data);
+    uv_buf_t buf = buffer_of(data);
     send_upstream(&buf, 1);
   }
 }
@@ -194,7 +190,7 @@ void Exchange::on_request_end() {
     strip_hop_by_hop(trailers);
     std::string last;
     append_trailers(trailers, last);
-    uv_buf_t buf = buf_of(last);
+    uv_buf_t buf = buffer_of(last);
     send_upstream(&buf, 1);
   }
   request_done_ = true;
@@ -355,8 +351,8 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
 void Exchange::write_client_body(std::string_view data) {
   if (client_framing_ == Framing::chunked) {
     char scratch[24];
-    uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
-                        buf_of("\r\n")};
+    uv_buf_t bufs[3] = {buffer_of(chunk_size_line(data.size(), scratch)), buffer_of(data),
+                        buffer_of("\r\n")};
     client_.write(bufs, 3);
   } else {
     client_.write(data);

@@ -182,6 +182,35 @@ TEST_CASE("the origin is not read while the client's write queue is above its hi
   CHECK(f.connection->state() == ClientConnection::State::idle);
 }
 
+TEST_CASE("a client that half-closes after its request gets the response, then a FIN") {
+  ClientFixture f;
+  FakeByteStream& origin = f.pooled_origin();
+
+  REQUIRE(f.client->inject_read(get("/last")));
+  REQUIRE(f.client->inject_eof());
+  CHECK(f.connection->ended());
+  CHECK(f.connection->state() == ClientConnection::State::exchange);
+  REQUIRE(origin.inject_read(ok("last")));
+  CHECK(f.client->take_written().ends_with("\r\n\r\nlast"));
+  CHECK(f.connection->state() == ClientConnection::State::closing);
+  CHECK(f.client->shutdown_requested());
+}
+
+TEST_CASE("a client gone in the middle of its request body abandons the exchange and the origin") {
+  ClientFixture f;
+  f.pooled_origin();
+
+  REQUIRE(f.client->inject_read(
+      "POST http://origin.test/upload HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 10\r\n\r\n"
+      "abc"));
+  CHECK(f.server->pool().idle_count() == 0);
+  REQUIRE(f.client->inject_eof());
+  CHECK(f.connection->state() == ClientConnection::State::closing);
+  CHECK(f.server->pool().idle_count() == 0);  // half a request went out: never reused
+  CHECK(f.server->stats().exchanges_active == 0);
+  CHECK(f.client->written().empty());  // nobody to answer
+}
+
 TEST_CASE("an exchange speaks to its client only through the Downstream") {
   ServerFixture f;
   FakeByteStream& origin = f.pooled_origin();
@@ -190,13 +219,18 @@ TEST_CASE("an exchange speaks to its client only through the Downstream") {
   HttpParser request(HttpParser::Kind::request, 32 * 1024);
   HeadOnly head_only;
   request.set_sink(&head_only);
+  // A GET for `path`, forwarded: the exchange is started and its request complete.
+  auto forwarded_get = [&](std::string_view path) {
+    const std::string raw = get(path);
+    REQUIRE(request.feed(raw.data(), raw.size()).status == HttpParser::Status::paused_head);
+    auto exchange = std::make_unique<Exchange>(*f.server, client, request);
+    exchange->start();
+    exchange->on_request_end();
+    return exchange;
+  };
 
   SUBCASE("a keep-alive request ends with keep-alive") {
-    const std::string raw = get("/kept");
-    REQUIRE(request.feed(raw.data(), raw.size()).status == HttpParser::Status::paused_head);
-    Exchange exchange(*f.server, client, request);
-    exchange.start();
-    exchange.on_request_end();
+    auto exchange = forwarded_get("/kept");
     CHECK(contains(origin.take_written(), "GET /kept HTTP/1.1\r\n"));
     CHECK(client.reading_updates > 0);  // attaching the origin re-evaluates reading the client
     REQUIRE(origin.inject_read(ok("kept")));
@@ -208,11 +242,7 @@ TEST_CASE("an exchange speaks to its client only through the Downstream") {
 
   SUBCASE("a client that wishes to close is told so and the exchange ends without keep-alive") {
     client.wish.keep_alive = false;
-    const std::string raw = get("/closing");
-    REQUIRE(request.feed(raw.data(), raw.size()).status == HttpParser::Status::paused_head);
-    Exchange exchange(*f.server, client, request);
-    exchange.start();
-    exchange.on_request_end();
+    auto exchange = forwarded_get("/closing");
     REQUIRE(origin.inject_read(ok("bye")));
     CHECK(contains(client.written, "Connection: close\r\n"));
     REQUIRE(client.ended_with.has_value());
@@ -220,18 +250,14 @@ TEST_CASE("an exchange speaks to its client only through the Downstream") {
   }
 
   SUBCASE("a client that does not read makes the exchange stop reading the origin") {
-    const std::string raw = get("/slow");
-    REQUIRE(request.feed(raw.data(), raw.size()).status == HttpParser::Status::paused_head);
-    Exchange exchange(*f.server, client, request);
-    exchange.start();
-    exchange.on_request_end();
+    auto exchange = forwarded_get("/slow");
     client.backlogged = true;
     REQUIRE(origin.inject_read("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"));
     CHECK_FALSE(origin.reading());
     REQUIRE(client.stall_watches.size() == 1);
     CHECK(client.stall_watches.front());
     client.backlogged = false;
-    exchange.on_client_drained();
+    exchange->on_client_drained();
     CHECK(origin.reading());
     REQUIRE(origin.inject_read("cd"));
     CHECK(client.written.ends_with("abcd"));

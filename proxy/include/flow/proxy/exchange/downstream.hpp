@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "flow/proxy/network/byte_stream.hpp"
+
 namespace flow::proxy {
 
 // How the client wants the connection treated after this response, as its request said.
@@ -26,10 +28,10 @@ class Downstream {
   virtual PersistenceWish persistence_wish() const = 0;
 
   // Response bytes, in order. Never blocks; a client that reads slowly shows as backlogged.
+  // An empty write is a no-op.
   virtual void write(const uv_buf_t* bufs, unsigned count) = 0;
   void write(std::string_view data) {
-    if (data.empty()) return;
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+    const uv_buf_t buf = buffer_of(data);
     write(&buf, 1);
   }
   // The client's write queue is above its high-water mark: stop producing until

@@ -9,6 +9,12 @@ namespace flow::proxy {
 
 class ByteStream;
 
+// A libuv buffer over `s`, for the write calls below (libuv's type is not const-correct; a write
+// never modifies the bytes).
+inline uv_buf_t buffer_of(std::string_view s) {
+  return uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
+}
+
 // Events of one byte stream. Callbacks never run re-entrantly from a ByteStream method call:
 // errors found while writing are reported from the loop, later.
 class StreamHandler {
@@ -54,9 +60,8 @@ class ByteStream {
   // Writes the buffers in order: as much as the transport takes now, the rest queued (copied).
   virtual void write(const uv_buf_t* bufs, unsigned count) = 0;
   void write(std::string_view data) {
-    if (data.empty()) return;
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-    write(&buf, 1);
+    const uv_buf_t buf = buffer_of(data);
+    write(&buf, 1);  // an empty write is a no-op
   }
   virtual std::size_t queued() const = 0;
   virtual bool above_high_water() const = 0;
