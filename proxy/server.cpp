@@ -7,6 +7,7 @@
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/handle_close.hpp"
 #include "flow/proxy/network/net_address.hpp"
+#include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/start_check.hpp"
 
 namespace flow::proxy {
@@ -87,8 +88,9 @@ void Server::on_new_connection(int status) {
     log_.warn("accept failed", "\"error\":\"" + std::string(uv_err_name(status)) + "\"");
     return;
   }
-  auto conn = std::make_unique<ClientConnection>(*this);
-  if (conn->stream().accept_from(reinterpret_cast<uv_stream_t*>(listener_.get())) != 0) return;
+  auto socket = std::make_unique<TcpStream>(loop_, nullptr, settings_.write_high_water);
+  if (socket->accept_from(reinterpret_cast<uv_stream_t*>(listener_.get())) != 0) return;
+  auto conn = std::make_unique<ClientConnection>(*this, std::move(socket));
   ClientConnection* raw = conn.get();
   connections_.push_back(std::move(conn));
   index_.emplace(raw, std::prev(connections_.end()));

@@ -12,11 +12,12 @@ namespace {
 constexpr std::chrono::milliseconds kLingerAfterFin{2000};
 }  // namespace
 
-ClientConnection::ClientConnection(Server& server)
+ClientConnection::ClientConnection(Server& server, std::unique_ptr<ByteStream> stream)
     : server_(server),
-      stream_(std::make_unique<TcpStream>(server.loop(), this, server.settings().write_high_water)),
+      stream_(std::move(stream)),
       parser_(HttpParser::Kind::request, server.settings().max_header_bytes),
       deadline_(server.loop(), [this] { on_deadline(); }) {
+  stream_->set_handler(this);
   parser_.set_sink(this);
 }
 
@@ -51,7 +52,7 @@ bool ClientConnection::parsing_allowed() const {
          (state_ == State::idle || state_ == State::reading_head || state_ == State::exchange);
 }
 
-void ClientConnection::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
+void ClientConnection::on_read(ByteStream& /*stream*/, const char* data, std::size_t len) {
   switch (state_) {
     case State::closing:
     case State::closed:
@@ -157,7 +158,7 @@ void ClientConnection::start_exchange() {
   state_ = State::exchange;
   ++requests_;
   deadline_.arm(server_.settings().timeouts.idle);  // request body gaps
-  exchange_ = std::make_unique<Exchange>(*this, parser_);
+  exchange_ = std::make_unique<Exchange>(server_, *this, parser_);
   exchange_->start();
 }
 
@@ -260,6 +261,22 @@ void ClientConnection::update_reading() {
   }
 }
 
+PersistenceWish ClientConnection::persistence_wish() const {
+  return {parser_.keep_alive(), parser_.request().version.at_least_1_1()};
+}
+
+void ClientConnection::write(const uv_buf_t* bufs, unsigned count) {
+  stream_->write(bufs, count);
+}
+
+bool ClientConnection::write_backlogged() const {
+  return stream_->above_high_water();
+}
+
+bool ClientConnection::ended() const {
+  return client_eof_ || state_ == State::closed;
+}
+
 void ClientConnection::watch_write_stall(bool stalled) {
   if (state_ != State::exchange || (exchange_ && !exchange_->request_complete())) return;
   if (stalled) {
@@ -269,7 +286,7 @@ void ClientConnection::watch_write_stall(bool stalled) {
   }
 }
 
-void ClientConnection::on_eof(TcpStream& /*stream*/) {
+void ClientConnection::on_eof(ByteStream& /*stream*/) {
   client_eof_ = true;
   switch (state_) {
     case State::tunnel:
@@ -284,12 +301,12 @@ void ClientConnection::on_eof(TcpStream& /*stream*/) {
   }
 }
 
-void ClientConnection::on_error(TcpStream& /*stream*/, int /*uv_status*/) {
+void ClientConnection::on_error(ByteStream& /*stream*/, int /*uv_status*/) {
   if (state_ == State::tunnel && tunnel_) tunnel_->client_failed();
   close_now();
 }
 
-void ClientConnection::on_drained(TcpStream& /*stream*/) {
+void ClientConnection::on_drained(ByteStream& /*stream*/) {
   if (state_ == State::exchange && exchange_) {
     watch_write_stall(false);
     exchange_->on_client_drained();
@@ -300,7 +317,7 @@ void ClientConnection::on_drained(TcpStream& /*stream*/) {
   }
 }
 
-void ClientConnection::on_shutdown(TcpStream& /*stream*/) {
+void ClientConnection::on_shutdown(ByteStream& /*stream*/) {
   if (state_ == State::tunnel && tunnel_) tunnel_->client_shutdown_done();
   if (state_ != State::closing) return;
   if (client_eof_) {

@@ -3,17 +3,12 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
 namespace {
 
 constexpr std::size_t kMinResponseHeadLimit = 64 * 1024;
-
-uv_buf_t buf_of(std::string_view s) {
-  return uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
-}
 
 // "1a2b\r\n" for a chunk of `size` bytes.
 std::string_view chunk_size_line(std::size_t size, char (&scratch)[24]) {
@@ -38,11 +33,11 @@ std::string path_without_query(const std::string& path) {
 
 }  // namespace
 
-Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
-    : challenge_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }),
+Exchange::Exchange(Server& server, Downstream& client, HttpParser& request_parser)
+    : challenge_deadline_(server.loop(), [this] { on_upstream_deadline(); }),
       client_(client),
-      server_(client.server()),
-      upstream_deadline_(client.server().loop(), [this] { on_upstream_deadline(); }) {
+      server_(server),
+      upstream_deadline_(server.loop(), [this] { on_upstream_deadline(); }) {
   RequestHead& head = request_parser.request();
   request_.method = head.method;
   request_.target = head.target;
@@ -50,8 +45,9 @@ Exchange::Exchange(ClientConnection& client, HttpParser& request_parser)
   request_.headers = std::move(head.headers);
   request_chunked_ = request_parser.chunked();
   request_length_ = request_parser.content_length();
-  client_keep_alive_ = request_parser.keep_alive();
-  client_http11_ = head.version.at_least_1_1();
+  const PersistenceWish wish = client.persistence_wish();
+  client_keep_alive_ = wish.keep_alive;
+  client_http11_ = wish.http11;
   request_trailers_ = &request_parser.trailers();
 }
 
@@ -121,13 +117,14 @@ void Exchange::acquire_upstream() {
   record_.upstream_reused = false;
   connector_ = std::make_unique<Connector>(
       server_, target_,
-      [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
+      [this](ProxyError error, std::string message, std::unique_ptr<ByteStream> s) {
         connected(error, std::move(message), std::move(s));
       });
   connector_->start();
 }
 
-void Exchange::connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream) {
+void Exchange::connected(ProxyError error, std::string message,
+                         std::unique_ptr<ByteStream> stream) {
   server_.reaper().retire(std::move(connector_));
   record_.connect_us = elapsed_us();
   if (error != ProxyError::none) {
@@ -152,7 +149,7 @@ void Exchange::attach(std::unique_ptr<UpstreamConnection> upstream) {
 }
 
 void Exchange::send_request_head() {
-  uv_buf_t bufs[2] = {buf_of(upstream_head_), buf_of(pending_body_)};
+  uv_buf_t bufs[2] = {buffer_of(upstream_head_), buffer_of(pending_body_)};
   upstream_->stream->write(bufs, pending_body_.empty() ? 1 : 2);
   pending_body_.clear();
   pending_body_.shrink_to_fit();
@@ -177,11 +174,11 @@ void Exchange::on_request_body(std::string_view data) {
   record_.request_body_bytes += data.size();
   if (request_chunked_) {
     char scratch[24];
-    uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
-                        buf_of("\r\n")};
+    uv_buf_t bufs[3] = {buffer_of(chunk_size_line(data.size(), scratch)), buffer_of(data),
+                        buffer_of("\r\n")};
     send_upstream(bufs, 3);
   } else {
-    uv_buf_t buf = buf_of(data);
+    uv_buf_t buf = buffer_of(data);
     send_upstream(&buf, 1);
   }
 }
@@ -193,7 +190,7 @@ void Exchange::on_request_end() {
     strip_hop_by_hop(trailers);
     std::string last;
     append_trailers(trailers, last);
-    uv_buf_t buf = buf_of(last);
+    uv_buf_t buf = buffer_of(last);
     send_upstream(&buf, 1);
   }
   request_done_ = true;
@@ -229,7 +226,7 @@ bool Exchange::request_backlogged() const {
   return pending_body_.size() > server_.settings().write_high_water;
 }
 
-void Exchange::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
+void Exchange::on_read(ByteStream& /*stream*/, const char* data, std::size_t len) {
   got_upstream_bytes_ = true;
   upstream_deadline_.touch();
   if (response_done_) {
@@ -275,7 +272,7 @@ void Exchange::feed_response(const char* data, std::size_t len) {
       return;
     }
   }
-  if (stage_ == Stage::streaming_response && client_.stream().above_high_water()) {
+  if (stage_ == Stage::streaming_response && client_.write_backlogged()) {
     // The client reads slower than the origin sends: stop reading the origin until it drains.
     upstream_->stream->stop_reading();
     upstream_deadline_.disarm();
@@ -297,7 +294,7 @@ MessageSink::HeadAction Exchange::on_head() {
       strip_hop_by_hop(headers);
       std::string out;
       serialize_response_head(status, head.reason, headers, out);
-      client_.stream().write(out);
+      client_.write(out);
     }
     return HeadAction::skip_body;
   }
@@ -348,17 +345,17 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   out.reserve(512);
   serialize_response_head(status, head.reason.empty() ? default_reason(status) : head.reason,
                           headers, out);
-  client_.stream().write(out);
+  client_.write(out);
 }
 
 void Exchange::write_client_body(std::string_view data) {
   if (client_framing_ == Framing::chunked) {
     char scratch[24];
-    uv_buf_t bufs[3] = {buf_of(chunk_size_line(data.size(), scratch)), buf_of(data),
-                        buf_of("\r\n")};
-    client_.stream().write(bufs, 3);
+    uv_buf_t bufs[3] = {buffer_of(chunk_size_line(data.size(), scratch)), buffer_of(data),
+                        buffer_of("\r\n")};
+    client_.write(bufs, 3);
   } else {
-    client_.stream().write(data);
+    client_.write(data);
   }
 }
 
@@ -381,7 +378,7 @@ void Exchange::on_message_end() {
     strip_hop_by_hop(trailers);
     std::string last;
     append_trailers(trailers, last);
-    client_.stream().write(last);
+    client_.write(last);
   }
 }
 
@@ -400,7 +397,7 @@ void Exchange::response_complete() {
   finish(ProxyError::none);
 }
 
-void Exchange::on_eof(TcpStream& /*stream*/) {
+void Exchange::on_eof(ByteStream& /*stream*/) {
   if (stage_ == Stage::done) return;
   const HttpParser::Result r = upstream_->parser.finish();
   if (r.status == HttpParser::Status::paused_end && !interim_ && response_done_) {
@@ -411,7 +408,7 @@ void Exchange::on_eof(TcpStream& /*stream*/) {
   upstream_closed_early("the origin closed the connection");
 }
 
-void Exchange::on_error(TcpStream& /*stream*/, int uv_status) {
+void Exchange::on_error(ByteStream& /*stream*/, int uv_status) {
   if (stage_ == Stage::done) return;
   upstream_closed_early(std::string("the origin connection failed: ") + uv_strerror(uv_status));
 }
@@ -454,7 +451,7 @@ bool Exchange::retry_on_fresh_connection() {
   return true;
 }
 
-void Exchange::on_drained(TcpStream& /*stream*/) {
+void Exchange::on_drained(ByteStream& /*stream*/) {
   client_.update_reading();
 }
 
@@ -500,7 +497,7 @@ void Exchange::write_own_answer(const ProxyAnswer& answer) {
   const Persistence persistence = !keep_alive      ? Persistence::close
                                   : client_http11_ ? Persistence::keep_alive
                                                    : Persistence::keep_alive_http10;
-  client_.stream().write(serialize_answer(answer, persistence));
+  client_.write(serialize_answer(answer, persistence));
 }
 
 void Exchange::finish(ProxyError error) {

@@ -24,13 +24,14 @@ void Tunnel::start() {
   record_.host = target_.host;
   record_.port = target_.port;
   connector_ = std::make_unique<Connector>(
-      server, target_, [this](ProxyError error, std::string message, std::unique_ptr<TcpStream> s) {
+      server, target_,
+      [this](ProxyError error, std::string message, std::unique_ptr<ByteStream> s) {
         connected(error, std::move(message), std::move(s));
       });
   connector_->start();
 }
 
-void Tunnel::connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream) {
+void Tunnel::connected(ProxyError error, std::string message, std::unique_ptr<ByteStream> stream) {
   Server& server = client_.server();
   server.reaper().retire(std::move(connector_));
   connect_us_ = (uv_hrtime() - start_ns_) / 1000;
@@ -95,27 +96,27 @@ void Tunnel::abort(ProxyError error) {
   finish(error);
 }
 
-void Tunnel::on_read(TcpStream& /*stream*/, const char* data, std::size_t len) {
+void Tunnel::on_read(ByteStream& /*stream*/, const char* data, std::size_t len) {
   idle_.touch();
   record_.response_body_bytes += len;
   client_.stream().write(std::string_view(data, len));
   if (client_.stream().above_high_water()) upstream_->stop_reading();
 }
 
-void Tunnel::on_eof(TcpStream& /*stream*/) {
+void Tunnel::on_eof(ByteStream& /*stream*/) {
   upstream_eof_ = true;
   client_.stream().shutdown_after_writes();
 }
 
-void Tunnel::on_error(TcpStream& /*stream*/, int /*uv_status*/) {
+void Tunnel::on_error(ByteStream& /*stream*/, int /*uv_status*/) {
   finish(ProxyError::upstream_closed);
 }
 
-void Tunnel::on_drained(TcpStream& /*stream*/) {
+void Tunnel::on_drained(ByteStream& /*stream*/) {
   client_.update_reading();
 }
 
-void Tunnel::on_shutdown(TcpStream& /*stream*/) {
+void Tunnel::on_shutdown(ByteStream& /*stream*/) {
   upstream_shut_ = true;
   maybe_done();
 }

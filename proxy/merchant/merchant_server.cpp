@@ -117,7 +117,7 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
   }
 
   // StreamHandler
-  void on_read(TcpStream&, const char* data, std::size_t len) override {
+  void on_read(ByteStream&, const char* data, std::size_t len) override {
     if (closing_ || closed_) return;  // after our last answer: the peer's bytes are discarded
     deadline_.touch();
     if (input_.empty()) {
@@ -132,7 +132,7 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
     if (!input_.empty() && stream_.above_high_water()) stream_.stop_reading();
   }
 
-  void on_eof(TcpStream&) override {
+  void on_eof(ByteStream&) override {
     peer_eof_ = true;
     if (closed_) return;
     if (parser_.in_message() || stream_.queued() == 0) {
@@ -142,16 +142,16 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
     finish();  // answers still being written: FIN after them, then close
   }
 
-  void on_error(TcpStream&, int /*uv_status*/) override { close_now(); }
+  void on_error(ByteStream&, int /*uv_status*/) override { close_now(); }
 
-  void on_drained(TcpStream&) override {
+  void on_drained(ByteStream&) override {
     if (closing_ || closed_ || input_.empty()) return;
     input_.erase(0, consume(input_.data(), input_.size()));
     flush();
     if (!closing_ && !closed_ && !stream_.above_high_water()) stream_.start_reading();
   }
 
-  void on_shutdown(TcpStream&) override {
+  void on_shutdown(ByteStream&) override {
     if (peer_eof_ || dropping_) {
       close_now();
       return;

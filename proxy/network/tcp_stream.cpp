@@ -2,6 +2,7 @@
 
 #include <array>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "flow/proxy/network/handle_close.hpp"
@@ -113,14 +114,21 @@ TcpStream::TcpStream(uv_loop_t* loop, StreamHandler* handler, std::size_t high_w
 }
 
 TcpStream::~TcpStream() {
+  close();
+}
+
+void TcpStream::close() {
+  if (core_ == nullptr) return;
   core_->handler = nullptr;
   core_->owner = nullptr;
   core_->closing = true;
-  close_handle(reinterpret_cast<uv_handle_t*>(&core_->tcp), std::unique_ptr<Core>(core_));
+  core_->reading = false;
+  auto* handle = reinterpret_cast<uv_handle_t*>(&core_->tcp);
+  close_handle(handle, std::unique_ptr<Core>(std::exchange(core_, nullptr)));
 }
 
 void TcpStream::set_handler(StreamHandler* handler) {
-  core_->handler = handler;
+  if (core_) core_->handler = handler;
 }
 
 uv_stream_t* TcpStream::stream() {
@@ -128,12 +136,14 @@ uv_stream_t* TcpStream::stream() {
 }
 
 int TcpStream::accept_from(uv_stream_t* server) {
+  if (core_ == nullptr) return UV_EBADF;
   const int rc = uv_accept(server, stream());
   if (rc == 0) uv_tcp_nodelay(&core_->tcp, 1);
   return rc;
 }
 
 int TcpStream::connect(const sockaddr* addr) {
+  if (core_ == nullptr) return UV_EBADF;
   core_->connect_req.data = core_;
   const int rc =
       uv_tcp_connect(&core_->connect_req, &core_->tcp, addr, [](uv_connect_t* req, int status) {
@@ -146,7 +156,7 @@ int TcpStream::connect(const sockaddr* addr) {
 }
 
 void TcpStream::start_reading() {
-  if (core_->reading || core_->closing) return;
+  if (core_ == nullptr || core_->reading || core_->closing) return;
   const int rc = uv_read_start(
       stream(),
       [](uv_handle_t*, std::size_t, uv_buf_t* buf) {
@@ -173,23 +183,17 @@ void TcpStream::start_reading() {
 }
 
 void TcpStream::stop_reading() {
-  if (!core_->reading) return;
+  if (core_ == nullptr || !core_->reading) return;
   uv_read_stop(stream());
   core_->reading = false;
 }
 
 bool TcpStream::reading() const {
-  return core_->reading;
-}
-
-void TcpStream::write(std::string_view data) {
-  if (data.empty()) return;
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-  write(&buf, 1);
+  return core_ != nullptr && core_->reading;
 }
 
 void TcpStream::write(const uv_buf_t* bufs, unsigned count) {
-  if (core_->closing || core_->failed) return;
+  if (core_ == nullptr || core_->closing || core_->failed) return;
   std::size_t total = 0;
   for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
   if (total == 0) return;
@@ -204,23 +208,25 @@ void TcpStream::write(const uv_buf_t* bufs, unsigned count) {
 }
 
 std::size_t TcpStream::queued() const {
-  return core_->queued;
+  return core_ ? core_->queued : 0;
 }
 
 bool TcpStream::above_high_water() const {
-  return core_->queued > core_->high_water;
+  return core_ != nullptr && core_->queued > core_->high_water;
 }
 
 void TcpStream::shutdown_after_writes() {
+  if (core_ == nullptr) return;
   core_->shutdown_requested = true;
   core_->maybe_shutdown();
 }
 
 bool TcpStream::failed() const {
-  return core_->failed;
+  return core_ == nullptr || core_->failed;
 }
 
 std::string TcpStream::peer_name() const {
+  if (core_ == nullptr) return "-";
   sockaddr_storage ss{};
   int len = sizeof ss;
   if (uv_tcp_getpeername(&core_->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "-";

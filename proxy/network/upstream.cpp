@@ -1,6 +1,7 @@
 #include "flow/proxy/network/upstream.hpp"
 
 #include "flow/proxy/network/net_address.hpp"
+#include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -14,9 +15,9 @@ struct UpstreamPool::Entry : public StreamHandler, public Retirable {
   std::unique_ptr<UpstreamConnection> conn;
   std::uint64_t since;
 
-  void on_read(TcpStream&, const char*, std::size_t) override { pool.drop(this); }
-  void on_eof(TcpStream&) override { pool.drop(this); }
-  void on_error(TcpStream&, int) override { pool.drop(this); }
+  void on_read(ByteStream&, const char*, std::size_t) override { pool.drop(this); }
+  void on_eof(ByteStream&) override { pool.drop(this); }
+  void on_error(ByteStream&, int) override { pool.drop(this); }
 };
 
 UpstreamPool::UpstreamPool(Server& server, std::size_t max_idle_per_origin,
@@ -155,7 +156,7 @@ void Connector::try_next() {
                (last_status_ != 0 ? uv_strerror(last_status_) : "no address"));
 }
 
-void Connector::on_connected(TcpStream& /*stream*/, int status) {
+void Connector::on_connected(ByteStream& /*stream*/, int status) {
   if (status == 0) {
     complete(ProxyError::none, {});
     return;
@@ -172,7 +173,7 @@ void Connector::complete(ProxyError error, std::string message) {
   if (stream_) stream_->set_handler(nullptr);
   // The owner may destroy this connector from inside `done`: touch nothing afterwards.
   auto done = std::move(done_);
-  auto stream = std::move(stream_);
+  std::unique_ptr<ByteStream> stream = std::move(stream_);
   if (done) done(error, std::move(message), std::move(stream));
 }
 

@@ -18,7 +18,7 @@
 
 #include "flow/payment/payment_rail.hpp"
 #include "flow/payment/payment_rails.hpp"
-#include "flow/proxy/exchange/client_connection.hpp"
+#include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
 #include "flow/proxy/paid/payment_answer.hpp"

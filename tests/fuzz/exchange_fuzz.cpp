@@ -26,21 +26,21 @@ World& world();
 struct OriginConn : StreamHandler {
   std::unique_ptr<TcpStream> stream;
   bool done = false;
-  void on_read(TcpStream&, const char*, std::size_t) override {}
-  void on_eof(TcpStream&) override { done = true; }
-  void on_error(TcpStream&, int) override { done = true; }
+  void on_read(ByteStream&, const char*, std::size_t) override {}
+  void on_eof(ByteStream&) override { done = true; }
+  void on_error(ByteStream&, int) override { done = true; }
 };
 
 struct Client : StreamHandler {
   std::unique_ptr<TcpStream> stream;
   bool finished = false;
   std::size_t received = 0;
-  void on_connected(TcpStream&, int status) override {
+  void on_connected(ByteStream&, int status) override {
     if (status != 0) finished = true;
   }
-  void on_read(TcpStream&, const char*, std::size_t n) override { received += n; }
-  void on_eof(TcpStream&) override { finished = true; }
-  void on_error(TcpStream&, int) override { finished = true; }
+  void on_read(ByteStream&, const char*, std::size_t n) override { received += n; }
+  void on_eof(ByteStream&) override { finished = true; }
+  void on_error(ByteStream&, int) override { finished = true; }
 };
 
 struct World {

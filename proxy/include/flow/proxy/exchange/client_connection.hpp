@@ -3,10 +3,11 @@
 #include <memory>
 #include <string>
 
+#include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/http/http_codec.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
-#include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/network/timer.hpp"
 
 namespace flow::proxy {
@@ -15,10 +16,13 @@ class Server;
 class Exchange;
 class Tunnel;
 
-// One accepted client connection. Reads requests one at a time (pipelined requests wait in
-// the input buffer until the exchange before them has ended) and hands each to an Exchange,
-// or turns into a Tunnel after CONNECT.
-class ClientConnection : public StreamHandler, public MessageSink, public Retirable {
+// One accepted client connection over a ByteStream. Reads requests one at a time (pipelined
+// requests wait in the input buffer until the exchange before them has ended) and hands each to
+// an Exchange, for which it is the Downstream, or turns into a Tunnel after CONNECT.
+class ClientConnection : public Downstream,
+                         public StreamHandler,
+                         public MessageSink,
+                         public Retirable {
  public:
   enum class State {
     idle,          // between requests (keep-alive) or before the first byte
@@ -29,7 +33,8 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
     closed,
   };
 
-  explicit ClientConnection(Server& server);
+  // `stream` is connected (accepted); the connection becomes its handler.
+  ClientConnection(Server& server, std::unique_ptr<ByteStream> stream);
   ~ClientConnection() override;
 
   void start_accepted();
@@ -38,17 +43,23 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   void begin_drain();
 
   State state() const { return state_; }
-  TcpStream& stream() { return *stream_; }
-  const std::string& peer() const { return peer_; }
-  // The agent the current request speaks for (identified at its head).
-  const std::string& agent() const { return agent_; }
+  ByteStream& stream() { return *stream_; }
   Server& server() { return server_; }
 
-  // From the Exchange.
-  void exchange_ended(bool keep_alive);  // the response is queued in full (or was aborted)
-  void update_reading();                 // re-evaluate whether to read from the client
-  // The response is waiting on a client that does not read: bound how long.
-  void watch_write_stall(bool stalled);
+  // Downstream (for the Exchange)
+  const std::string& peer() const override { return peer_; }
+  // The agent the current request speaks for (identified at its head).
+  const std::string& agent() const override { return agent_; }
+  PersistenceWish persistence_wish() const override;
+  using Downstream::write;
+  void write(const uv_buf_t* bufs, unsigned count) override;
+  bool write_backlogged() const override;
+  void update_reading() override;
+  bool ended() const override;
+  void watch_write_stall(bool stalled) override;
+  void exchange_ended(bool keep_alive) override;
+  void close() override { close_now(); }
+
   // From the Tunnel.
   void tunnel_ended();
   // Answer with a proxy error and close. Only when no response byte was sent yet.
@@ -56,11 +67,11 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   void close_now();
 
   // StreamHandler
-  void on_read(TcpStream& stream, const char* data, std::size_t len) override;
-  void on_eof(TcpStream& stream) override;
-  void on_error(TcpStream& stream, int uv_status) override;
-  void on_drained(TcpStream& stream) override;
-  void on_shutdown(TcpStream& stream) override;
+  void on_read(ByteStream& stream, const char* data, std::size_t len) override;
+  void on_eof(ByteStream& stream) override;
+  void on_error(ByteStream& stream, int uv_status) override;
+  void on_drained(ByteStream& stream) override;
+  void on_shutdown(ByteStream& stream) override;
 
   // MessageSink (requests)
   HeadAction on_head() override;
@@ -81,7 +92,7 @@ class ClientConnection : public StreamHandler, public MessageSink, public Retira
   void arm_idle();
 
   Server& server_;
-  std::unique_ptr<TcpStream> stream_;
+  std::unique_ptr<ByteStream> stream_;
   HttpParser parser_;
   State state_ = State::idle;
   std::string input_;           // bytes read but not yet consumed by the parser

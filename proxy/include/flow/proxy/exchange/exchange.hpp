@@ -7,20 +7,20 @@
 
 #include "flow/payment/payment_rail.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
+#include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/http/http_codec.hpp"
 #include "flow/proxy/http/http_message.hpp"
 #include "flow/proxy/http/proxy_answer.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
-#include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/network/timer.hpp"
 #include "flow/proxy/network/upstream.hpp"
 #include "flow/storage/ledger_writer.hpp"
 
 namespace flow::proxy {
 
-class ClientConnection;
 class Server;
 class PaymentServices;
 struct DecideOutcome;
@@ -28,7 +28,8 @@ struct DecideOutcome;
 // One request and its response (and, later, its 402 retry) — the governed lifecycle of
 // DESIGN.md as named stages. finish() is the single place where an exchange ends: it always
 // writes the access log, counts, returns or closes the upstream connection and tells the
-// client connection what comes next.
+// Downstream what comes next. It reaches its client only through the Downstream and its origin
+// only through a ByteStream.
 class Exchange : public StreamHandler, public MessageSink, public Retirable {
  public:
   enum class Stage {
@@ -38,7 +39,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
     done,
   };
 
-  Exchange(ClientConnection& client, HttpParser& request_parser);
+  // `request_parser` holds the request head just parsed (its headers are moved out).
+  Exchange(Server& server, Downstream& client, HttpParser& request_parser);
   ~Exchange() override;
 
   // Validates the target and starts connecting. May end the exchange at once (bad target).
@@ -59,10 +61,10 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   Stage stage() const { return stage_; }
 
   // StreamHandler (upstream)
-  void on_read(TcpStream& stream, const char* data, std::size_t len) override;
-  void on_eof(TcpStream& stream) override;
-  void on_error(TcpStream& stream, int uv_status) override;
-  void on_drained(TcpStream& stream) override;
+  void on_read(ByteStream& stream, const char* data, std::size_t len) override;
+  void on_eof(ByteStream& stream) override;
+  void on_error(ByteStream& stream, int uv_status) override;
+  void on_drained(ByteStream& stream) override;
 
   // MessageSink (upstream response)
   HeadAction on_head() override;
@@ -144,7 +146,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   Deadline challenge_deadline_;
 
   void acquire_upstream();
-  void connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream);
+  void connected(ProxyError error, std::string message, std::unique_ptr<ByteStream> stream);
   void attach(std::unique_ptr<UpstreamConnection> upstream);
   void send_request_head();
   void upstream_failed(ProxyError error, std::string_view message);
@@ -162,7 +164,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   bool retry_on_fresh_connection();
   std::uint64_t elapsed_us() const;
 
-  ClientConnection& client_;
+  Downstream& client_;
   Server& server_;
   RequestHead request_;  // as received from the client
   Target target_;

@@ -5,8 +5,8 @@
 
 #include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
-#include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/network/timer.hpp"
 #include "flow/proxy/network/upstream.hpp"
 
@@ -31,14 +31,14 @@ class Tunnel : public StreamHandler, public Retirable {
   void abort(ProxyError error);
 
   // StreamHandler (upstream side)
-  void on_read(TcpStream& stream, const char* data, std::size_t len) override;
-  void on_eof(TcpStream& stream) override;
-  void on_error(TcpStream& stream, int uv_status) override;
-  void on_drained(TcpStream& stream) override;
-  void on_shutdown(TcpStream& stream) override;
+  void on_read(ByteStream& stream, const char* data, std::size_t len) override;
+  void on_eof(ByteStream& stream) override;
+  void on_error(ByteStream& stream, int uv_status) override;
+  void on_drained(ByteStream& stream) override;
+  void on_shutdown(ByteStream& stream) override;
 
  private:
-  void connected(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream);
+  void connected(ProxyError error, std::string message, std::unique_ptr<ByteStream> stream);
   void maybe_done();
   void finish(ProxyError error);
 
@@ -46,7 +46,7 @@ class Tunnel : public StreamHandler, public Retirable {
   Target target_;
   std::string early_bytes_;
   std::unique_ptr<Connector> connector_;
-  std::unique_ptr<TcpStream> upstream_;
+  std::unique_ptr<ByteStream> upstream_;
   bool established_ = false;
   bool client_eof_ = false;
   bool upstream_eof_ = false;

@@ -3,59 +3,45 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
+
+#include "flow/proxy/network/byte_stream.hpp"
 
 namespace flow::proxy {
 
-class TcpStream;
-
-// Events of one TCP stream. Callbacks never run re-entrantly from a TcpStream method call:
-// errors found while writing are reported from the loop, later.
-class StreamHandler {
- public:
-  virtual ~StreamHandler() = default;
-  virtual void on_read(TcpStream& stream, const char* data, std::size_t len) = 0;
-  virtual void on_eof(TcpStream& stream) = 0;
-  virtual void on_error(TcpStream& stream, int uv_status) = 0;
-  // The write queue fell to zero after having been above the high-water mark.
-  virtual void on_drained(TcpStream& /*stream*/) {}
-  virtual void on_connected(TcpStream& /*stream*/, int /*uv_status*/) {}
-  // A shutdown requested with shutdown_after_writes() has completed (FIN sent).
-  virtual void on_shutdown(TcpStream& /*stream*/) {}
-};
-
 // A libuv TCP handle with a byte-counted write queue. Owned by value; destroying it detaches
 // the handler and closes the handle (the libuv part lives until its close callback).
-class TcpStream {
+// accept_from() and connect() are the only TCP-specific operations: the code that creates the
+// socket uses them, everything else holds a ByteStream.
+class TcpStream final : public ByteStream {
  public:
   TcpStream(uv_loop_t* loop, StreamHandler* handler, std::size_t high_water);
-  ~TcpStream();
+  ~TcpStream() override;
   TcpStream(const TcpStream&) = delete;
   TcpStream& operator=(const TcpStream&) = delete;
 
-  void set_handler(StreamHandler* handler);
-  uv_stream_t* stream();
   int accept_from(uv_stream_t* server);
+  // The outcome arrives as on_connected.
   int connect(const sockaddr* addr);
 
-  void start_reading();
-  void stop_reading();
-  bool reading() const;
-
-  // Writes as much as the kernel takes now and queues (copies) the rest, in order.
-  void write(std::string_view data);
-  void write(const uv_buf_t* bufs, unsigned count);
-  std::size_t queued() const;
-  bool above_high_water() const;
-  // Sends FIN once everything queued is written.
-  void shutdown_after_writes();
-  bool failed() const;
-
-  std::string peer_name() const;
+  // ByteStream
+  void set_handler(StreamHandler* handler) override;
+  void start_reading() override;
+  void stop_reading() override;
+  bool reading() const override;
+  using ByteStream::write;
+  void write(const uv_buf_t* bufs, unsigned count) override;
+  std::size_t queued() const override;
+  bool above_high_water() const override;
+  void shutdown_after_writes() override;
+  void close() override;
+  bool failed() const override;
+  std::string peer_name() const override;
 
  private:
+  uv_stream_t* stream();
+
   struct Core;
-  Core* core_;  // freed by the close callback
+  Core* core_;  // freed by the close callback; null once closed
 };
 
 }  // namespace flow::proxy

@@ -13,23 +13,24 @@
 #include "flow/proxy/http/http_codec.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
 #include "flow/proxy/network/resolver.hpp"
-#include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/network/timer.hpp"
 
 namespace flow::proxy {
 
 class Server;
+class TcpStream;
 
 // A connection to an origin, with its response parser. Lent to one exchange at a time; kept
 // in the pool between exchanges.
 struct UpstreamConnection : public Retirable {
-  UpstreamConnection(std::unique_ptr<TcpStream> s, std::string k, std::size_t max_head_bytes)
+  UpstreamConnection(std::unique_ptr<ByteStream> s, std::string k, std::size_t max_head_bytes)
       : stream(std::move(s)),
         parser(HttpParser::Kind::response, max_head_bytes),
         key(std::move(k)) {}
-  std::unique_ptr<TcpStream> stream;
+  std::unique_ptr<ByteStream> stream;
   HttpParser parser;
   std::string key;         // Target::authority()
   std::uint64_t uses = 0;  // exchanges served, including the current one
@@ -62,20 +63,21 @@ class UpstreamPool {
 };
 
 // Resolves a target and opens a TCP connection to it, trying each address in turn within one
-// connect timeout. Refuses addresses that are the proxy's own listener (a loop).
+// connect timeout. Refuses addresses that are the proxy's own listener (a loop). The socket is
+// created here; what it hands over is a ByteStream (a TLS layer may wrap it before use).
 class Connector : public StreamHandler, public Retirable {
  public:
   // On success `error` is none and `stream` is connected (its handler must be replaced).
-  using Done =
-      std::function<void(ProxyError error, std::string message, std::unique_ptr<TcpStream> stream)>;
+  using Done = std::function<void(ProxyError error, std::string message,
+                                  std::unique_ptr<ByteStream> stream)>;
   Connector(Server& server, Target target, Done done);
   ~Connector() override;
   void start();
 
-  void on_read(TcpStream&, const char*, std::size_t) override {}
-  void on_eof(TcpStream&) override {}
-  void on_error(TcpStream&, int) override {}
-  void on_connected(TcpStream& stream, int status) override;
+  void on_read(ByteStream&, const char*, std::size_t) override {}
+  void on_eof(ByteStream&) override {}
+  void on_error(ByteStream&, int) override {}
+  void on_connected(ByteStream& stream, int status) override;
 
  private:
   void resolved(int status, std::vector<sockaddr_storage> addresses);
