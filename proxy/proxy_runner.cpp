@@ -13,6 +13,7 @@
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/handle_close.hpp"
+#include "flow/proxy/paid/paid_attempt.hpp"
 #include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/policy_reloader.hpp"
 #include "flow/proxy/server.hpp"
@@ -109,7 +110,11 @@ int run_proxy(const RunOptions& options) {
       // Bound first: a listener that cannot bind (address in use) leaves no ledger behind.
       server->start();
       payments = open_payments(&loop, options, std::move(plan.signers), policy_store, log);
-      server->set_payments(payments.get());
+      // Every exchange gets the paid path's hooks: with no wallet they still validate the
+      // agent's control headers, and every 402 is relayed unpaid.
+      server->set_hooks_factory([services = payments.get()](Exchange& exchange) {
+        return std::make_unique<PaidAttempt>(exchange, services);
+      });
       started = true;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "402flow: %s\n", e.what());

@@ -34,8 +34,7 @@ std::string path_without_query(const std::string& path) {
 }  // namespace
 
 Exchange::Exchange(Server& server, Downstream& client, HttpParser& request_parser)
-    : challenge_deadline_(server.loop(), [this] { on_upstream_deadline(); }),
-      client_(client),
+    : client_(client),
       server_(server),
       upstream_deadline_(server.loop(), [this] { on_upstream_deadline(); }) {
   RequestHead& head = request_parser.request();
@@ -49,6 +48,7 @@ Exchange::Exchange(Server& server, Downstream& client, HttpParser& request_parse
   client_keep_alive_ = wish.keep_alive;
   client_http11_ = wish.http11;
   request_trailers_ = &request_parser.trailers();
+  hooks_ = server_.make_hooks(*this);
 }
 
 Exchange::~Exchange() = default;
@@ -62,6 +62,7 @@ void Exchange::start() {
   ++server_.stats().exchanges_total;
   ++server_.stats().exchanges_active;
   record_.client = client_.peer();
+  record_.agent = client_.agent();
   record_.method = request_.method;
   if (!request_.target.empty() && request_.target.front() == '/') {
     fail(ProxyError::bad_request,
@@ -84,9 +85,9 @@ void Exchange::start() {
     return;
   }
   expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
-  if (!read_controls()) return;
+  if (hooks_ && !hooks_->on_request()) return;
 
-  RequestHead upstream;
+  RequestHead& upstream = upstream_request_;
   upstream.method = request_.method;
   upstream.target = target_.path;
   upstream.headers = request_.headers;
@@ -153,13 +154,13 @@ void Exchange::send_request_head() {
   upstream_->stream->write(bufs, pending_body_.empty() ? 1 : 2);
   pending_body_.clear();
   pending_body_.shrink_to_fit();
-  if (pay_ == PayStage::retrying) stop_here_for_test("sent");
+  if (hooks_) hooks_->on_request_sent();
 }
 
 void Exchange::send_upstream(const uv_buf_t* bufs, unsigned count) {
-  if (keeps_replay_copy_) keep_for_replay(bufs, count);
-  if (pay_ == PayStage::waiting_request || pay_ == PayStage::deciding) {
-    return;  // the origin has answered 402; the body is kept for the paid retry only
+  if (hooks_) {
+    hooks_->on_request_body(bufs, count);
+    if (hooks_->holds_request_body()) return;  // the origin has answered; kept for a replay only
   }
   if (upstream_ && stage_ != Stage::connecting) {
     upstream_->stream->write(bufs, count);
@@ -194,13 +195,8 @@ void Exchange::on_request_end() {
     send_upstream(&buf, 1);
   }
   request_done_ = true;
-  if (pay_ == PayStage::waiting_request) {
-    begin_payment();
-    return;
-  }
-  if (response_done_ && (pay_ == PayStage::none || pay_ == PayStage::answered)) {
-    finish(ProxyError::none);
-  }
+  if (hooks_ && hooks_->on_request_end()) return;
+  if (response_done_ && !taken_) finish(ProxyError::none);
 }
 
 void Exchange::on_request_malformed(ProxyError error, std::string_view message) {
@@ -251,7 +247,7 @@ void Exchange::feed_response(const char* data, std::size_t len) {
     }
     pos += r.consumed;
     if (r.status == HttpParser::Status::paused_head) {
-      // The paid answer's head waits for its receipt: keep what followed it.
+      // A held head (the paid answer's, until its receipt is durable): keep what followed it.
       held_bytes_.assign(data + pos, len - pos);
       upstream_->stream->stop_reading();
       upstream_deadline_.disarm();
@@ -298,12 +294,20 @@ MessageSink::HeadAction Exchange::on_head() {
     }
     return HeadAction::skip_body;
   }
-  if (pay_ == PayStage::retrying) return on_paid_head();
-  if (status == 402 && pay_ == PayStage::none && payments_enabled()) {
-    return start_reading_challenge();
+  const bool no_body = request_.method == "HEAD" || status == 204 || status == 304;
+  if (hooks_) {
+    switch (hooks_->on_response_head(head)) {
+      case ExchangeHooks::HeadVerdict::proceed:
+        break;
+      case ExchangeHooks::HeadVerdict::take_over:
+        taken_ = true;
+        record_.ttfb_us = elapsed_us();
+        return no_body ? HeadAction::skip_body : HeadAction::proceed;
+      case ExchangeHooks::HeadVerdict::hold:
+        return HeadAction::pause;
+    }
   }
   write_response_head(head, {});
-  const bool no_body = request_.method == "HEAD" || status == 204 || status == 304;
   return no_body ? HeadAction::skip_body : HeadAction::proceed;
 }
 
@@ -348,6 +352,15 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   client_.write(out);
 }
 
+void Exchange::relay_head(ResponseHead& head, const HeaderList& extra) {
+  write_response_head(head, extra);
+}
+
+void Exchange::relay_body(std::string_view data) {
+  record_.response_body_bytes += data.size();
+  write_client_body(data);
+}
+
 void Exchange::write_client_body(std::string_view data) {
   if (client_framing_ == Framing::chunked) {
     char scratch[24];
@@ -361,18 +374,17 @@ void Exchange::write_client_body(std::string_view data) {
 
 void Exchange::on_body(std::string_view data) {
   if (interim_ || data.empty()) return;
-  if (pay_ == PayStage::reading_challenge) {
-    on_challenge_body(data);
+  if (taken_) {
+    if (!hooks_->on_taken_body(data)) taken_ = false;  // handed back: relayed from here on
     return;
   }
-  record_.response_body_bytes += data.size();
-  write_client_body(data);
+  relay_body(data);
 }
 
 void Exchange::on_message_end() {
   if (interim_) return;
   response_done_ = true;
-  if (pay_ == PayStage::reading_challenge) return;
+  if (taken_) return;
   if (client_framing_ == Framing::chunked) {
     HeaderList trailers = upstream_->parser.trailers();
     strip_hop_by_hop(trailers);
@@ -384,8 +396,10 @@ void Exchange::on_message_end() {
 
 void Exchange::response_complete() {
   upstream_deadline_.disarm();
-  if (pay_ == PayStage::reading_challenge) {
-    challenge_complete();
+  if (taken_) {
+    taken_ = false;
+    give_back_upstream();
+    hooks_->on_taken_complete();
     return;
   }
   if (!upstream_->parser.keep_alive()) upstream_reusable_ = false;
@@ -417,11 +431,7 @@ void Exchange::upstream_closed_early(std::string_view why) {
   upstream_reusable_ = false;
   if (!response_started_) {
     if (retry_on_fresh_connection()) return;
-    if (pay_ == PayStage::retrying) {
-      paid_without_answer(ProxyError::upstream_unreachable,
-                          std::string(why) + " after the payment was sent");
-      return;
-    }
+    if (hooks_ && hooks_->on_upstream_failure(ProxyError::upstream_unreachable, why)) return;
     fail(ProxyError::upstream_unreachable, std::string(why) + " before sending a response");
     return;
   }
@@ -431,14 +441,13 @@ void Exchange::upstream_closed_early(std::string_view why) {
 bool Exchange::retry_on_fresh_connection() {
   // A pooled connection the origin had already closed: safe to retry once when nothing came
   // back and the request had no body to replay.
-  // Never a paid retry: the merchant may have settled the credential before the connection
-  // went away, and a merchant that refuses a spent nonce would turn that payment into a
-  // "failed" receipt. The outcome stays unknown; the agent's retry with the same
+  // Never a replay (the paid retry): the merchant may have settled the credential before the
+  // connection went away, and a merchant that refuses a spent nonce would turn that payment into
+  // a "failed" receipt. The outcome stays unknown; the agent's retry with the same
   // Idempotency-Key resends the credential (the pool hands out the connection that just
   // carried the 402, and watches idle connections for closes, so this is rarely hit).
-  const bool paid = pay_ == PayStage::retrying;
   const bool has_body = request_chunked_ || (request_length_ && *request_length_ > 0);
-  if (paid || retried_ || !record_.upstream_reused || got_upstream_bytes_ || has_body ||
+  if (replaying_ || retried_ || !record_.upstream_reused || got_upstream_bytes_ || has_body ||
       !request_done_) {
     return false;
   }
@@ -456,20 +465,13 @@ void Exchange::on_drained(ByteStream& /*stream*/) {
 }
 
 void Exchange::on_upstream_deadline() {
-  if (stage_ == Stage::done || stage_ == Stage::connecting) return;
-  if (pay_ == PayStage::reading_challenge) {
-    fail(ProxyError::upstream_timeout,
-         "the merchant's 402 challenge did not arrive within " +
-             std::to_string(server_.settings().timeouts.challenge.count()) + " ms");
-    return;
-  }
-  if (pay_ == PayStage::retrying && !response_started_) {
-    paid_without_answer(ProxyError::upstream_timeout,
-                        "the merchant did not answer the paid request within " +
-                            std::to_string(server_.settings().timeouts.upstream.count()) + " ms");
-    return;
-  }
+  if (stage_ == Stage::done || stage_ == Stage::connecting || parked_) return;
   const auto ms = std::to_string(server_.settings().timeouts.upstream.count());
+  if (!response_started_ && hooks_ &&
+      hooks_->on_upstream_failure(ProxyError::upstream_timeout,
+                                  "did not answer within " + ms + " ms")) {
+    return;
+  }
   fail(ProxyError::upstream_timeout, response_started_
                                          ? "the origin stopped sending for " + ms + " ms"
                                          : "the origin did not answer within " + ms + " ms");
@@ -504,8 +506,7 @@ void Exchange::finish(ProxyError error) {
   if (stage_ == Stage::done) return;
   stage_ = Stage::done;
   upstream_deadline_.disarm();
-  challenge_deadline_.disarm();
-  abandon_payment();
+  if (hooks_) hooks_->on_end(record_);
   server_.reaper().retire(std::move(connector_));
   if (upstream_) {
     upstream_->stream->set_handler(nullptr);
@@ -529,6 +530,92 @@ void Exchange::finish(ProxyError error) {
   const bool keep_alive =
       error == ProxyError::none && !close_client_after_ && request_done_ && response_done_;
   client_.exchange_ended(keep_alive);
+}
+
+void Exchange::answer(const ProxyAnswer& answer) {
+  if (stage_ == Stage::done) return;
+  write_own_answer(answer);
+  response_done_ = true;
+  finish(ProxyError::none);
+}
+
+void Exchange::give_back_upstream() {
+  // A response read in full by the hooks: its connection can serve a replay (through the pool).
+  if (!upstream_->parser.keep_alive() || !request_done_) upstream_reusable_ = false;
+  upstream_->stream->set_handler(nullptr);
+  upstream_->parser.set_sink(nullptr);
+  if (upstream_reusable_ && request_done_) {
+    server_.pool().put(std::move(upstream_));
+  } else {
+    server_.reaper().retire(std::move(upstream_));
+  }
+  response_done_ = false;
+  got_upstream_bytes_ = false;
+  upstream_reusable_ = true;
+}
+
+void Exchange::wait_for_request_body() {
+  stage_ = Stage::connecting;  // no upstream: the request body goes to the hooks only
+  client_.update_reading();
+}
+
+void Exchange::replay_with(const HeaderList& extra, std::string body) {
+  RequestHead head = upstream_request_;
+  head.headers.insert(head.headers.end(), extra.begin(), extra.end());
+  upstream_head_.clear();
+  serialize_request_head(head, upstream_head_);
+  pending_body_ = std::move(body);
+  replaying_ = true;
+  response_started_ = false;
+  response_done_ = false;
+  got_upstream_bytes_ = false;
+  retried_ = false;
+  acquire_upstream();
+}
+
+void Exchange::release_held_head(ResponseHead& head, const HeaderList& extra) {
+  write_response_head(head, extra);
+  resume_held_response();
+}
+
+void Exchange::resume_held_response() {
+  upstream_->parser.resume();
+  std::string bytes = std::move(held_bytes_);
+  held_bytes_.clear();
+  upstream_->stream->start_reading();
+  upstream_deadline_.arm(server_.settings().timeouts.upstream);
+  if (!bytes.empty()) {
+    feed_response(bytes.data(), bytes.size());
+    return;
+  }
+  // An answer without a body (Content-Length: 0, 204, 304) completes without another byte.
+  const HttpParser::Result r = upstream_->parser.feed("", 0);
+  if (r.status == HttpParser::Status::paused_end) {
+    response_complete();
+  } else if (r.status == HttpParser::Status::error) {
+    fail(ProxyError::upstream_protocol,
+         "the merchant's answer to the paid request is not valid HTTP");
+  }
+}
+
+void Exchange::drop_upstream() {
+  upstream_reusable_ = false;
+  if (!upstream_) return;
+  upstream_->stream->set_handler(nullptr);
+  upstream_->parser.set_sink(nullptr);
+  server_.reaper().retire(std::move(upstream_));
+}
+
+void Exchange::park() {
+  parked_ = true;
+  upstream_deadline_.disarm();
+}
+
+void Exchange::unpark() {
+  parked_ = false;
+  if (upstream_ && stage_ != Stage::connecting) {
+    upstream_deadline_.arm(server_.settings().timeouts.upstream);
+  }
 }
 
 }  // namespace flow::proxy

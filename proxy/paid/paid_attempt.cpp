@@ -1,16 +1,16 @@
-// The paid path of an Exchange: DESIGN.md's lifecycle from "402" to "finalize receipt".
-//
-//   on_head(402) ─► read challenge ─► (request complete?) ─► parse ─► decide+reserve (writer)
-//     ─► sign ─► mark_signed (durable, writer) ─► paid retry ─► on_paid_head ─► finalize (writer)
-//     ─► relay the merchant's answer with X-402flow-Receipt / X-402flow-Paid
+// The paid path of one exchange (PaidAttempt): DESIGN.md's lifecycle from "402" to "finalize
+// receipt", one function per stage — parse_challenge, decide, settle, retry, finalize — hooked
+// into the forwarding exchange at its named stages (ExchangeHooks).
 //
 // Every protocol step goes through the payment::PaymentRail that read the 402 (x402 today). A
-// rail that signs in the transaction signs inside decide+reserve; one that settles through I/O
-// makes its credential on the loop after the reservation commits (settle_reserved).
+// rail that signs in the transaction signs inside decide; one that settles through I/O makes its
+// credential on the loop after the reservation commits (settle).
 //
-// Every ledger completion comes back through the loop mailbox and finds the exchange through a
-// PaymentToken, which the exchange clears when it ends; an orphaned completion cleans up after
+// Every ledger or rail completion comes back through the loop and finds its attempt through a
+// Link, which the attempt cancels when the exchange ends; an orphaned completion cleans up after
 // itself so nothing stays reserved or signed without an outcome.
+#include "flow/proxy/paid/paid_attempt.hpp"
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -19,7 +19,6 @@
 #include "flow/payment/payment_rail.hpp"
 #include "flow/payment/payment_rails.hpp"
 #include "flow/proxy/exchange/downstream.hpp"
-#include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
 #include "flow/proxy/paid/payment_answer.hpp"
 #include "flow/proxy/paid/payment_decision.hpp"
@@ -100,13 +99,13 @@ storage::Outcome outcome_of(int status, payment::AnswerJudgement judged) {
 // attempt failed) and `refuse` hears why when someone is left to tell.
 void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
                      payment::SettleRequest request, std::int64_t attempt,
-                     std::shared_ptr<Exchange::PaymentToken> token,
+                     std::shared_ptr<PaidAttempt::Link> token,
                      std::function<void(payment::Credential)> send,
                      std::function<void(std::string)> refuse) {
   PaymentServices* services = &pay;
   auto give_up = [services, attempt, token, refuse](std::string why) {
     (void)services->ledger().release(attempt, why + "; nothing was sent", {});
-    if (token->exchange != nullptr) refuse(std::move(why));
+    if (token->get() != nullptr) refuse(std::move(why));
   };
   (void)rail.settle(std::move(request), [services, attempt, token, send,
                                          give_up](payment::SettleResult made) {
@@ -115,7 +114,7 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
               "): " + error->detail);
       return;
     }
-    if (token->exchange == nullptr) {
+    if (token->get() == nullptr) {
       give_up("the agent disconnected before the payment was made");
       return;
     }
@@ -125,7 +124,7 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
          credential](storage::Result<storage::Attempt> marked) {
           if (!marked.ok()) {
             give_up("recording the credential failed: " + marked.error().describe());
-          } else if (token->exchange == nullptr) {
+          } else if (token->get() == nullptr) {
             storage::Outcome o;
             o.state = storage::AttemptState::failed;
             o.failure_reason = "the agent disconnected before the signed payment was sent";
@@ -145,57 +144,75 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
 
 }  // namespace
 
-std::string_view pay_stage_name(Exchange::PayStage stage) {
-  switch (stage) {
-    case Exchange::PayStage::none:
+std::string_view paid_state_name(PaidAttempt::State state) {
+  switch (state) {
+    case PaidAttempt::State::watching:
       return "none";
-    case Exchange::PayStage::reading_challenge:
+    case PaidAttempt::State::reading_challenge:
       return "reading_challenge";
-    case Exchange::PayStage::waiting_request:
+    case PaidAttempt::State::waiting_request:
       return "waiting_request";
-    case Exchange::PayStage::deciding:
+    case PaidAttempt::State::deciding:
       return "deciding";
-    case Exchange::PayStage::retrying:
+    case PaidAttempt::State::awaiting_approval:
+      return "awaiting_approval";
+    case PaidAttempt::State::settling:
+      return "settling";
+    case PaidAttempt::State::retrying:
       return "retrying";
-    case Exchange::PayStage::recording:
+    case PaidAttempt::State::recording:
       return "recording";
-    case Exchange::PayStage::answered:
+    case PaidAttempt::State::answered:
       return "answered";
   }
   return "none";
 }
 
-bool Exchange::payments_enabled() const {
-  // HEAD cannot carry the paid content back, so a HEAD request's 402 is relayed as it is.
-  return server_.payments() != nullptr && request_.method != "HEAD";
+PaidAttempt::PaidAttempt(Exchange& exchange, PaymentServices* services)
+    : ex_(exchange),
+      pay_(services),
+      challenge_deadline_(exchange.server().loop(), [this] { on_challenge_deadline(); }) {}
+
+PaidAttempt::~PaidAttempt() {
+  if (link_) link_->cancel();
 }
 
-bool Exchange::read_controls() {
-  agent_ = client_.agent();
-  record_.agent = agent_;
+void PaidAttempt::enter(State state) {
+  state_ = state;
+  // Waiting on the ledger, a rail or a human is not an idle origin: no transport timer may end
+  // the exchange meanwhile.
+  const bool waiting =
+      state == State::deciding || state == State::awaiting_approval || state == State::settling;
+  if (waiting && !ex_.parked()) ex_.park();
+  if (!waiting && ex_.parked()) ex_.unpark();
+}
+
+bool PaidAttempt::payments_enabled() const {
+  // HEAD cannot carry the paid content back, so a HEAD request's 402 is relayed as it is.
+  return pay_ != nullptr && ex_.request().method != "HEAD";
+}
+
+bool PaidAttempt::on_request() {
+  agent_ = ex_.downstream().agent();
   // Validated on arrival, 402 or not: a control the proxy cannot read is refused, never ignored.
-  const auto policy = server_.payments() ? server_.payments()->policy() : server_.policy();
-  auto read = read_control_headers(request_.headers, *policy);
+  const auto policy = pay_ ? pay_->policy() : ex_.server().policy();
+  auto read = read_control_headers(ex_.request().headers, *policy);
   if (auto* problem = std::get_if<ControlProblem>(&read)) {
     answer(problem_response(400, problem->code, problem->detail, {{"header", problem->header}}, {},
                             false),
            400);
     return false;
   }
-  AgentControls& agent = std::get<AgentControls>(read);
-  controls_.prepare = agent.prepare;
-  controls_.prepared_id = std::move(agent.prepared_id);
-  controls_.max_amount = std::move(agent.max_amount);
-  controls_.idempotency_key = std::move(agent.idempotency_key);
+  controls_ = std::move(std::get<AgentControls>(read));
   keeps_replay_copy_ = payments_enabled();
   return true;
 }
 
-void Exchange::keep_for_replay(const uv_buf_t* bufs, unsigned count) {
-  if (!replayable_) return;
+void PaidAttempt::on_request_body(const uv_buf_t* bufs, unsigned count) {
+  if (!keeps_replay_copy_ || !replayable_) return;
   std::size_t size = 0;
   for (unsigned i = 0; i < count; ++i) size += bufs[i].len;
-  if (replay_body_.size() + size > server_.settings().replay_limit) {
+  if (replay_body_.size() + size > ex_.server().settings().replay_limit) {
     replayable_ = false;
     replay_body_.clear();
     replay_body_.shrink_to_fit();
@@ -204,77 +221,103 @@ void Exchange::keep_for_replay(const uv_buf_t* bufs, unsigned count) {
   for (unsigned i = 0; i < count; ++i) replay_body_.append(bufs[i].base, bufs[i].len);
 }
 
-MessageSink::HeadAction Exchange::start_reading_challenge() {
-  ResponseHead& head = upstream_->parser.response();
-  record_.ttfb_us = elapsed_us();
-  pay_started_ns_ = uv_hrtime();
-  ++server_.payments()->counters().challenges;
-  pay_ = PayStage::reading_challenge;
-  // Made only now: exchanges that never meet a 402 allocate nothing for the paid path.
-  pay_token_ = std::make_shared<PaymentToken>();
-  pay_token_->exchange = this;
-  challenge_head_ = std::move(head);
-  challenge_deadline_.arm(server_.settings().timeouts.challenge);
-  return request_.method == "HEAD" ? HeadAction::skip_body : HeadAction::proceed;
+bool PaidAttempt::holds_request_body() const {
+  // The origin has answered 402: the rest of the body is kept for the paid retry only.
+  return state_ == State::waiting_request || state_ == State::deciding;
 }
 
-void Exchange::on_challenge_body(std::string_view data) {
-  if (challenge_body_.size() + data.size() <= server_.settings().challenge_max_bytes) {
+bool PaidAttempt::on_request_end() {
+  if (state_ != State::waiting_request) return false;
+  parse_challenge();
+  return true;
+}
+
+void PaidAttempt::on_request_sent() {
+  if (state_ == State::retrying) stop_here_for_test("sent");
+}
+
+ExchangeHooks::HeadVerdict PaidAttempt::on_response_head(ResponseHead& head) {
+  if (state_ == State::retrying) return on_paid_answer(head);
+  if (head.status != 402 || state_ != State::watching || !payments_enabled()) {
+    return HeadVerdict::proceed;
+  }
+  started_ns_ = uv_hrtime();
+  ++pay_->counters().challenges;
+  enter(State::reading_challenge);
+  // Made only now: exchanges that never meet a 402 allocate nothing more for the paid path.
+  link_ = std::make_shared<Link>(this);
+  challenge_head_ = std::move(head);
+  challenge_deadline_.arm(ex_.server().settings().timeouts.challenge);
+  return HeadVerdict::take_over;
+}
+
+void PaidAttempt::on_challenge_deadline() {
+  if (state_ != State::reading_challenge) return;
+  ex_.fail(ProxyError::upstream_timeout,
+           "the merchant's 402 challenge did not arrive within " +
+               std::to_string(ex_.server().settings().timeouts.challenge.count()) + " ms");
+}
+
+bool PaidAttempt::on_upstream_failure(ProxyError error, std::string_view why) {
+  if (state_ == State::reading_challenge && error == ProxyError::upstream_timeout) {
+    on_challenge_deadline();
+    return true;
+  }
+  if (state_ != State::retrying) return false;
+  if (error == ProxyError::upstream_timeout) {
+    paid_without_answer(
+        error, "the merchant did not answer the paid request within " +
+                   std::to_string(ex_.server().settings().timeouts.upstream.count()) + " ms");
+  } else {
+    paid_without_answer(error, std::string(why) + " after the payment was sent");
+  }
+  return true;
+}
+
+bool PaidAttempt::on_taken_body(std::string_view data) {
+  if (challenge_body_.size() + data.size() <= ex_.server().settings().challenge_max_bytes) {
     challenge_body_.append(data);
-    return;
+    return true;
   }
   // Too large to be a challenge worth reading: relay the 402 as it streams, unpaid.
   challenge_deadline_.disarm();
-  pay_ = PayStage::answered;
-  ++server_.payments()->counters().not_payable;
-  record_.response_body_bytes += challenge_body_.size() + data.size();
+  enter(State::answered);
+  ++pay_->counters().not_payable;
   HeaderList explain = {
       {"X-402flow-Error", "challenge_too_large"},
       {"X-402flow-Detail", "the 402 body exceeds proxy.challenge_max_bytes (" +
-                               std::to_string(server_.settings().challenge_max_bytes) +
+                               std::to_string(ex_.server().settings().challenge_max_bytes) +
                                " bytes); not paid"}};
-  write_response_head(challenge_head_, explain);
-  write_client_body(challenge_body_);
-  write_client_body(data);
+  ex_.relay_head(challenge_head_, explain);
+  ex_.relay_body(challenge_body_);
+  ex_.relay_body(data);
   challenge_body_.clear();
+  return false;
 }
 
-void Exchange::challenge_complete() {
+void PaidAttempt::on_taken_complete() {
   challenge_deadline_.disarm();
-  // The 402 was read in full: the connection can serve the paid retry (through the pool).
-  if (!upstream_->parser.keep_alive() || !request_done_) upstream_reusable_ = false;
-  upstream_->stream->set_handler(nullptr);
-  upstream_->parser.set_sink(nullptr);
-  if (upstream_reusable_ && request_done_) {
-    server_.pool().put(std::move(upstream_));
-  } else {
-    server_.reaper().retire(std::move(upstream_));
-  }
-  response_done_ = false;
-  got_upstream_bytes_ = false;
-  upstream_reusable_ = true;
-  if (!request_done_ && replayable_) {
-    pay_ = PayStage::waiting_request;
-    stage_ = Stage::connecting;  // no upstream: the request body goes to the replay copy only
-    client_.update_reading();
+  if (!ex_.request_complete() && replayable_) {
+    enter(State::waiting_request);
+    ex_.wait_for_request_body();
     return;
   }
-  begin_payment();
+  parse_challenge();
 }
 
-void Exchange::begin_payment() {
-  PaymentServices& pay = *server_.payments();
+void PaidAttempt::parse_challenge() {
+  PaymentServices& pay = *pay_;
   if (!replayable_) {
     ++pay.counters().not_payable;
     relay_challenge("request_not_replayable",
                     "the request body is larger than proxy.replay_limit (" +
-                        std::to_string(server_.settings().replay_limit) +
+                        std::to_string(ex_.server().settings().replay_limit) +
                         " bytes), so it cannot be sent again with a payment; not paid");
     return;
   }
   const auto headers = header_fields(challenge_head_.headers);
   auto read = pay.rails().read_challenge(
-      {challenge_head_.status, headers, challenge_body_, request_.target});
+      {challenge_head_.status, headers, challenge_body_, ex_.request().target});
   if (auto* error = std::get_if<payment::RailError>(&read)) {
     ++pay.counters().not_payable;
     relay_challenge(error->code, error->detail);
@@ -291,8 +334,8 @@ void Exchange::begin_payment() {
   const std::int64_t now = unix_now();
   if (!controls_.prepared_id.empty()) {
     prepared = pay.take_prepared(controls_.prepared_id, now);
-    if (!prepared || prepared->agent != agent_ || prepared->url != request_.target ||
-        prepared->method != request_.method) {
+    if (!prepared || prepared->agent != agent_ || prepared->url != ex_.request().target ||
+        prepared->method != ex_.request().method) {
       answer(problem_response(409, "prepared_offer_unknown",
                               "no prepared offer '" + controls_.prepared_id +
                                   "' for this agent and request (prepared offers are used once "
@@ -316,7 +359,7 @@ void Exchange::begin_payment() {
       continue;
     }
     in.offers.push_back({r.offer, r.amount_error});
-    candidate_accepts_.push_back(i);
+    candidate_offers_.push_back(i);
   }
   if (in.offers.empty()) {
     if (prepared) {
@@ -347,11 +390,11 @@ void Exchange::begin_payment() {
     }
   }
   in.agent = agent_;
-  in.host = target_.host;
-  in.path = target_.path.substr(0, target_.path.find('?'));
-  in.method = request_.method;
-  in.merchant_origin = origin_of(target_);
-  in.url = request_.target;
+  in.host = ex_.target().host;
+  in.path = ex_.target().path.substr(0, ex_.target().path.find('?'));
+  in.method = ex_.request().method;
+  in.merchant_origin = origin_of(ex_.target());
+  in.url = ex_.request().target;
   in.offers_seen = static_cast<int>(accepts.size());
   in.protocols_offered = std::string(rail->name());
   in.now = now;
@@ -361,16 +404,21 @@ void Exchange::begin_payment() {
   in.idempotency_key =
       in.agent_chose_key ? controls_.idempotency_key : storage::new_record_id("auto_");
 
-  pay_ = PayStage::deciding;
-  auto token = pay_token_;
+  decide(std::move(in), rail);
+}
+
+void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
+  PaymentServices& pay = *pay_;
+  enter(State::deciding);
+  auto token = link_;
   const LoopMailbox& mailbox = pay.mailbox();
   PaymentServices* services = &pay;
   const bool prepare_only = in.prepare_only;
   auto done = mailbox.on_loop<storage::Result<DecideOutcome>>(
       [token, services](storage::Result<DecideOutcome> result) {
-        if (token->exchange != nullptr) {
+        if (token->get() != nullptr) {
           if (!result.ok()) {
-            token->exchange->answer(
+            token->get()->answer(
                 problem_response(503, "ledger_unavailable",
                                  "the ledger could not record the decision, so nothing was paid: " +
                                      result.error().describe(),
@@ -378,7 +426,7 @@ void Exchange::begin_payment() {
                 503);
             return;
           }
-          token->exchange->on_decided(std::move(result).value());
+          token->get()->on_decided(std::move(result).value());
           return;
         }
         // The agent went away while policy ran: the signed credential never left the process.
@@ -399,7 +447,7 @@ void Exchange::begin_payment() {
   // to the writer per payment before the credential may leave. The rail declares that it signs
   // in the transaction (x402: the signer only reads the wallet's immutable key, and secp256k1
   // signing is thread-safe).
-  auto job = [in = std::move(in), challenge = challenge_, accepts = candidate_accepts_, rail,
+  auto job = [in = std::move(in), challenge = challenge_, accepts = candidate_offers_, rail,
               prepare_only](storage::Ledger& ledger) -> storage::Result<DecideOutcome> {
     auto decided = decide_and_reserve(ledger, in);
     if (!decided.ok() || prepare_only) return decided;
@@ -442,10 +490,10 @@ void Exchange::begin_payment() {
   }
 }
 
-void Exchange::relay_challenge(std::string_view code, std::string_view detail) {
+void PaidAttempt::relay_challenge(std::string_view code, std::string_view detail) {
   // The merchant's 402, exactly as read, with the reason it was not paid. (A HEAD request's 402
   // never comes here: payments_enabled() leaves it to be relayed as it is.)
-  pay_ = PayStage::answered;
+  enter(State::answered);
   ProxyAnswer relayed;
   relayed.status = 402;
   relayed.phrase = challenge_head_.reason;
@@ -459,17 +507,14 @@ void Exchange::relay_challenge(std::string_view code, std::string_view detail) {
   answer(std::move(relayed), 402);
 }
 
-void Exchange::answer(ProxyAnswer response, int status) {
-  if (stage_ == Stage::done) return;
-  if (pay_ != PayStage::answered) pay_ = PayStage::answered;
+void PaidAttempt::answer(ProxyAnswer response, int status) {
+  enter(State::answered);
   response.status = status;
-  write_own_answer(response);
-  response_done_ = true;
-  finish(ProxyError::none);
+  ex_.answer(response);
 }
 
-void Exchange::on_decided(DecideOutcome outcome) {
-  PaymentServices& pay = *server_.payments();
+void PaidAttempt::on_decided(DecideOutcome outcome) {
+  PaymentServices& pay = *pay_;
   if (outcome.existing) {
     answer_existing(outcome);
     return;
@@ -488,8 +533,8 @@ void Exchange::on_decided(DecideOutcome outcome) {
     nlohmann::json body = {{"decision", decision_json(d)}, {"decision_id", outcome.decision_id}};
     // Policy judged only the offers this proxy can sign: name each by its place in `offers`.
     auto& judged = body["decision"]["offers"];
-    for (std::size_t i = 0; i < judged.size() && i < candidate_accepts_.size(); ++i) {
-      judged[i]["index"] = candidate_accepts_[i];
+    for (std::size_t i = 0; i < judged.size() && i < candidate_offers_.size(); ++i) {
+      judged[i]["index"] = candidate_offers_[i];
     }
     nlohmann::json offers = nlohmann::json::array();
     for (const auto& r : challenge_->offers()) offers.push_back(offer_json(r.offer, "", 0));
@@ -498,8 +543,8 @@ void Exchange::on_decided(DecideOutcome outcome) {
     if (d.verdict == policy::Verdict::allow && d.offer) {
       PreparedOffer p;
       p.agent = agent_;
-      p.method = request_.method;
-      p.url = request_.target;
+      p.method = ex_.request().method;
+      p.url = ex_.request().target;
       p.offer = *d.offer;
       const std::string id = pay.add_prepared(std::move(p), unix_now());
       body["prepared_id"] = id;
@@ -556,42 +601,49 @@ void Exchange::on_decided(DecideOutcome outcome) {
   paid_decimals_ = d.decimals;
   attempt_id_ = reserve.attempt->id;
   if (!outcome.credential) {
-    auto token = pay_token_;
-    settle_reserved(
-        pay, pay.rail_for(*challenge_),
-        {challenge_,
-         candidate_accepts_.at(*d.offer_index),
-         unix_now(),
-         pay.policy()->definition().payment.max_validity.count(),
-         {}},
-        attempt_id_, token,
-        [token](payment::Credential credential) {
-          token->exchange->credential_name_ = std::move(credential.header_name);
-          token->exchange->credential_value_ = std::move(credential.header_value);
-          token->exchange->send_paid_retry();
-        },
-        [token](std::string why) {
-          token->exchange->answer(problem_response(502, "payment_rail_failed", why + "; not paid",
-                                                   nlohmann::json::object(), {}, false),
-                                  502);
-        });
+    settle(*d.offer_index);
     return;
   }
-  credential_name_ = outcome.credential->header_name;
-  credential_value_ = std::move(outcome.credential->header_value);
-  send_paid_retry();
+  use_credential(std::move(*outcome.credential));
 }
 
-void Exchange::answer_existing(const DecideOutcome& outcome) {
-  PaymentServices& pay = *server_.payments();
+void PaidAttempt::settle(std::size_t offer_index) {
+  PaymentServices& pay = *pay_;
+  enter(State::settling);
+  auto token = link_;
+  settle_reserved(
+      pay, pay.rail_for(*challenge_),
+      {challenge_,
+       candidate_offers_.at(offer_index),
+       unix_now(),
+       pay.policy()->definition().payment.max_validity.count(),
+       {}},
+      attempt_id_, token,
+      [token](payment::Credential credential) {
+        token->get()->use_credential(std::move(credential));
+      },
+      [token](std::string why) {
+        token->get()->answer(problem_response(502, "payment_rail_failed", why + "; not paid",
+                                              nlohmann::json::object(), {}, false),
+                             502);
+      });
+}
+
+void PaidAttempt::use_credential(payment::Credential credential) {
+  credential_ = {{std::move(credential.header_name), std::move(credential.header_value)}};
+  retry();
+}
+
+void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
+  PaymentServices& pay = *pay_;
   const storage::Attempt& a = *outcome.existing;
   ++pay.counters().idempotent_replays;
   nlohmann::json extra = {{"attempt_state", std::string(storage::attempt_state_name(a.state))},
                           {"idempotency_key", controls_.idempotency_key}};
   // A key names one logical request: the same key on another method or URL is a mistake, and
   // answering it with the first request's payment (or credential) would be wrong either way.
-  if (a.intent.method != request_.method ||
-      a.intent.url != storage::redact_url_query(request_.target, pay.url_query())) {
+  if (a.intent.method != ex_.request().method ||
+      a.intent.url != storage::redact_url_query(ex_.request().target, pay.url_query())) {
     answer(problem_response(409, "idempotency_conflict",
                             "this Idempotency-Key belongs to another request (" + a.intent.method +
                                 " " + a.intent.url + "); not paid",
@@ -662,56 +714,45 @@ void Exchange::answer_existing(const DecideOutcome& outcome) {
   }
 }
 
-void Exchange::resend_credential(std::size_t accepts_index, std::int64_t attempt_id,
-                                 const std::string& credential_ref) {
+void PaidAttempt::resend_credential(std::size_t offer_index, std::int64_t attempt_id,
+                                    const std::string& credential_ref) {
   // The same nonce and terms rebuild the identical signature: whatever the first try did, the
   // merchant can settle it at most once.
   attempt_id_ = attempt_id;
-  auto send_rebuilt = [](Exchange& self, payment::SettleResult rebuilt) {
+  auto send_rebuilt = [](PaidAttempt& self, payment::SettleResult rebuilt) {
     if (auto* error = std::get_if<payment::RailError>(&rebuilt)) {
       self.answer(problem_response(409, "idempotency_conflict", error->detail + "; not paid again",
                                    nlohmann::json::object(), {}, false),
                   409);
       return;
     }
-    payment::Credential& p = std::get<payment::Credential>(rebuilt);
-    self.credential_name_ = std::move(p.header_name);
-    self.credential_value_ = std::move(p.header_value);
-    self.send_paid_retry();
+    self.use_credential(std::move(std::get<payment::Credential>(rebuilt)));
   };
-  payment::PaymentRail& rail = server_.payments()->rail_for(*challenge_);
-  payment::SettleRequest request{challenge_, accepts_index, unix_now(), 0, credential_ref};
+  payment::PaymentRail& rail = pay_->rail_for(*challenge_);
+  payment::SettleRequest request{challenge_, offer_index, unix_now(), 0, credential_ref};
   if (rail.signs_in_transaction()) {
     send_rebuilt(*this, rail.credential_now(request));
     return;
   }
   // The attempt is already signed (its credential_ref is durable): only the bytes are rebuilt.
-  auto token = pay_token_;
+  auto token = link_;
   (void)rail.settle(std::move(request), [token, send_rebuilt](payment::SettleResult rebuilt) {
-    if (token->exchange != nullptr) send_rebuilt(*token->exchange, std::move(rebuilt));
+    if (token->get() != nullptr) send_rebuilt(*token->get(), std::move(rebuilt));
   });
 }
 
-void Exchange::send_paid_retry() {
+void PaidAttempt::retry() {
   stop_here_for_test("signed");
-  PaymentServices& pay = *server_.payments();
-  ++pay.counters().credentials_sent;
-  pay_ = PayStage::retrying;
-  // The original head with the credential added, then the kept body.
-  const auto end = upstream_head_.rfind("\r\n\r\n");
-  upstream_head_.insert(end + 2, credential_name_ + ": " + credential_value_ + "\r\n");
-  pending_body_ = replay_body_;
-  response_started_ = false;
-  response_done_ = false;
-  got_upstream_bytes_ = false;
-  retried_ = false;
-  acquire_upstream();
+  ++pay_->counters().credentials_sent;
+  enter(State::retrying);
+  // The request as the agent sent it, with the credential header added, and the kept body.
+  ex_.replay_with(credential_, replay_body_);
 }
 
-MessageSink::HeadAction Exchange::on_paid_head() {
+ExchangeHooks::HeadVerdict PaidAttempt::on_paid_answer(ResponseHead& head) {
   stop_here_for_test("answered");
-  PaymentServices& pay = *server_.payments();
-  held_head_ = std::move(upstream_->parser.response());
+  PaymentServices& pay = *pay_;
+  held_head_ = std::move(head);
   const auto headers = header_fields(held_head_.headers);
   storage::Outcome outcome = outcome_of(
       held_head_.status, pay.rail_for(*challenge_).judge_answer(held_head_.status, headers));
@@ -742,31 +783,36 @@ MessageSink::HeadAction Exchange::on_paid_head() {
   }
   held_extra_.push_back(
       {"X-402flow-Payment-State", std::string(storage::attempt_state_name(outcome.state))});
-  pay_ = PayStage::recording;
-  auto token = pay_token_;
+  finalize(std::move(outcome));
+  return HeadVerdict::hold;
+}
+
+void PaidAttempt::finalize(storage::Outcome outcome) {
+  PaymentServices& pay = *pay_;
+  enter(State::recording);
+  auto token = link_;
   auto done = pay.mailbox().on_loop<storage::Result<storage::Receipt>>(
       [token](storage::Result<storage::Receipt> result) {
-        if (token->exchange == nullptr) return;  // recorded; nobody left to tell
+        if (token->get() == nullptr) return;  // recorded; nobody left to tell
         if (result.ok()) {
-          token->exchange->on_finalized(result.value().receipt_id, true);
+          token->get()->on_finalized(result.value().receipt_id, true);
         } else {
-          token->exchange->on_finalized({}, false);
+          token->get()->on_finalized({}, false);
         }
       });
   auto queued = record_outcome(std::move(outcome), std::move(done));
   if (!queued.ok()) on_finalized({}, false);
-  return HeadAction::pause;
 }
 
-storage::Result<void> Exchange::record_outcome(storage::Outcome outcome,
-                                               storage::LedgerWriter::Done<storage::Receipt> done) {
+storage::Result<void> PaidAttempt::record_outcome(
+    storage::Outcome outcome, storage::LedgerWriter::Done<storage::Receipt> done) {
   // `submitted` is recorded together with the outcome, in one durable commit: a crash between
   // sending and recording leaves the attempt `signed`, which start-up recovery treats exactly
   // like `submitted` (outcome unknown, budget held), so nothing is lost by not committing the
   // send separately.
   const std::int64_t id = attempt_id_;
   const bool needs_submitted = !attempt_was_signed_;
-  return server_.payments()->ledger().submit<storage::Receipt>(
+  return pay_->ledger().submit<storage::Receipt>(
       storage::Durability::durable,
       [id, needs_submitted,
        outcome = std::move(outcome)](storage::Ledger& ledger) -> storage::Result<storage::Receipt> {
@@ -779,7 +825,7 @@ storage::Result<void> Exchange::record_outcome(storage::Outcome outcome,
       std::move(done));
 }
 
-HeaderList Exchange::receipt_headers(std::string_view receipt_id, bool settled) const {
+HeaderList PaidAttempt::receipt_headers(std::string_view receipt_id, bool settled) const {
   HeaderList h;
   if (!receipt_id.empty()) h.push_back({"X-402flow-Receipt", std::string(receipt_id)});
   // Only a settled payment is "paid"; failed and unknown ones are named by X-402flow-Error.
@@ -789,72 +835,46 @@ HeaderList Exchange::receipt_headers(std::string_view receipt_id, bool settled) 
   return h;
 }
 
-void Exchange::on_finalized(std::string receipt_id, bool recorded) {
-  if (stage_ == Stage::done || pay_ != PayStage::recording) return;
-  pay_ = PayStage::answered;
-  record_.receipt = receipt_id;
+void PaidAttempt::on_finalized(std::string receipt_id, bool recorded) {
+  if (ended_ || state_ != State::recording) return;
+  enter(State::answered);
+  ex_.record().receipt = receipt_id;
   HeaderList extra = receipt_headers(receipt_id, settled_);
   if (!recorded) {
     // The merchant's answer still goes to the agent; the attempt stays in its last durable state
     // (signed/submitted), which start-up recovery reports as unknown.
     extra.push_back({"X-402flow-Warning", "the receipt could not be written to the ledger"});
-    server_.log().error("finalizing a payment failed",
-                        "\"attempt\":" + std::to_string(attempt_id_));
+    ex_.server().log().error("finalizing a payment failed",
+                             "\"attempt\":" + std::to_string(attempt_id_));
   }
   extra.insert(extra.end(), held_extra_.begin(), held_extra_.end());
-  write_response_head(held_head_, extra);
-  resume_held_response();
+  ex_.release_held_head(held_head_, extra);
 }
 
-void Exchange::resume_held_response() {
-  upstream_->parser.resume();
-  std::string bytes = std::move(held_bytes_);
-  held_bytes_.clear();
-  upstream_->stream->start_reading();
-  upstream_deadline_.arm(server_.settings().timeouts.upstream);
-  if (!bytes.empty()) {
-    feed_response(bytes.data(), bytes.size());
-    return;
-  }
-  // An answer without a body (Content-Length: 0, 204, 304) completes without another byte.
-  const HttpParser::Result r = upstream_->parser.feed("", 0);
-  if (r.status == HttpParser::Status::paused_end) {
-    response_complete();
-  } else if (r.status == HttpParser::Status::error) {
-    fail(ProxyError::upstream_protocol,
-         "the merchant's answer to the paid request is not valid HTTP");
-  }
-}
-
-void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
+void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message) {
   // The credential left the proxy and no verdict came back: the payment may or may not have
   // settled. The attempt becomes unknown (its budget stays held); the agent's retry with the
   // same Idempotency-Key resends the identical credential, never a new one.
-  PaymentServices& pay = *server_.payments();
+  PaymentServices& pay = *pay_;
   ++pay.counters().unknown;
-  pay_ = PayStage::recording;
-  upstream_reusable_ = false;
-  if (upstream_) {
-    upstream_->stream->set_handler(nullptr);
-    upstream_->parser.set_sink(nullptr);
-    server_.reaper().retire(std::move(upstream_));
-  }
+  enter(State::recording);
+  ex_.drop_upstream();
   storage::Outcome o;
   o.state = storage::AttemptState::unknown;
   o.failure_reason = std::string(message);
-  auto token = pay_token_;
+  auto token = link_;
   const int status = proxy_error_status(error);
   const std::string name(proxy_error_name(error));
   const std::string text(message);
   auto done = pay.mailbox().on_loop<storage::Result<storage::Receipt>>(
       [token, status, name, text](storage::Result<storage::Receipt> result) {
-        Exchange* self = token->exchange;
+        PaidAttempt* self = token->get();
         if (self == nullptr) return;
         const std::string receipt = result.ok() ? result.value().receipt_id : std::string();
         HeaderList headers = self->receipt_headers(receipt, false);
-        self->record_.receipt = receipt;
+        self->ex_.record().receipt = receipt;
         headers.push_back({"X-402flow-Payment-State", "unknown"});
-        self->close_client_after_ = true;
+        self->ex_.close_client_after();
         self->answer(
             problem_response(status, "payment_outcome_unknown",
                              text + "; the payment's outcome is unknown and its budget "
@@ -865,27 +885,26 @@ void Exchange::paid_without_answer(ProxyError error, std::string_view message) {
       });
   auto queued = record_outcome(std::move(o), std::move(done));
   if (!queued.ok()) {
-    close_client_after_ = true;
+    ex_.close_client_after();
     answer(error_answer(error, message), status);
   }
 }
 
-void Exchange::abandon_payment() {
-  if (!pay_token_) return;
-  pay_token_->exchange = nullptr;
-  if (pay_ == PayStage::retrying && attempt_id_ != 0) {
+void PaidAttempt::on_end(AccessRecord& record) {
+  ended_ = true;
+  challenge_deadline_.disarm();
+  if (!link_) return;
+  link_->cancel();
+  if (state_ == State::retrying && attempt_id_ != 0) {
     // The agent or the merchant went away while the credential was out: outcome unknown.
-    PaymentServices& pay = *server_.payments();
-    ++pay.counters().unknown;
+    ++pay_->counters().unknown;
     storage::Outcome o;
     o.state = storage::AttemptState::unknown;
     o.failure_reason = "the exchange ended before the merchant answered the paid request";
     (void)record_outcome(std::move(o), {});
   }
-  if (pay_started_ns_ != 0) {
-    record_.payment = std::string(pay_stage_name(pay_));
-    record_.payment_us = (uv_hrtime() - pay_started_ns_) / 1000;
-  }
+  record.payment = std::string(paid_state_name(state_));
+  record.payment_us = (uv_hrtime() - started_ns_) / 1000;
 }
 
 }  // namespace flow::proxy

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "flow/proxy/exchange/exchange.hpp"
+#include "flow/proxy/paid/paid_attempt.hpp"
 
 namespace flow::proxy {
 

@@ -10,6 +10,7 @@
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
+#include "flow/proxy/exchange/exchange_hooks.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/reaper.hpp"
 #include "flow/proxy/network/timer.hpp"
@@ -19,7 +20,7 @@
 namespace flow::proxy {
 
 class ClientConnection;
-class PaymentServices;
+class Exchange;
 
 // The forward proxy on one libuv loop: the listener, every client connection, the upstream
 // pool, the counters and the logs. Everything here runs on the loop thread.
@@ -51,9 +52,13 @@ class Server {
   // True when `addr` is this proxy's own listening endpoint (a request that would loop).
   bool is_own_endpoint(const sockaddr* addr) const;
 
-  // The paid path: null when no wallet is configured (every 402 is then relayed unpaid).
-  PaymentServices* payments() const { return payments_; }
-  void set_payments(PaymentServices* payments) { payments_ = payments; }
+  // What governs each exchange at its named stages (the paid path): made for every exchange;
+  // none set, exchanges only forward.
+  using HooksFactory = std::function<std::unique_ptr<ExchangeHooks>(Exchange&)>;
+  void set_hooks_factory(HooksFactory factory) { hooks_factory_ = std::move(factory); }
+  std::unique_ptr<ExchangeHooks> make_hooks(Exchange& exchange) const {
+    return hooks_factory_ ? hooks_factory_(exchange) : nullptr;
+  }
   // The policy in force, for agent authentication (shared mode).
   std::shared_ptr<const policy::PolicySnapshot> policy() const;
   void set_policy_source(std::function<std::shared_ptr<const policy::PolicySnapshot>()> source) {
@@ -80,7 +85,7 @@ class Server {
   std::unordered_map<ClientConnection*, std::list<std::unique_ptr<ClientConnection>>::iterator>
       index_;  // O(1) removal when a connection closes
   bool draining_ = false;
-  PaymentServices* payments_ = nullptr;
+  HooksFactory hooks_factory_;
   std::function<std::shared_ptr<const policy::PolicySnapshot>()> policy_source_;
   std::function<void()> on_drained_;
   Timer drain_timer_;
