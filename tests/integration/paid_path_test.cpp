@@ -15,7 +15,7 @@
 #include "support/merchant_process.hpp"
 #include "support/paid_proxy.hpp"
 #include "support/test_origin.hpp"
-#include "x402_origin_wire.hpp"
+#include "support/x402_origin_wire.hpp"
 
 using namespace flow::testing;
 using nlohmann::json;

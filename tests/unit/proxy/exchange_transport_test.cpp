@@ -14,6 +14,7 @@
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/upstream.hpp"
 #include "flow/proxy/server.hpp"
+#include "server_fixture.hpp"
 
 using flow::proxy::ClientConnection;
 using flow::proxy::Exchange;
@@ -22,47 +23,14 @@ using flow::proxy::MessageSink;
 using flow::proxy::UpstreamConnection;
 using flow::proxy::testing::FakeByteStream;
 using flow::proxy::testing::FakeDownstream;
+using flow::proxy::testing::kOrigin;
+using flow::proxy::testing::ServerFixture;
 
 namespace {
-
-constexpr const char* kOrigin = "origin.test:80";
 
 bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }
-
-// A Server that is never started, on its own loop, with a discarding log.
-struct ServerFixture {
-  ServerFixture() {
-    uv_loop_init(&loop);
-    log_writer = std::make_unique<flow::proxy::LogWriter>(&loop, ::open("/dev/null", O_WRONLY),
-                                                          /*owns_fd=*/true);
-    logger = std::make_unique<flow::proxy::Logger>(*log_writer, flow::proxy::LogLevel::error);
-    server = std::make_unique<flow::proxy::Server>(&loop, flow::policy::ProxySettings{}, *logger,
-                                                   *log_writer);
-  }
-  ~ServerFixture() {
-    server.reset();
-    logger.reset();
-    log_writer.reset();
-    uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks
-    CHECK(uv_loop_close(&loop) == 0);
-  }
-
-  // An idle pooled connection to kOrigin whose far end is the test. The pool owns it.
-  FakeByteStream& pooled_origin() {
-    auto stream = std::make_unique<FakeByteStream>("198.51.100.1:80");
-    FakeByteStream& origin = *stream;
-    server->pool().put(std::make_unique<UpstreamConnection>(std::move(stream), kOrigin, 64 * 1024));
-    REQUIRE(server->pool().idle_count() == 1);
-    return origin;
-  }
-
-  uv_loop_t loop{};
-  std::unique_ptr<flow::proxy::LogWriter> log_writer;
-  std::unique_ptr<flow::proxy::Logger> logger;
-  std::unique_ptr<flow::proxy::Server> server;
-};
 
 // A client connection accepted over a FakeByteStream.
 struct ClientFixture : ServerFixture {

@@ -70,6 +70,8 @@ class PaymentServices {
   const payment::PaymentRails& rails() const { return rails_; }
   // The rail that read `challenge`.
   payment::PaymentRail& rail_for(const payment::RailChallenge& challenge) const;
+  // A rail beyond the ones this build makes (an embedder's, a test's), tried after them.
+  void add_rail(std::unique_ptr<payment::PaymentRail> rail) { rails_.add(std::move(rail)); }
 
   // Prepared offers live in memory for kPreparedTtl: a restart forgets them (the agent then
   // prepares again), which can never cause a payment.
