@@ -190,12 +190,8 @@ int run_proxy(const RunOptions& options) {
     payments.reset();  // after the server: no exchange is left to receive a completion
     access_file.reset();
     diagnostics.flush_blocking();
-    uv_run(&loop, UV_RUN_DEFAULT);  // let every close callback run
   }
-  if (uv_loop_close(&loop) != 0) {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-  }
+  close_loop(&loop);
   return exit_code;
 }
 

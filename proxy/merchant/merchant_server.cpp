@@ -470,12 +470,8 @@ int run_merchant(const MerchantOptions& options) {
     }
     server.reset();
     diagnostics.flush_blocking();
-    uv_run(&loop, UV_RUN_DEFAULT);  // let every close callback run
   }
-  if (uv_loop_close(&loop) != 0) {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-  }
+  close_loop(&loop);
   return exit_code;
 }
 

@@ -32,19 +32,7 @@ bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }
 
-// A client connection accepted over a FakeByteStream.
-struct ClientFixture : ServerFixture {
-  ClientFixture() {
-    auto stream = std::make_unique<FakeByteStream>();
-    client = stream.get();
-    connection = std::make_unique<ClientConnection>(*server, std::move(stream));
-    connection->start_accepted();
-  }
-  ~ClientFixture() { connection.reset(); }
-
-  FakeByteStream* client = nullptr;
-  std::unique_ptr<ClientConnection> connection;
-};
+using ClientFixture = flow::proxy::testing::WithClient<ServerFixture>;
 
 std::string get(std::string_view path) {
   return "GET http://origin.test" + std::string(path) + " HTTP/1.1\r\nHost: origin.test\r\n\r\n";

@@ -49,18 +49,10 @@ std::string settled_200(std::string_view body) {
 }
 
 // A client connection accepted over a FakeByteStream, on the paid fixture.
-struct PaidClient : PaidServerFixture {
+struct PaidClient : flow::proxy::testing::WithClient<PaidServerFixture> {
   explicit PaidClient(flow::policy::ProxySettings settings = flow::proxy::testing::paid_settings())
-      : PaidServerFixture(std::move(settings)) {
-    auto stream = std::make_unique<FakeByteStream>();
-    client = stream.get();
-    connection = std::make_unique<ClientConnection>(*server, std::move(stream));
-    connection->start_accepted();
-  }
-  ~PaidClient() { connection.reset(); }
+      : WithClient(std::move(settings)) {}
 
-  FakeByteStream* client = nullptr;
-  std::unique_ptr<ClientConnection> connection;
   std::string answer;  // what the client has received so far
 
   bool client_received(std::string_view part) {
@@ -142,20 +134,29 @@ std::string test_rail_402() {
          "Content-Length: 0\r\n\r\n";
 }
 
+// A paid client whose origin answers with the SlowRail's challenge: set up until the rail has
+// been asked for its credential (the reservation is durable by then).
+struct SlowRailPayment : PaidClient {
+  SlowRailPayment() : origin(pooled_origin()) {
+    auto owned = std::make_unique<SlowRail>();
+    rail = owned.get();
+    services->add_rail(std::move(owned));
+    REQUIRE(client->inject_read(paid_get()));
+    origin.take_written();
+    REQUIRE(origin.inject_read(test_rail_402()));
+    REQUIRE(run_until([&] { return rail->settles == 1; }));
+  }
+  FakeByteStream& origin;
+  SlowRail* rail = nullptr;
+};
+
 }  // namespace
 
 TEST_CASE("a rail that makes its credential through I/O: the exchange waits, then retries") {
-  PaidClient f;
-  auto rail = std::make_unique<SlowRail>();
-  SlowRail& slow = *rail;
-  f.services->add_rail(std::move(rail));
-  FakeByteStream& origin = f.pooled_origin();
-
-  REQUIRE(f.client->inject_read(paid_get()));
-  origin.take_written();
-  REQUIRE(origin.inject_read(test_rail_402()));
   // The reservation commits on the writer, then the rail is asked for its credential.
-  REQUIRE(f.run_until([&] { return slow.settles == 1; }));
+  SlowRailPayment f;
+  SlowRail& slow = *f.rail;
+  FakeByteStream& origin = f.origin;
   f.run_until([] { return false; }, 50ms);
   CHECK(origin.take_written().empty());  // nothing goes while the rail works
 
@@ -177,16 +178,9 @@ TEST_CASE("a rail that makes its credential through I/O: the exchange waits, the
 
 TEST_CASE(
     "an agent gone while its rail settles: the credential never leaves, the budget is freed") {
-  PaidClient f;
-  auto rail = std::make_unique<SlowRail>();
-  SlowRail& slow = *rail;
-  f.services->add_rail(std::move(rail));
-  FakeByteStream& origin = f.pooled_origin();
-
-  REQUIRE(f.client->inject_read(paid_get()));
-  origin.take_written();
-  REQUIRE(origin.inject_read(test_rail_402()));
-  REQUIRE(f.run_until([&] { return slow.settles == 1; }));
+  SlowRailPayment f;
+  SlowRail& slow = *f.rail;
+  FakeByteStream& origin = f.origin;
   f.connection->close_now();  // the agent goes away while the rail works
 
   slow.finish();

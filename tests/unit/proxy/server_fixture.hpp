@@ -15,12 +15,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fake_streams.hpp"
 #include "flow/payment/evm_key.hpp"
 #include "flow/payment/signer_registry.hpp"
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_store.hpp"
+#include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/upstream.hpp"
@@ -153,6 +155,22 @@ struct PaidServerFixture : ServerFixture {
 
   std::string dir;
   std::unique_ptr<PaymentServices> services;
+};
+
+// A fixture with a client connection accepted over a FakeByteStream the test plays.
+template <class Fixture>
+struct WithClient : Fixture {
+  template <class... Args>
+  explicit WithClient(Args&&... args) : Fixture(std::forward<Args>(args)...) {
+    auto stream = std::make_unique<FakeByteStream>();
+    client = stream.get();
+    connection = std::make_unique<ClientConnection>(*this->server, std::move(stream));
+    connection->start_accepted();
+  }
+  ~WithClient() { connection.reset(); }
+
+  FakeByteStream* client = nullptr;
+  std::unique_ptr<ClientConnection> connection;
 };
 
 }  // namespace flow::proxy::testing

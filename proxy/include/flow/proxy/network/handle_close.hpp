@@ -15,4 +15,14 @@ void close_handle(uv_handle_t* handle, std::unique_ptr<Owner> owner) {
            [](uv_handle_t* h) { std::unique_ptr<Owner> reclaimed(static_cast<Owner*>(h->data)); });
 }
 
+// Ends a loop whose handles have all been closed: runs it until every close callback has run,
+// then closes it (once more if a callback scheduled another close).
+inline void close_loop(uv_loop_t* loop) {
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(loop) != 0) {
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+  }
+}
+
 }  // namespace flow::proxy
