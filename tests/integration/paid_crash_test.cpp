@@ -25,14 +25,6 @@ namespace {
 constexpr std::string_view kRoute = "/v2/weather";
 constexpr std::string_view kAgent = "test-agent";
 
-std::string policy_with_budget() {
-  std::string p = default_policy();
-  const std::string caps = "    per_request: [1 USDC]\n";
-  p.replace(p.find(caps), caps.size(),
-            caps + "    budgets:\n      - amount: 50 USDC\n        per: day\n");
-  return p;
-}
-
 // The state letter of /proc/<pid>/stat ('T' once the process stopped itself).
 char process_state(pid_t pid) {
   const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");

@@ -24,15 +24,6 @@ namespace {
 
 constexpr std::string_view kPolygonUsdc = "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359";
 
-// The default policy plus a daily organization budget, so `402flow spend` shows held money.
-std::string policy_with_budget() {
-  std::string p = default_policy();
-  const std::string caps = "    per_request: [1 USDC]\n";
-  p.replace(p.find(caps), caps.size(),
-            caps + "    budgets:\n      - amount: 50 USDC\n        per: day\n");
-  return p;
-}
-
 // The default policy with `from` replaced by `to` (one occurrence).
 std::string policy_replacing(std::string_view from, std::string_view to) {
   std::string p = default_policy();
@@ -40,16 +31,6 @@ std::string policy_replacing(std::string_view from, std::string_view to) {
   REQUIRE(at != std::string::npos);
   p.replace(at, from.size(), to);
   return p;
-}
-
-json problem_of(const HttpResponse& r) {
-  INFO("response head:\n" << r.head << "body: " << r.body);
-  CHECK(header_or_absent(r, "content-type") == "application/problem+json");
-  auto body = json::parse(r.body, nullptr, false);
-  REQUIRE(body.is_object());
-  CHECK(body.value("code", "") == header_or_absent(r, "x-402flow-error"));
-  CHECK(body.value("status", 0) == r.status);
-  return body;
 }
 
 // The merchant's log lines for `path` that carried a credential (they name a payer or a

@@ -55,15 +55,6 @@ PaidProxyOptions long_idle(std::string identity = "sidecar") {
   return o;
 }
 
-json problem_of(const HttpResponse& r) {
-  INFO("response head:\n" << r.head << "body: " << r.body);
-  CHECK(header_or_absent(r, "content-type") == "application/problem+json");
-  auto body = json::parse(r.body, nullptr, false);
-  REQUIRE(body.is_object());
-  CHECK(body.value("code", "") == header_or_absent(r, "x-402flow-error"));
-  return body;
-}
-
 std::string http10_get(const TestOrigin& origin, std::string_view path,
                        std::string_view extra_headers = {}) {
   return "GET " + origin.url(path) + " HTTP/1.0\r\nHost: " + origin.authority() + "\r\n" +

@@ -44,4 +44,16 @@ inline void check_proxy_error(const HttpResponse& response, int status, std::str
   CHECK_FALSE(body["message"].get<std::string>().empty());
 }
 
+// A problem+json answer the proxy wrote: its content type, its code matching X-402flow-Error
+// and its status matching the status line. Returns the body.
+inline nlohmann::json problem_of(const HttpResponse& r) {
+  INFO("response head:\n" << r.head << "body: " << r.body);
+  CHECK(header_or_absent(r, "content-type") == "application/problem+json");
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  REQUIRE(body.is_object());
+  CHECK(body.value("code", "") == header_or_absent(r, "x-402flow-error"));
+  CHECK(body.value("status", 0) == r.status);
+  return body;
+}
+
 }  // namespace flow::testing

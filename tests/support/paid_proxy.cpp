@@ -61,6 +61,14 @@ merchants:
 )";
 }
 
+std::string policy_with_budget() {
+  std::string p = default_policy();
+  const std::string caps = "    per_request: [1 USDC]\n";
+  p.replace(p.find(caps), caps.size(),
+            caps + "    budgets:\n      - amount: 50 USDC\n        per: day\n");
+  return p;
+}
+
 PaidProxy::PaidProxy(PaidProxyOptions options) : options_(std::move(options)) {
   db_ = dir_.file("ledger.db");
   config_ = dir_.file("flow.yaml");

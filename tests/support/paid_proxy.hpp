@@ -25,6 +25,9 @@ namespace flow::testing {
 // 1 USDC per request, agent "test-agent"; the merchant's /v1 and /v2 routes and a test origin's
 // /paid routes are allowed (all on 127.0.0.1), anything else on 127.0.0.1 is not.
 std::string default_policy();
+// default_policy() plus a daily organization budget of 50 USDC, so `402flow spend` shows held
+// money.
+std::string policy_with_budget();
 
 struct PaidProxyOptions {
   std::string identity = "sidecar";
