@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <utility>
 
 namespace flow::proxy {
 namespace {
@@ -17,16 +18,19 @@ void field(std::string& out, std::string_view name, std::uint64_t value) {
 }  // namespace
 
 std::string stats_fields(const ProxyStats& s) {
+  static constexpr std::pair<std::string_view, std::uint64_t ProxyStats::*> kTotals[] = {
+      {"connections_accepted", &ProxyStats::connections_accepted},
+      {"connections_rejected", &ProxyStats::connections_rejected},
+      {"exchanges_total", &ProxyStats::exchanges_total},
+      {"tunnels_total", &ProxyStats::tunnels_total},
+      {"upstream_connects", &ProxyStats::upstream_connects},
+      {"upstream_reused", &ProxyStats::upstream_reused},
+      {"upstream_retries", &ProxyStats::upstream_retries},
+      {"request_body_bytes", &ProxyStats::request_body_bytes},
+      {"response_body_bytes", &ProxyStats::response_body_bytes},
+  };
   std::string out;
-  field(out, "connections_accepted", s.connections_accepted);
-  field(out, "connections_rejected", s.connections_rejected);
-  field(out, "exchanges_total", s.exchanges_total);
-  field(out, "tunnels_total", s.tunnels_total);
-  field(out, "upstream_connects", s.upstream_connects);
-  field(out, "upstream_reused", s.upstream_reused);
-  field(out, "upstream_retries", s.upstream_retries);
-  field(out, "request_body_bytes", s.request_body_bytes);
-  field(out, "response_body_bytes", s.response_body_bytes);
+  for (const auto& [name, member] : kTotals) field(out, name, s.*member);
   std::string errors;
   for (std::size_t i = 0; i < s.errors.size(); ++i) {
     if (s.errors[i] == 0) continue;
