@@ -67,14 +67,14 @@ std::string paid_header_value(const payment::Offer& offer, std::string_view symb
 
 nlohmann::json decision_json(const policy::Decision& d) {
   nlohmann::json j = {{"verdict", std::string(policy::verdict_name(d.verdict))},
-                      {"reason", std::string(policy::reason_code_name(d.reason))},
+                      {"reason", std::string(payment::reason_name(d.reason))},
                       {"rule", d.rule}};
   if (!d.merchant.empty()) j["merchant"] = d.merchant;
   if (d.offer) j["offer"] = offer_json(*d.offer, d.symbol, d.decimals);
   nlohmann::json offers = nlohmann::json::array();
   for (std::size_t i = 0; i < d.offers.size(); ++i) {
     offers.push_back({{"verdict", std::string(policy::verdict_name(d.offers[i].verdict))},
-                      {"reason", std::string(policy::reason_code_name(d.offers[i].reason))},
+                      {"reason", std::string(payment::reason_name(d.offers[i].reason))},
                       {"rule", d.offers[i].rule}});
   }
   j["offers"] = std::move(offers);
