@@ -45,6 +45,7 @@ constexpr std::array kReasons = std::to_array<ReasonInfo>({
     {R::request_not_replayable, "request_not_replayable", 402, merchant},
     {R::challenge_too_large, "challenge_too_large", 402, merchant},
     {R::no_payable_offer, "no_payable_offer", 402, merchant},
+    {R::no_rail, "no_rail", 402, merchant},
     {R::not_x402, "not_x402", 402, merchant},
     {R::bad_base64, "bad_base64", 402, merchant},
     {R::bad_json, "bad_json", 402, merchant},

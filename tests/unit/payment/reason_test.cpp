@@ -25,7 +25,8 @@ constexpr std::string_view kWireNames[] = {
     "prepared_offer_unknown", "prepared_offer_changed", "already_paid", "payment_in_progress",
     "idempotency_conflict", "idempotency_key_used",
     // the merchant's 402
-    "request_not_replayable", "challenge_too_large", "no_payable_offer", "not_x402", "bad_base64",
+    "request_not_replayable", "challenge_too_large", "no_payable_offer", "no_rail", "not_x402",
+    "bad_base64",
     "bad_json", "unsupported_version", "missing_field", "no_offers", "too_large", "bad_amount",
     "unknown_network", "unsupported_scheme", "bad_address", "missing_domain", "zero_amount",
     "pay_to_zero_address", "pay_to_is_asset", "pay_to_is_permit2", "no_wallet_for_network",

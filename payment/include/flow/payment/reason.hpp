@@ -50,6 +50,7 @@ enum class Reason {
   request_not_replayable,  // the request body exceeds proxy.replay_limit
   challenge_too_large,     // the 402 body exceeds proxy.challenge_max_bytes
   no_payable_offer,        // no offer this proxy can sign (per-offer reasons below in the detail)
+  no_rail,                 // no payment rail is configured
   not_x402,                // no PAYMENT-REQUIRED, x402 JSON body or WWW-Authenticate: x402
   bad_base64,
   bad_json,
