@@ -36,7 +36,8 @@ RailError rail_error(Reason reason, std::string detail) {
 }
 
 SettleResult PaymentRail::credential_now(const SettleRequest& /*request*/) const {
-  return rail_error(Reason::not_supported, std::string(name()) + " makes credentials through settle()");
+  return rail_error(Reason::not_supported,
+                    std::string(name()) + " makes credentials through settle()");
 }
 
 std::vector<std::size_t> payable_offers(const PaymentRail& rail, const RailChallenge& challenge) {

@@ -542,14 +542,13 @@ std::optional<ChallengeParse> read_header(std::span<const HeaderField> headers,
 namespace {
 
 // ChallengeError and OfferProblem in enum order, after `none`.
-constexpr std::array kChallengeReasons = {Reason::not_x402,  Reason::bad_base64,
-                                          Reason::bad_json,  Reason::unsupported_version,
-                                          Reason::missing_field, Reason::no_offers,
-                                          Reason::too_large};
+constexpr std::array kChallengeReasons = {
+    Reason::not_x402,      Reason::bad_base64, Reason::bad_json, Reason::unsupported_version,
+    Reason::missing_field, Reason::no_offers,  Reason::too_large};
 static_assert(kChallengeReasons.size() == static_cast<std::size_t>(ChallengeError::too_large));
 constexpr std::array kOfferReasons = {
-    Reason::bad_amount,  Reason::unknown_network,     Reason::unsupported_scheme,
-    Reason::bad_address, Reason::missing_domain,      Reason::zero_amount,
+    Reason::bad_amount,          Reason::unknown_network, Reason::unsupported_scheme,
+    Reason::bad_address,         Reason::missing_domain,  Reason::zero_amount,
     Reason::pay_to_zero_address, Reason::pay_to_is_asset, Reason::pay_to_is_permit2};
 static_assert(kOfferReasons.size() == static_cast<std::size_t>(OfferProblem::pay_to_is_permit2));
 

@@ -34,8 +34,9 @@ ChallengeRead X402Rail::read_challenge(const RailAnswer& answer) const {
   ChallengeParse parsed = parse_x402_challenge(answer.headers, answer.body, answer.request_url);
   if (parsed.error != ChallengeError::none || !parsed.challenge) {
     return rail_error(reason_of(parsed.error).value_or(Reason::not_x402),
-                      parsed.detail.empty() ? "the 402 carries no x402 challenge this proxy can read"
-                                            : std::move(parsed.detail));
+                      parsed.detail.empty()
+                          ? "the 402 carries no x402 challenge this proxy can read"
+                          : std::move(parsed.detail));
   }
   return std::make_shared<const X402RailChallenge>(std::move(*parsed.challenge));
 }

@@ -13,10 +13,10 @@ using payment::Reason;
 
 // ProxyError in enum order, after none.
 constexpr std::array kReasons = {
-    Reason::bad_request,          Reason::header_too_large, Reason::request_timeout,
-    Reason::connect_port_denied,  Reason::loop_detected,    Reason::not_implemented,
-    Reason::upstream_unreachable, Reason::upstream_timeout, Reason::upstream_protocol,
-    Reason::too_many_connections, Reason::client_closed,    Reason::upstream_closed,
+    Reason::bad_request,          Reason::header_too_large,   Reason::request_timeout,
+    Reason::connect_port_denied,  Reason::loop_detected,      Reason::not_implemented,
+    Reason::upstream_unreachable, Reason::upstream_timeout,   Reason::upstream_protocol,
+    Reason::too_many_connections, Reason::client_closed,      Reason::upstream_closed,
     Reason::shutting_down,        Reason::proxy_auth_required};
 static_assert(kReasons.size() + 1 == static_cast<std::size_t>(kProxyErrorCount));
 

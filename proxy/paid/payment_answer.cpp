@@ -22,9 +22,8 @@ std::string display(const payment::Offer& offer, std::string_view symbol, unsign
   return payment::format_decimal(offer.amount, decimals) + " " + std::string(symbol);
 }
 
-ProxyAnswer problem(int status, std::string_view code, ReasonField reason,
-                    std::string_view detail, const nlohmann::json& extra,
-                    const HeaderList& headers, bool close) {
+ProxyAnswer problem(int status, std::string_view code, ReasonField reason, std::string_view detail,
+                    const nlohmann::json& extra, const HeaderList& headers, bool close) {
   nlohmann::json body = {{"type", "urn:402flow:" + std::string(code)},
                          {"title", std::string(default_reason(status))},
                          {"status", status},

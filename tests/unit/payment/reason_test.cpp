@@ -21,15 +21,15 @@ constexpr std::string_view kWireNames[] = {
     "over_org_cap", "over_agent_cap", "over_merchant_cap", "over_agent_merchant_cap",
     "review_required", "approval_expired", "approval_denied", "ambiguous_path",
     // agent input
-    "invalid_control_header", "bad_max_amount", "invalid_idempotency_key",
-    "prepared_offer_unknown", "prepared_offer_changed", "already_paid", "payment_in_progress",
-    "idempotency_conflict", "idempotency_key_used",
+    "invalid_control_header", "bad_max_amount", "invalid_idempotency_key", "prepared_offer_unknown",
+    "prepared_offer_changed", "already_paid", "payment_in_progress", "idempotency_conflict",
+    "idempotency_key_used",
     // the merchant's 402
     "request_not_replayable", "challenge_too_large", "no_payable_offer", "no_rail", "not_x402",
-    "bad_base64",
-    "bad_json", "unsupported_version", "missing_field", "no_offers", "too_large", "bad_amount",
-    "unknown_network", "unsupported_scheme", "bad_address", "missing_domain", "zero_amount",
-    "pay_to_zero_address", "pay_to_is_asset", "pay_to_is_permit2", "no_wallet_for_network",
+    "bad_base64", "bad_json", "unsupported_version", "missing_field", "no_offers", "too_large",
+    "bad_amount", "unknown_network", "unsupported_scheme", "bad_address", "missing_domain",
+    "zero_amount", "pay_to_zero_address", "pay_to_is_asset", "pay_to_is_permit2",
+    "no_wallet_for_network",
     // payment outcome, ledger
     "payment_rail_failed", "payment_refused", "payment_outcome_unknown", "not_supported",
     "credential_not_rebuildable", "ledger_unavailable",
@@ -85,8 +85,7 @@ TEST_CASE("each reason has a category with a name") {
   CHECK(flow::payment::reason_category(Reason::over_agent_cap) == ReasonCategory::budget);
   CHECK(flow::payment::reason_category(Reason::bad_max_amount) == ReasonCategory::agent_input);
   CHECK(flow::payment::reason_category(Reason::not_x402) == ReasonCategory::merchant);
-  CHECK(flow::payment::reason_category(Reason::payment_refused) ==
-        ReasonCategory::payment_outcome);
+  CHECK(flow::payment::reason_category(Reason::payment_refused) == ReasonCategory::payment_outcome);
   CHECK(flow::payment::reason_category(Reason::ledger_unavailable) == ReasonCategory::ledger);
   CHECK(flow::payment::reason_category(Reason::upstream_timeout) == ReasonCategory::transport);
   std::set<std::string_view> categories;

@@ -92,8 +92,8 @@ TEST_CASE("a problem named by its reason is the one its wire name gave, with the
   const flow::proxy::HeaderList headers = {{"X-402flow-Receipt", "rcpt_1"}};
   const auto by_reason =
       flow::proxy::problem_response(Reason::already_paid, "paid before", extra, headers, false);
-  const auto by_name = flow::proxy::problem_response(409, "already_paid", "paid before", extra,
-                                                     headers, false);
+  const auto by_name =
+      flow::proxy::problem_response(409, "already_paid", "paid before", extra, headers, false);
   CHECK(by_reason.status == 409);
   CHECK(by_reason.status == by_name.status);
   CHECK(by_reason.body == by_name.body);

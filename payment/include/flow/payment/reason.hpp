@@ -71,11 +71,11 @@ enum class Reason {
   no_wallet_for_network,
 
   // What happened to a payment once policy allowed it.
-  payment_rail_failed,        // the rail could not make the credential; nothing was sent
-  payment_refused,            // the merchant refused the credential: nothing moved (failed)
-  payment_outcome_unknown,    // the credential left; whether it settled is not known
-  not_supported,              // a rail asked for something it does not do
-  credential_not_rebuildable, // an earlier attempt's credential cannot be rebuilt
+  payment_rail_failed,         // the rail could not make the credential; nothing was sent
+  payment_refused,             // the merchant refused the credential: nothing moved (failed)
+  payment_outcome_unknown,     // the credential left; whether it settled is not known
+  not_supported,               // a rail asked for something it does not do
+  credential_not_rebuildable,  // an earlier attempt's credential cannot be rebuilt
 
   // The ledger.
   ledger_unavailable,  // it could not record, or is not taking work: nothing was paid

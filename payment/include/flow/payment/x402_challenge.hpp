@@ -49,7 +49,7 @@ enum class OfferProblem {
   pay_to_is_permit2,    // payTo is the Permit2 contract or x402's Permit2 proxy: stuck as well
 };
 std::string_view offer_problem_name(OfferProblem problem);  // "none", or the reason's name
-std::optional<Reason> reason_of(OfferProblem problem);        // nothing for none
+std::optional<Reason> reason_of(OfferProblem problem);      // nothing for none
 
 inline constexpr std::size_t kMaxOffers = 32;
 
