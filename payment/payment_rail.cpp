@@ -31,8 +31,13 @@ void SettleCompletion::complete(SettleResult result) const {
   if (done) done(std::move(result));
 }
 
+RailError rail_error(Reason reason, std::string detail) {
+  return RailError{std::string(reason_name(reason)), std::move(detail)};
+}
+
 SettleResult PaymentRail::credential_now(const SettleRequest& /*request*/) const {
-  return RailError{"not_supported", std::string(name()) + " makes credentials through settle()"};
+  return rail_error(Reason::not_supported,
+                    std::string(name()) + " makes credentials through settle()");
 }
 
 std::vector<std::size_t> payable_offers(const PaymentRail& rail, const RailChallenge& challenge) {

@@ -22,7 +22,7 @@ std::variant<RailChallengeRead, RailError> PaymentRails::read_challenge(
     if (!first_error) first_error = std::get<RailError>(std::move(read));
   }
   if (first_error) return std::move(*first_error);
-  return RailError{"no_rail", "no payment rail is configured"};
+  return rail_error(Reason::no_rail, "no payment rail is configured");
 }
 
 PaymentRail* PaymentRails::find(std::string_view name) const {

@@ -2,6 +2,7 @@
 
 #include "flow/payment/ascii.hpp"
 
+#include <array>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -538,52 +539,44 @@ std::optional<ChallengeParse> read_header(std::span<const HeaderField> headers,
 
 }  // namespace
 
+namespace {
+
+// ChallengeError and OfferProblem in enum order, after `none`.
+constexpr std::array kChallengeReasons = {
+    Reason::not_x402,      Reason::bad_base64, Reason::bad_json, Reason::unsupported_version,
+    Reason::missing_field, Reason::no_offers,  Reason::too_large};
+static_assert(kChallengeReasons.size() == static_cast<std::size_t>(ChallengeError::too_large));
+constexpr std::array kOfferReasons = {
+    Reason::bad_amount,          Reason::unknown_network, Reason::unsupported_scheme,
+    Reason::bad_address,         Reason::missing_domain,  Reason::zero_amount,
+    Reason::pay_to_zero_address, Reason::pay_to_is_asset, Reason::pay_to_is_permit2};
+static_assert(kOfferReasons.size() == static_cast<std::size_t>(OfferProblem::pay_to_is_permit2));
+
+template <class Problem, std::size_t N>
+std::optional<Reason> reason_in(const std::array<Reason, N>& reasons, Problem problem) {
+  const auto i = static_cast<std::size_t>(problem);
+  if (i == 0 || i > N) return std::nullopt;
+  return reasons[i - 1];
+}
+
+}  // namespace
+
+std::optional<Reason> reason_of(ChallengeError error) {
+  return reason_in(kChallengeReasons, error);
+}
+
+std::optional<Reason> reason_of(OfferProblem problem) {
+  return reason_in(kOfferReasons, problem);
+}
+
 std::string_view challenge_error_name(ChallengeError error) {
-  switch (error) {
-    case ChallengeError::none:
-      return "none";
-    case ChallengeError::not_x402:
-      return "not_x402";
-    case ChallengeError::bad_base64:
-      return "bad_base64";
-    case ChallengeError::bad_json:
-      return "bad_json";
-    case ChallengeError::unsupported_version:
-      return "unsupported_version";
-    case ChallengeError::missing_field:
-      return "missing_field";
-    case ChallengeError::no_offers:
-      return "no_offers";
-    case ChallengeError::too_large:
-      return "too_large";
-  }
-  return "unknown";
+  const auto reason = reason_of(error);
+  return reason ? reason_name(*reason) : "none";
 }
 
 std::string_view offer_problem_name(OfferProblem problem) {
-  switch (problem) {
-    case OfferProblem::none:
-      return "none";
-    case OfferProblem::bad_amount:
-      return "bad_amount";
-    case OfferProblem::unknown_network:
-      return "unknown_network";
-    case OfferProblem::unsupported_scheme:
-      return "unsupported_scheme";
-    case OfferProblem::bad_address:
-      return "bad_address";
-    case OfferProblem::missing_domain:
-      return "missing_domain";
-    case OfferProblem::zero_amount:
-      return "zero_amount";
-    case OfferProblem::pay_to_zero_address:
-      return "pay_to_zero_address";
-    case OfferProblem::pay_to_is_asset:
-      return "pay_to_is_asset";
-    case OfferProblem::pay_to_is_permit2:
-      return "pay_to_is_permit2";
-  }
-  return "unknown";
+  const auto reason = reason_of(problem);
+  return reason ? reason_name(*reason) : "none";
 }
 
 // Sources in the reference client's order. The first that reads cleanly wins; when none does,

@@ -33,33 +33,37 @@ X402Rail::X402Rail(const SignerRegistry& signers, Post post)
 ChallengeRead X402Rail::read_challenge(const RailAnswer& answer) const {
   ChallengeParse parsed = parse_x402_challenge(answer.headers, answer.body, answer.request_url);
   if (parsed.error != ChallengeError::none || !parsed.challenge) {
-    return RailError{std::string(challenge_error_name(parsed.error)),
-                     parsed.detail.empty() ? "the 402 carries no x402 challenge this proxy can read"
-                                           : std::move(parsed.detail)};
+    return rail_error(reason_of(parsed.error).value_or(Reason::not_x402),
+                      parsed.detail.empty()
+                          ? "the 402 carries no x402 challenge this proxy can read"
+                          : std::move(parsed.detail));
   }
   return std::make_shared<const X402RailChallenge>(std::move(*parsed.challenge));
 }
 
 std::string X402Rail::unpayable_reason(const RailChallenge& challenge, std::size_t offer) const {
   const X402Challenge* c = x402_of(&challenge);
-  if (c == nullptr || offer >= c->accepts.size()) return "unsupported_scheme";
+  const auto because = [](Reason reason) { return std::string(reason_name(reason)); };
+  if (c == nullptr || offer >= c->accepts.size()) return because(Reason::unsupported_scheme);
   const X402Requirement& r = c->accepts[offer];
-  if (r.amount_error != AmountError::none) return "bad_amount";
-  if (r.problem != OfferProblem::none) return std::string(offer_problem_name(r.problem));
-  if (!exact_evm_terms(r)) return "unsupported_scheme";
-  if (signers_.find(kName, r.offer.network) == nullptr) return "no_wallet_for_network";
+  if (r.amount_error != AmountError::none) return because(Reason::bad_amount);
+  if (auto problem = reason_of(r.problem)) return because(*problem);
+  if (!exact_evm_terms(r)) return because(Reason::unsupported_scheme);
+  if (signers_.find(kName, r.offer.network) == nullptr) {
+    return because(Reason::no_wallet_for_network);
+  }
   return {};
 }
 
 SettleResult X402Rail::credential_now(const SettleRequest& request) const {
   const X402Challenge* c = x402_of(request.challenge.get());
   if (c == nullptr || request.offer >= c->accepts.size()) {
-    return RailError{"unsupported_scheme", "not an offer of an x402 challenge"};
+    return rail_error(Reason::unsupported_scheme, "not an offer of an x402 challenge");
   }
   const X402Requirement& r = c->accepts[request.offer];
   const auto* signer = signers_.find_as<EvmSigner>(kName, r.offer.network);
   if (!exact_evm_terms(r) || signer == nullptr) {
-    return RailError{"unsupported_scheme", "no wallet can sign this offer"};
+    return rail_error(Reason::unsupported_scheme, "no wallet can sign this offer");
   }
   ExactEvmNonce nonce;
   if (request.rebuild_ref.empty()) {
@@ -67,8 +71,8 @@ SettleResult X402Rail::credential_now(const SettleRequest& request) const {
   } else {
     const auto decoded = decode_credential_ref(request.rebuild_ref);
     if (!decoded) {
-      return RailError{"credential_not_rebuildable",
-                       "the earlier attempt's credential cannot be rebuilt"};
+      return rail_error(Reason::credential_not_rebuildable,
+                        "the earlier attempt's credential cannot be rebuilt");
     }
     nonce = decoded->second;
   }

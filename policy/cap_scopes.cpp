@@ -21,12 +21,12 @@ std::string_view CapScope::key(const Budget& budget, std::string& scratch) const
 CapScopes cap_scopes(const OrganizationRules& org, const AgentRule& agent,
                      const MerchantRule* merchant) {
   CapScopes s;
-  s[0] = {&org.caps, ReasonCode::over_org_cap, {}};
-  s[1] = {&agent.caps, ReasonCode::over_agent_cap, {}};
+  s[0] = {&org.caps, Reason::over_org_cap, {}};
+  s[1] = {&agent.caps, Reason::over_agent_cap, {}};
   if (merchant != nullptr) {
-    s[2] = {&merchant->caps, ReasonCode::over_merchant_cap, {}};
+    s[2] = {&merchant->caps, Reason::over_merchant_cap, {}};
     s[3] = {agent.caps_at(merchant->index),
-            ReasonCode::over_agent_merchant_cap,
+            Reason::over_agent_merchant_cap,
             {agent.id, merchant->name}};
   }
   return s;
@@ -38,7 +38,7 @@ std::optional<CapRefusal> check_per_request(const CapScopes& scopes, const payme
     if (scope.caps == nullptr) continue;
     for (const UnitAmount& cap : scope.caps->per_request) {
       if (cap.covers(asset) && offer.amount > cap.atomic) {
-        return CapRefusal{ReasonCode::over_request_cap, scope.caps->where, ".per_request"};
+        return CapRefusal{Reason::over_request_cap, scope.caps->where, ".per_request"};
       }
     }
   }

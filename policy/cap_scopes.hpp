@@ -17,7 +17,7 @@ namespace flow::policy {
 
 struct CapScope {
   const CapSet* caps = nullptr;  // nullptr: nothing set at this scope
-  ReasonCode reason = ReasonCode::over_org_cap;
+  Reason reason = Reason::over_org_cap;
   // For budgets without a complete counter_key (an agent's "*" caps): this request's pair.
   counter_key::AgentMerchantPrefix key_prefix;
 
@@ -33,7 +33,7 @@ CapScopes cap_scopes(const OrganizationRules& org, const AgentRule& agent,
                      const MerchantRule* merchant);
 
 struct CapRefusal {
-  ReasonCode reason;
+  Reason reason;
   std::string_view rule;
   std::string_view rule_suffix;
 };

@@ -8,7 +8,7 @@ namespace {
 
 using Judgement = std::optional<OfferJudgement>;
 
-OfferJudgement deny(ReasonCode reason, RuleRef rule, const AssetEntry* asset = nullptr) {
+OfferJudgement deny(Reason reason, RuleRef rule, const AssetEntry* asset = nullptr) {
   return {Verdict::deny, reason, rule, asset};
 }
 
@@ -26,22 +26,22 @@ bool payee_listed(const std::vector<std::string>& list, std::string_view pay_to)
 Judgement check_accepted(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
   const OrganizationRules& org = ctx.policy.definition().organization;
   if (!listed(org.networks, o.network)) {
-    return deny(ReasonCode::network_not_allowed, {"organization.networks", ""}, &a);
+    return deny(Reason::network_not_allowed, {"organization.networks", ""}, &a);
   }
   const MerchantRule* m = ctx.merchant;
   if (m != nullptr && !listed(m->accept.networks, o.network)) {
-    return deny(ReasonCode::network_not_allowed, {m->rule, ".networks"}, &a);
+    return deny(Reason::network_not_allowed, {m->rule, ".networks"}, &a);
   }
   if (m != nullptr && !listed(m->accept.assets, a.symbol)) {
-    return deny(ReasonCode::asset_not_allowed, {m->rule, ".assets"}, &a);
+    return deny(Reason::asset_not_allowed, {m->rule, ".assets"}, &a);
   }
   const auto& payable = org.caps.per_request;
   if (std::none_of(payable.begin(), payable.end(),
                    [&](const UnitAmount& u) { return u.covers(a); })) {
-    return deny(ReasonCode::asset_not_allowed, {"organization.caps.per_request", ""}, &a);
+    return deny(Reason::asset_not_allowed, {"organization.caps.per_request", ""}, &a);
   }
   if (m != nullptr && !payee_listed(m->accept.pay_to, o.pay_to)) {
-    return deny(ReasonCode::payto_not_allowed, {m->rule, ".pay_to"}, &a);
+    return deny(Reason::payto_not_allowed, {m->rule, ".pay_to"}, &a);
   }
   return std::nullopt;
 }
@@ -58,11 +58,11 @@ Judgement check_agent_max(const OfferContext& ctx, const payment::Offer& o, cons
     within = within && o.amount <= m.atomic;
   }
   if (covered && within) return std::nullopt;
-  return deny(ReasonCode::over_agent_max_amount, {"request.max_amount", ""}, &a);
+  return deny(Reason::over_agent_max_amount, {"request.max_amount", ""}, &a);
 }
 
 OfferJudgement review(RuleRef rule, const AssetEntry& a) {
-  return {Verdict::review, ReasonCode::review_required, rule, &a};
+  return {Verdict::review, Reason::review_required, rule, &a};
 }
 
 Judgement check_review(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
@@ -94,14 +94,14 @@ Judgement as_judgement(const std::optional<CapRefusal>& r, const AssetEntry& a) 
 OfferJudgement judge_offer(const OfferContext& ctx, const OfferCandidate& candidate,
                            SpendLookups& spend) {
   if (candidate.amount_error != payment::AmountError::none) {
-    return deny(ReasonCode::unparseable_amount, {"offer.amount", ""});
+    return deny(Reason::unparseable_amount, {"offer.amount", ""});
   }
   const payment::Offer& o = candidate.offer;
   if (o.expires_at != 0 && o.expires_at <= ctx.now) {
-    return deny(ReasonCode::offer_expired, {"offer.expires_at", ""});
+    return deny(Reason::offer_expired, {"offer.expires_at", ""});
   }
   const AssetEntry* asset = ctx.policy.assets().find(o.network, o.asset);
-  if (asset == nullptr) return deny(ReasonCode::unknown_asset, {"assets", ""});
+  if (asset == nullptr) return deny(Reason::unknown_asset, {"assets", ""});
   const AssetEntry& a = *asset;
   if (auto j = check_accepted(ctx, o, a)) return *j;
   if (auto j = as_judgement(check_per_request(ctx.scopes, o, a), a)) return *j;
@@ -110,7 +110,7 @@ OfferJudgement judge_offer(const OfferContext& ctx, const OfferCandidate& candid
   if (auto j = check_review(ctx, o, a)) return *j;
   const RuleRef allowed_by = ctx.merchant != nullptr ? RuleRef{ctx.merchant->rule, ""}
                                                      : RuleRef{"organization.posture", ""};
-  return {Verdict::allow, ReasonCode::allowed, allowed_by, &a};
+  return {Verdict::allow, Reason::allowed, allowed_by, &a};
 }
 
 }  // namespace flow::policy

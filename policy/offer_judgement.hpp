@@ -19,7 +19,7 @@ struct RuleRef {
 
 struct OfferJudgement {
   Verdict verdict = Verdict::deny;
-  ReasonCode reason = ReasonCode::no_acceptable_offer;
+  Reason reason = Reason::no_acceptable_offer;
   RuleRef rule;
   const AssetEntry* asset = nullptr;  // set once the asset table knows the offer's asset
 };

@@ -19,7 +19,7 @@ void attach_single_offer(Decision& d, const PaymentRequest& request) {
   d.offer = request.offers[0].offer;
 }
 
-void refuse(Decision& d, ReasonCode reason, std::string rule, const PaymentRequest& request) {
+void refuse(Decision& d, Reason reason, std::string rule, const PaymentRequest& request) {
   d.verdict = Verdict::deny;
   d.reason = reason;
   d.rule = std::move(rule);
@@ -31,15 +31,15 @@ void refuse(Decision& d, ReasonCode reason, std::string rule, const PaymentReque
 bool screen_request(Decision& d, const PolicySnapshot& policy, const PaymentRequest& request,
                     const AgentRule* agent, const MerchantRule* merchant) {
   if (agent == nullptr) {
-    refuse(d, ReasonCode::unknown_agent, "agents", request);
+    refuse(d, Reason::unknown_agent, "agents", request);
   } else if (!is_normal_path(request.path)) {
-    refuse(d, ReasonCode::ambiguous_path, "request.path", request);
+    refuse(d, Reason::ambiguous_path, "request.path", request);
   } else if (merchant != nullptr && merchant->action == MerchantAction::deny) {
-    refuse(d, ReasonCode::merchant_denied, merchant->rule + ".action", request);
+    refuse(d, Reason::merchant_denied, merchant->rule + ".action", request);
   } else if (merchant == nullptr && policy.definition().organization.posture == Posture::block) {
-    refuse(d, ReasonCode::merchant_not_allowed, "organization.posture", request);
+    refuse(d, Reason::merchant_not_allowed, "organization.posture", request);
   } else if (request.offers.empty()) {
-    refuse(d, ReasonCode::no_acceptable_offer, "challenge", request);
+    refuse(d, Reason::no_acceptable_offer, "challenge", request);
   } else {
     return true;
   }
@@ -70,7 +70,7 @@ void explain_refusal(Decision& d, std::span<const OfferJudgement> judgements,
   const bool same = std::all_of(judgements.begin(), judgements.end(), [&](const OfferJudgement& j) {
     return j.reason == judgements[0].reason;
   });
-  d.reason = same ? judgements[0].reason : ReasonCode::no_acceptable_offer;
+  d.reason = same ? judgements[0].reason : Reason::no_acceptable_offer;
   d.rule = same ? judgements[0].rule.str() : "challenge";
   attach_single_offer(d, request);
   if (d.offer_index && judgements[0].asset != nullptr) {
@@ -95,18 +95,6 @@ void accept_offer(Decision& d, const OfferJudgement& j, std::size_t index,
 }
 
 }  // namespace
-
-std::string_view verdict_name(Verdict v) {
-  switch (v) {
-    case Verdict::allow:
-      return "allow";
-    case Verdict::deny:
-      return "deny";
-    case Verdict::review:
-      return "review";
-  }
-  return "unknown";
-}
 
 Decision evaluate(const PolicySnapshot& policy, const PaymentRequest& request,
                   const LedgerFacts& ledger, std::int64_t now) {

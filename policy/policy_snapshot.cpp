@@ -24,18 +24,6 @@ std::string_view posture_name(Posture p) {
   return p == Posture::allow ? "allow" : "block";
 }
 
-std::string_view merchant_action_name(MerchantAction a) {
-  switch (a) {
-    case MerchantAction::allow:
-      return "allow";
-    case MerchantAction::deny:
-      return "deny";
-    case MerchantAction::review:
-      return "review";
-  }
-  return "unknown";
-}
-
 const CapSet* AgentRule::caps_at(std::size_t merchant_index) const {
   for (const auto& m : merchant_caps) {
     if (m.merchant_index == merchant_index) return &m.caps;

@@ -195,7 +195,7 @@ void write_agents(std::ostream& out, const PolicyDefinition& d) {
 }
 
 std::vector<std::string> merchant_lines(const MerchantRule& m) {
-  std::string match = std::string(merchant_action_name(m.action)) + " " + m.host + m.path_prefix;
+  std::string match = std::string(verdict_name(m.action)) + " " + m.host + m.path_prefix;
   if (!m.methods.empty()) match += " (" + join(m.methods, ",") + ")";
   std::vector<std::string> lines{match};
   if (!m.accept.networks.empty()) lines.push_back("networks " + join(m.accept.networks));

@@ -5,18 +5,6 @@
 
 namespace flow::storage {
 
-std::string_view decision_outcome_name(DecisionOutcome outcome) {
-  switch (outcome) {
-    case DecisionOutcome::allow:
-      return "allow";
-    case DecisionOutcome::deny:
-      return "deny";
-    case DecisionOutcome::review:
-      return "review";
-  }
-  return "unknown";
-}
-
 namespace decision_log {
 namespace {
 
@@ -60,8 +48,8 @@ Result<void> record(LedgerContext& ctx, const DecisionRecord& d) {
       .bind(4, d.merchant_origin)
       .bind(5, d.method)
       .bind(6, redact_url_query(d.url, ctx.url_query))
-      .bind(7, decision_outcome_name(d.outcome))
-      .bind(8, policy::reason_code_name(d.reason))
+      .bind(7, policy::verdict_name(d.outcome))
+      .bind(8, payment::reason_name(d.reason))
       .bind(9, d.rule)
       .bind(10, std::int64_t{d.offers_seen})
       .bind(11, d.protocols_offered)

@@ -78,7 +78,7 @@ Result<void> store_counter(LedgerContext& ctx, const policy::CapCheck& cap,
       "network = excluded.network, asset = excluded.asset, decimals = excluded.decimals, "
       "window_start = excluded.window_start, held_amount = excluded.held_amount, "
       "held_count = excluded.held_count, updated_at_ms = excluded.updated_at_ms");
-  q.bind(1, cap.counter_key).bind(2, cap.rule).bind(3, policy::reason_code_name(cap.reason));
+  q.bind(1, cap.counter_key).bind(2, cap.rule).bind(3, payment::reason_name(cap.reason));
   if (cap.max_amount) {
     q.bind(4, payment::format_atomic(*cap.max_amount));
   } else {

@@ -56,7 +56,7 @@ void write_access_record(LogWriter& writer, const AccessRecord& r) {
   }
   if (!r.reason.empty()) {
     line += ",\"reason\":";
-    append_json_string(line, r.reason);
+    append_json_string(line, r.reason.name());
   }
   if (r.error != ProxyError::none) {
     line += ",\"error\":\"";

@@ -1,75 +1,41 @@
 #include "flow/proxy/http/proxy_error.hpp"
 
+#include <array>
+#include <cstddef>
+
 #include "flow/proxy/http/http_message.hpp"
 
 namespace flow::proxy {
 
+namespace {
+
+using payment::Reason;
+
+// ProxyError in enum order, after none.
+constexpr std::array kReasons = {
+    Reason::bad_request,          Reason::header_too_large,   Reason::request_timeout,
+    Reason::connect_port_denied,  Reason::loop_detected,      Reason::not_implemented,
+    Reason::upstream_unreachable, Reason::upstream_timeout,   Reason::upstream_protocol,
+    Reason::too_many_connections, Reason::client_closed,      Reason::upstream_closed,
+    Reason::shutting_down,        Reason::proxy_auth_required};
+static_assert(kReasons.size() + 1 == static_cast<std::size_t>(kProxyErrorCount));
+
+}  // namespace
+
+std::optional<payment::Reason> reason_of(ProxyError e) {
+  const auto i = static_cast<std::size_t>(e);
+  if (i == 0 || i > kReasons.size()) return std::nullopt;
+  return kReasons[i - 1];
+}
+
 std::string_view proxy_error_name(ProxyError e) {
-  switch (e) {
-    case ProxyError::none:
-      return "none";
-    case ProxyError::bad_request:
-      return "bad_request";
-    case ProxyError::header_too_large:
-      return "header_too_large";
-    case ProxyError::request_timeout:
-      return "request_timeout";
-    case ProxyError::connect_port_denied:
-      return "connect_port_denied";
-    case ProxyError::loop_detected:
-      return "loop_detected";
-    case ProxyError::not_implemented:
-      return "not_implemented";
-    case ProxyError::upstream_unreachable:
-      return "upstream_unreachable";
-    case ProxyError::upstream_timeout:
-      return "upstream_timeout";
-    case ProxyError::upstream_protocol:
-      return "upstream_protocol";
-    case ProxyError::too_many_connections:
-      return "too_many_connections";
-    case ProxyError::client_closed:
-      return "client_closed";
-    case ProxyError::upstream_closed:
-      return "upstream_closed";
-    case ProxyError::shutting_down:
-      return "shutting_down";
-    case ProxyError::proxy_auth_required:
-      return "proxy_auth_required";
-  }
-  return "unknown";
+  const auto reason = reason_of(e);
+  return reason ? payment::reason_name(*reason) : "none";
 }
 
 int proxy_error_status(ProxyError e) {
-  switch (e) {
-    case ProxyError::bad_request:
-      return 400;
-    case ProxyError::header_too_large:
-      return 431;
-    case ProxyError::request_timeout:
-      return 408;
-    case ProxyError::connect_port_denied:
-      return 403;
-    case ProxyError::loop_detected:
-      return 508;
-    case ProxyError::not_implemented:
-      return 501;
-    case ProxyError::upstream_unreachable:
-    case ProxyError::upstream_protocol:
-    case ProxyError::upstream_closed:
-      return 502;
-    case ProxyError::upstream_timeout:
-      return 504;
-    case ProxyError::too_many_connections:
-    case ProxyError::shutting_down:
-      return 503;
-    case ProxyError::proxy_auth_required:
-      return 407;
-    case ProxyError::none:
-    case ProxyError::client_closed:
-      return 0;
-  }
-  return 500;
+  const auto reason = reason_of(e);
+  return reason ? payment::reason_status(*reason) : 0;
 }
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -109,14 +75,15 @@ void append_json_string(std::string& out, std::string_view s) {
 ProxyAnswer error_answer(ProxyError e, std::string_view message) {
   ProxyAnswer answer;
   answer.status = proxy_error_status(e);
-  answer.code = std::string(proxy_error_name(e));
+  if (const auto reason = reason_of(e)) answer.code = *reason;
   answer.close = true;
+  const std::string name(proxy_error_name(e));
   answer.body = "{\"error\":";
-  append_json_string(answer.body, answer.code);
+  append_json_string(answer.body, name);
   answer.body += ",\"message\":";
   append_json_string(answer.body, message);
   answer.body += "}\n";
-  answer.headers = {{"Content-Type", "application/json"}, {"X-402flow-Error", answer.code}};
+  answer.headers = {{"Content-Type", "application/json"}, {"X-402flow-Error", name}};
   if (e == ProxyError::proxy_auth_required) {
     answer.headers.push_back({"Proxy-Authenticate", "Basic realm=\"402flow\""});
   }

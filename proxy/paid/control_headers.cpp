@@ -1,6 +1,7 @@
 #include "flow/proxy/paid/control_headers.hpp"
 
 #include "flow/payment/ascii.hpp"
+#include "flow/payment/reason.hpp"
 
 #include <string_view>
 
@@ -27,8 +28,12 @@ std::string max_amount_problem(std::string_view list, const policy::PolicySnapsh
   }
 }
 
+ControlProblem refuse(payment::Reason reason, const Header& h, std::string detail) {
+  return {std::string(payment::reason_name(reason)), h.name, h.name + ": " + std::move(detail)};
+}
+
 ControlProblem invalid(const Header& h, std::string detail) {
-  return {"invalid_control_header", h.name, h.name + ": " + std::move(detail)};
+  return refuse(payment::Reason::invalid_control_header, h, std::move(detail));
 }
 
 }  // namespace
@@ -40,8 +45,8 @@ std::variant<AgentControls, ControlProblem> read_control_headers(
     if (iequals(h.name, "idempotency-key")) {
       // Two keys are two identities for one request: which payment it may reuse is ambiguous.
       if (count_headers(headers, h.name) > 1) {
-        return ControlProblem{"invalid_idempotency_key", h.name,
-                              h.name + ": sent more than once; send one key per request"};
+        return refuse(payment::Reason::invalid_idempotency_key, h,
+                      "sent more than once; send one key per request");
       }
       controls.idempotency_key = h.value;
       continue;
@@ -71,9 +76,8 @@ std::variant<AgentControls, ControlProblem> read_control_headers(
       controls.prepared_id = h.value;
     } else {
       if (auto problem = max_amount_problem(h.value, policy); !problem.empty()) {
-        return ControlProblem{
-            "bad_max_amount", h.name,
-            h.name + ": " + problem + " (write e.g. \"0.05 USDC\" or \"0.05 USDC, 20000 msat\")"};
+        return refuse(payment::Reason::bad_max_amount, h,
+                      problem + " (write e.g. \"0.05 USDC\" or \"0.05 USDC, 20000 msat\")");
       }
       controls.max_amount = h.value;
     }

@@ -22,10 +22,8 @@ std::string display(const payment::Offer& offer, std::string_view symbol, unsign
   return payment::format_decimal(offer.amount, decimals) + " " + std::string(symbol);
 }
 
-}  // namespace
-
-ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
-                             const nlohmann::json& extra, const HeaderList& headers, bool close) {
+ProxyAnswer problem(int status, std::string_view code, ReasonField reason, std::string_view detail,
+                    const nlohmann::json& extra, const HeaderList& headers, bool close) {
   nlohmann::json body = {{"type", "urn:402flow:" + std::string(code)},
                          {"title", std::string(default_reason(status))},
                          {"status", status},
@@ -37,8 +35,32 @@ ProxyAnswer problem_response(int status, std::string_view code, std::string_view
   HeaderList all = headers;
   all.push_back({"X-402flow-Error", std::string(code)});
   ProxyAnswer answer = response(status, "application/problem+json", body.dump(), all, close);
-  answer.code = std::string(code);
+  answer.code = reason;
   return answer;
+}
+
+}  // namespace
+
+ProxyAnswer problem_response(payment::Reason reason, std::string_view detail,
+                             const nlohmann::json& extra, const HeaderList& headers, bool close) {
+  return problem_response(payment::reason_status(reason), reason, detail, extra, headers, close);
+}
+
+ProxyAnswer problem_response(int status, payment::Reason reason, std::string_view detail,
+                             const nlohmann::json& extra, const HeaderList& headers, bool close) {
+  return problem(status, payment::reason_name(reason), reason, detail, extra, headers, close);
+}
+
+ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
+                             const nlohmann::json& extra, const HeaderList& headers, bool close) {
+  ReasonField reason;
+  reason = code;
+  return problem(status, code, reason, detail, extra, headers, close);
+}
+
+HeaderList error_headers(payment::Reason reason, std::string detail) {
+  return {{"X-402flow-Error", std::string(payment::reason_name(reason))},
+          {"X-402flow-Detail", std::move(detail)}};
 }
 
 ProxyAnswer json_response(int status, const nlohmann::json& body, const HeaderList& headers,
@@ -67,14 +89,14 @@ std::string paid_header_value(const payment::Offer& offer, std::string_view symb
 
 nlohmann::json decision_json(const policy::Decision& d) {
   nlohmann::json j = {{"verdict", std::string(policy::verdict_name(d.verdict))},
-                      {"reason", std::string(policy::reason_code_name(d.reason))},
+                      {"reason", std::string(payment::reason_name(d.reason))},
                       {"rule", d.rule}};
   if (!d.merchant.empty()) j["merchant"] = d.merchant;
   if (d.offer) j["offer"] = offer_json(*d.offer, d.symbol, d.decimals);
   nlohmann::json offers = nlohmann::json::array();
   for (std::size_t i = 0; i < d.offers.size(); ++i) {
     offers.push_back({{"verdict", std::string(policy::verdict_name(d.offers[i].verdict))},
-                      {"reason", std::string(policy::reason_code_name(d.offers[i].reason))},
+                      {"reason", std::string(payment::reason_name(d.offers[i].reason))},
                       {"rule", d.offers[i].rule}});
   }
   j["offers"] = std::move(offers);

@@ -6,18 +6,6 @@
 namespace flow::proxy {
 namespace {
 
-storage::DecisionOutcome outcome_of(policy::Verdict v) {
-  switch (v) {
-    case policy::Verdict::allow:
-      return storage::DecisionOutcome::allow;
-    case policy::Verdict::review:
-      return storage::DecisionOutcome::review;
-    case policy::Verdict::deny:
-      break;
-  }
-  return storage::DecisionOutcome::deny;
-}
-
 // The receipt of a settled attempt, for answering an idempotent replay with its id.
 storage::Result<std::optional<storage::Receipt>> settled_receipt(storage::Ledger& ledger,
                                                                  const storage::Attempt& a) {
@@ -89,7 +77,7 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
   record.merchant_origin = in.merchant_origin;
   record.method = in.method;
   record.url = in.url;
-  record.outcome = outcome_of(d.verdict);
+  record.outcome = d.verdict;
   record.reason = d.reason;
   record.rule = d.rule;
   record.offers_seen = in.offers_seen;

@@ -12,6 +12,7 @@
 #include "flow/payment/amount.hpp"
 #include "flow/payment/header_field.hpp"
 #include "flow/payment/offer.hpp"
+#include "flow/payment/reason.hpp"
 #include "flow/payment/settlement_verdict.hpp"
 
 // A payment rail: one protocol's way through DESIGN.md's lifecycle (parse the 402, say what the
@@ -48,9 +49,10 @@ class RailChallenge {
 
 // Why a 402 could not be read by a rail: a stable code for the explanation header, and detail.
 struct RailError {
-  std::string code;
+  std::string code;    // a reason_name(); rail_error() spells it from the taxonomy
   std::string detail;  // no secrets, ever
 };
+RailError rail_error(Reason reason, std::string detail);
 
 using ChallengeRead = std::variant<std::shared_ptr<const RailChallenge>, RailError>;
 
@@ -129,8 +131,8 @@ class PaymentRail {
   virtual ChallengeRead read_challenge(const RailAnswer& answer) const = 0;
 
   // Empty when this rail can pay challenge.offers()[offer] with the configured signers;
-  // otherwise a stable reason ("bad_amount", an offer problem, "unsupported_scheme",
-  // "no_wallet_for_network").
+  // otherwise the reason's name (bad_amount, an offer problem, unsupported_scheme,
+  // no_wallet_for_network).
   virtual std::string unpayable_reason(const RailChallenge& challenge, std::size_t offer) const = 0;
 
   // Capability: credential_now() makes a credential synchronously, in microseconds, with no

@@ -12,6 +12,7 @@
 #include "flow/payment/amount.hpp"
 #include "flow/payment/header_field.hpp"
 #include "flow/payment/offer.hpp"
+#include "flow/payment/reason.hpp"
 
 namespace flow::payment {
 
@@ -27,7 +28,9 @@ enum class ChallengeError {
   no_offers,            // accepts is empty
   too_large,            // more than kMaxOffers offers
 };
-std::string_view challenge_error_name(ChallengeError error);
+std::string_view challenge_error_name(ChallengeError error);  // "none", or the reason's name
+// The reason the 402 is relayed unpaid with; nothing for none.
+std::optional<Reason> reason_of(ChallengeError error);
 
 // Why one offer (accepts[i]) cannot be paid even if policy liked it. The offer is still listed
 // (policy and the agent see it) but never signed.
@@ -45,7 +48,8 @@ enum class OfferProblem {
   pay_to_is_asset,      // payTo is the token contract itself: tokens sent there are stuck
   pay_to_is_permit2,    // payTo is the Permit2 contract or x402's Permit2 proxy: stuck as well
 };
-std::string_view offer_problem_name(OfferProblem problem);
+std::string_view offer_problem_name(OfferProblem problem);  // "none", or the reason's name
+std::optional<Reason> reason_of(OfferProblem problem);      // nothing for none
 
 inline constexpr std::size_t kMaxOffers = 32;
 

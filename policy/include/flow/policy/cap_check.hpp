@@ -18,7 +18,7 @@ namespace flow::policy {
 struct CapCheck {
   std::string counter_key;        // stable id of the counter: scope, subject, asset, window kind
   std::string rule;               // where it was set in flow.yaml, e.g. "agents[alice].caps.daily"
-  ReasonCode reason;              // the code a refusal carries (over_agent_cap, ...)
+  Reason reason;                  // the code a refusal carries (over_agent_cap, ...)
   std::int64_t window_start = 0;  // unix seconds: UTC midnight, week start, month start, or now-len
   std::optional<payment::Atomic> max_amount;  // in the offer's asset atomic units
   std::optional<std::uint64_t> max_count;     // number of payments in the window

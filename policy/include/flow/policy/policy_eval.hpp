@@ -14,11 +14,9 @@
 #include "flow/policy/reason_code.hpp"
 #include "flow/policy/spend_totals.hpp"
 #include "flow/policy/unit_amount.hpp"
+#include "flow/policy/verdict.hpp"
 
 namespace flow::policy {
-
-enum class Verdict { allow, deny, review };
-std::string_view verdict_name(Verdict v);
 
 // One offer as the challenge parser produced it. An offer whose amount string did not parse
 // keeps its place with the parser's error, so the refusal names it (unparseable_amount) rather
@@ -42,13 +40,13 @@ struct PaymentRequest {
 
 struct OfferVerdict {
   Verdict verdict = Verdict::deny;
-  ReasonCode reason = ReasonCode::no_acceptable_offer;
+  Reason reason = Reason::no_acceptable_offer;
   std::string rule;  // the rule that decided, e.g. "merchants[weather].pay_to"
 };
 
 struct Decision {
   Verdict verdict = Verdict::deny;
-  ReasonCode reason = ReasonCode::no_acceptable_offer;
+  Reason reason = Reason::no_acceptable_offer;
   std::string rule;  // the rule that fired
   // The chosen offer (allow/review), or the only offer of a refused single-offer challenge.
   std::optional<std::size_t> offer_index;

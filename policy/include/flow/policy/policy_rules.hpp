@@ -11,6 +11,7 @@
 #include "flow/policy/asset_table.hpp"
 #include "flow/policy/budget_window.hpp"
 #include "flow/policy/unit_amount.hpp"
+#include "flow/policy/verdict.hpp"
 
 namespace flow::policy {
 
@@ -20,10 +21,10 @@ enum class Posture {
   block,  // refuse (merchant_not_allowed)
 };
 
-enum class MerchantAction { allow, deny, review };
+// A merchant rule's `action:` is the verdict it gives.
+using MerchantAction = Verdict;
 
 std::string_view posture_name(Posture p);
-std::string_view merchant_action_name(MerchantAction a);
 
 // A cumulative cap: an amount in one unit, or a number of payments in any asset, per window.
 struct Budget {

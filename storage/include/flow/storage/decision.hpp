@@ -5,11 +5,12 @@
 
 #include "flow/payment/offer.hpp"
 #include "flow/policy/reason_code.hpp"
+#include "flow/policy/verdict.hpp"
 
 namespace flow::storage {
 
-enum class DecisionOutcome { allow, deny, review };
-std::string_view decision_outcome_name(DecisionOutcome outcome);
+// The policy's verdict, stored by name ("allow", "deny", "review").
+using DecisionOutcome = policy::Verdict;
 
 // One policy decision on a 402 challenge, including denials. Recording it also updates the
 // observed-merchants table. Decisions are not money: the writer batches them.
@@ -21,7 +22,7 @@ struct DecisionRecord {
   std::string method;
   std::string url;  // redacted like attempt URLs
   DecisionOutcome outcome = DecisionOutcome::deny;
-  policy::ReasonCode reason = policy::ReasonCode::allowed;
+  payment::Reason reason = payment::Reason::allowed;
   std::string rule;
   int offers_seen = 0;
   std::string protocols_offered;        // "x402,l402": every protocol in the challenge

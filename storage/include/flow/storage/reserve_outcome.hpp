@@ -19,7 +19,7 @@ enum class CapLimit { amount, count };
 
 // The first CapCheck (in the order given) that this payment would overshoot.
 struct CapRefusal {
-  policy::ReasonCode reason = policy::ReasonCode::over_org_cap;
+  payment::Reason reason = payment::Reason::over_org_cap;
   std::string rule;
   std::string counter_key;
   CapLimit limit = CapLimit::amount;

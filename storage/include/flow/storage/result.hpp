@@ -5,11 +5,14 @@
 #include <utility>
 #include <variant>
 
+#include "flow/payment/reason.hpp"
+
 namespace flow::storage {
 
 // Why a ledger operation did not happen. Business outcomes (a cap refusal, an existing
 // idempotency key) are not errors: they are ordinary values of the operation's result type.
-// The names are stable: they appear in logs, metrics and problem+json bodies.
+// The names are stable: they appear in logs, metrics and problem+json details. They are the
+// ledger's own diagnosis; what the agent is told is their reason_of (ledger_unavailable).
 enum class LedgerErrorCode {
   storage_failed,  // SQLite reported an error: I/O, full disk, corruption, busy past the timeout
   not_found,       // no attempt or approval with that id
@@ -21,6 +24,10 @@ enum class LedgerErrorCode {
   wrong_thread,        // a synchronous call from the writer's own thread would deadlock
 };
 std::string_view ledger_error_name(LedgerErrorCode code);
+// The taxonomy's reason for any ledger error: the ledger could not do its part.
+constexpr payment::Reason reason_of(LedgerErrorCode /*code*/) {
+  return payment::Reason::ledger_unavailable;
+}
 
 struct LedgerError {
   LedgerErrorCode code = LedgerErrorCode::storage_failed;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/http/reason_field.hpp"
 #include "flow/proxy/log_writer.hpp"
 
 namespace flow::proxy {
@@ -23,7 +24,7 @@ struct AccessRecord {
   std::uint64_t connect_us = 0;
   std::uint64_t ttfb_us = 0;
   ProxyError error = ProxyError::none;
-  std::string reason;            // the code of an answer the proxy wrote or annotated itself
+  ReasonField reason;            // of an answer the proxy wrote or annotated itself
   std::string agent;             // who asked (empty when unknown)
   std::string receipt;           // the receipt id of a payment made for this exchange
   std::string payment;           // the paid path's last stage ("answered", ...); empty: no 402

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "flow/proxy/http/http_message.hpp"
+#include "flow/proxy/http/reason_field.hpp"
 
 namespace flow::proxy {
 
@@ -14,7 +15,7 @@ struct ProxyAnswer {
   std::string phrase;  // the reason phrase; empty: the standard one for `status`
   HeaderList headers;  // without Content-Length and Connection, which serialize_answer adds
   std::string body;
-  std::string code;    // its stable reason code (as in X-402flow-Error); empty when none
+  ReasonField code;    // its reason (named in X-402flow-Error and the access log); or none
   bool close = false;  // the answer itself ends the connection, whatever the client wished
 };
 

@@ -1,13 +1,17 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/http/proxy_answer.hpp"
 
 namespace flow::proxy {
 
-// Why the proxy answered (or ended an exchange) itself. The name is stable: it appears in the
-// JSON error body, the X-402flow-Error header, the access log and the metrics.
+// How an exchange, a tunnel or a connection ended when the proxy answered (or ended it) itself.
+// Each error but none is a payment::Reason of the transport category (reason_of), whose stable
+// name appears in the JSON error body, the X-402flow-Error header, the access log and the
+// metrics. The enum stays: it also says "none", and indexes ProxyStats' counters.
 enum class ProxyError {
   none,
   bad_request,
@@ -27,8 +31,10 @@ enum class ProxyError {
 };
 constexpr int kProxyErrorCount = static_cast<int>(ProxyError::proxy_auth_required) + 1;
 
-std::string_view proxy_error_name(ProxyError e);
-int proxy_error_status(ProxyError e);
+// Nothing for none.
+std::optional<payment::Reason> reason_of(ProxyError e);
+std::string_view proxy_error_name(ProxyError e);  // the reason's name; "none" for none
+int proxy_error_status(ProxyError e);             // the reason's status; 0 for none
 
 // The proxy's answer for `e`: JSON body {"error", "message"}, X-402flow-Error, code = the name.
 // Proxy errors end the connection (`close` is set).

@@ -17,8 +17,9 @@ struct AgentControls {
 
 // Why the control headers were refused: answered 400 before anything is forwarded or paid.
 struct ControlProblem {
-  // invalid_control_header, bad_max_amount for an amount that does not parse, or
-  // invalid_idempotency_key for a repeated Idempotency-Key
+  // The name of a payment::Reason: invalid_control_header, bad_max_amount for an amount that
+  // does not parse, or invalid_idempotency_key for a repeated Idempotency-Key. (A name, not the
+  // enum, until the paid path passes Reason values.)
   std::string code;
   std::string header;  // the header as the agent spelled it
   std::string detail;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flow/payment/offer.hpp"
+#include "flow/payment/reason.hpp"
 #include "flow/policy/policy_eval.hpp"
 #include "flow/proxy/http/http_message.hpp"
 #include "flow/proxy/http/proxy_answer.hpp"
@@ -15,9 +16,24 @@ namespace flow::proxy {
 
 // An RFC 9457 problem: {"type":"urn:402flow:<code>", "title", "status", "detail", "code",
 // ...extra}, with Content-Type application/problem+json, Cache-Control: no-store,
-// X-402flow-Error: <code>, and `headers` added. `close`: the connection ends after it.
+// X-402flow-Error: <code>, and `headers` added; <code> is reason_name(reason) and the answer's
+// status is reason_status(reason). `close`: the connection ends after it.
+ProxyAnswer problem_response(payment::Reason reason, std::string_view detail,
+                             const nlohmann::json& extra, const HeaderList& headers, bool close);
+
+// The same with a status of its own, for a reason whose status comes from elsewhere
+// (payment_outcome_unknown answers with the upstream error's 502 or 504).
+ProxyAnswer problem_response(int status, payment::Reason reason, std::string_view detail,
+                             const nlohmann::json& extra, const HeaderList& headers, bool close);
+
+// Transitional: the code spelled as its wire name. Kept only until the paid path
+// (exchange_payment.cpp) passes Reason values; remove it then.
 ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
                              const nlohmann::json& extra, const HeaderList& headers, bool close);
+
+// X-402flow-Error: <reason's name> and X-402flow-Detail: <detail>, which explain a merchant's
+// answer relayed as it is (a 402 not paid, a paid answer that failed or whose outcome is unknown).
+HeaderList error_headers(payment::Reason reason, std::string detail);
 
 // An answer with a JSON body (prepare mode's 402); no code: the caller names it.
 ProxyAnswer json_response(int status, const nlohmann::json& body, const HeaderList& headers,

@@ -1,0 +1,128 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "flow/payment/reason.hpp"
+#include "flow/payment/x402_challenge.hpp"
+#include "flow/proxy/exchange/access_log.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/http/reason_field.hpp"
+#include "flow/proxy/paid/payment_answer.hpp"
+#include "flow/storage/result.hpp"
+
+using flow::payment::Reason;
+using flow::proxy::ProxyError;
+
+TEST_CASE("every proxy error keeps its name and status, now read from the reason taxonomy") {
+  struct Row {
+    ProxyError error;
+    std::string_view name;
+    int status;
+  };
+  // As they were before the taxonomy: the names are on the wire and in the metrics.
+  const Row rows[] = {
+      {ProxyError::none, "none", 0},
+      {ProxyError::bad_request, "bad_request", 400},
+      {ProxyError::header_too_large, "header_too_large", 431},
+      {ProxyError::request_timeout, "request_timeout", 408},
+      {ProxyError::connect_port_denied, "connect_port_denied", 403},
+      {ProxyError::loop_detected, "loop_detected", 508},
+      {ProxyError::not_implemented, "not_implemented", 501},
+      {ProxyError::upstream_unreachable, "upstream_unreachable", 502},
+      {ProxyError::upstream_timeout, "upstream_timeout", 504},
+      {ProxyError::upstream_protocol, "upstream_protocol", 502},
+      {ProxyError::too_many_connections, "too_many_connections", 503},
+      {ProxyError::client_closed, "client_closed", 0},
+      {ProxyError::upstream_closed, "upstream_closed", 502},
+      {ProxyError::shutting_down, "shutting_down", 503},
+      {ProxyError::proxy_auth_required, "proxy_auth_required", 407},
+  };
+  REQUIRE(std::size(rows) == static_cast<std::size_t>(flow::proxy::kProxyErrorCount));
+  for (const auto& row : rows) {
+    CAPTURE(row.name);
+    CHECK(flow::proxy::proxy_error_name(row.error) == row.name);
+    CHECK(flow::proxy::proxy_error_status(row.error) == row.status);
+    const auto reason = flow::proxy::reason_of(row.error);
+    CHECK(reason.has_value() == (row.error != ProxyError::none));
+    if (reason) {
+      CHECK(flow::payment::reason_category(*reason) == flow::payment::ReasonCategory::transport);
+    }
+  }
+}
+
+TEST_CASE("a proxy error answer carries its reason for the access log") {
+  const auto answer = flow::proxy::error_answer(ProxyError::loop_detected, "a loop");
+  CHECK(answer.code.reason() == Reason::loop_detected);
+  CHECK(answer.code.name() == "loop_detected");
+}
+
+TEST_CASE("challenge errors and offer problems name their reasons") {
+  using flow::payment::ChallengeError;
+  using flow::payment::OfferProblem;
+  CHECK_FALSE(flow::payment::reason_of(ChallengeError::none).has_value());
+  CHECK(flow::payment::challenge_error_name(ChallengeError::none) == "none");
+  CHECK(flow::payment::reason_of(ChallengeError::bad_json) == Reason::bad_json);
+  CHECK(flow::payment::challenge_error_name(ChallengeError::too_large) == "too_large");
+  CHECK_FALSE(flow::payment::reason_of(OfferProblem::none).has_value());
+  CHECK(flow::payment::offer_problem_name(OfferProblem::none) == "none");
+  CHECK(flow::payment::reason_of(OfferProblem::missing_domain) == Reason::missing_domain);
+  CHECK(flow::payment::offer_problem_name(OfferProblem::unknown_network) == "unknown_network");
+  CHECK(flow::storage::reason_of(flow::storage::LedgerErrorCode::queue_full) ==
+        Reason::ledger_unavailable);
+}
+
+TEST_CASE("a reason field holds a reason or none, and reads a wire name back") {
+  flow::proxy::ReasonField field;
+  CHECK(field.empty());
+  CHECK(field.name().empty());
+  field = Reason::already_paid;
+  CHECK(field.name() == "already_paid");
+  field = std::string("payment_refused");
+  CHECK(field.reason() == Reason::payment_refused);
+  field = std::string_view("not a reason");
+  CHECK(field.empty());
+}
+
+TEST_CASE("a problem named by its reason is the one its wire name gave, with the reason's status") {
+  const nlohmann::json extra = {{"idempotency_key", "k1"}};
+  const flow::proxy::HeaderList headers = {{"X-402flow-Receipt", "rcpt_1"}};
+  const auto by_reason =
+      flow::proxy::problem_response(Reason::already_paid, "paid before", extra, headers, false);
+  const auto by_name =
+      flow::proxy::problem_response(409, "already_paid", "paid before", extra, headers, false);
+  CHECK(by_reason.status == 409);
+  CHECK(by_reason.status == by_name.status);
+  CHECK(by_reason.body == by_name.body);
+  REQUIRE(by_reason.headers.size() == by_name.headers.size());
+  for (std::size_t i = 0; i < by_name.headers.size(); ++i) {
+    CHECK(by_reason.headers[i].name == by_name.headers[i].name);
+    CHECK(by_reason.headers[i].value == by_name.headers[i].value);
+  }
+  CHECK(by_reason.code == by_name.code);
+  CHECK(by_reason.code.reason() == Reason::already_paid);
+  const auto body = nlohmann::json::parse(by_reason.body);
+  CHECK(body["type"] == "urn:402flow:already_paid");
+  CHECK(body["code"] == "already_paid");
+  CHECK(body["status"] == 409);
+  CHECK(body["idempotency_key"] == "k1");
+
+  // A status from elsewhere: payment_outcome_unknown answers with the upstream error's.
+  const auto unknown = flow::proxy::problem_response(504, Reason::payment_outcome_unknown, "late",
+                                                     nlohmann::json::object(), {}, true);
+  CHECK(unknown.status == 504);
+  CHECK(unknown.close);
+  CHECK(unknown.code.name() == "payment_outcome_unknown");
+}
+
+TEST_CASE("explanation headers name the reason and say why") {
+  const auto h = flow::proxy::error_headers(Reason::no_payable_offer, "offer 0: zero_amount");
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].name == "X-402flow-Error");
+  CHECK(h[0].value == "no_payable_offer");
+  CHECK(h[1].name == "X-402flow-Detail");
+  CHECK(h[1].value == "offer 0: zero_amount");
+}
