@@ -186,7 +186,7 @@ bool ledger_marker(World& w, const bool& expired) {
   auto done = w.payments->mailbox().on_loop<flow::storage::Result<bool>>(
       [marked](const flow::storage::Result<bool>&) { *marked = true; });
   auto queued = w.payments->ledger().submit<bool>(
-      flow::storage::Durability::batched, [](flow::storage::Ledger&) { return true; },
+      flow::storage::Durability::durable, [](flow::storage::Ledger&) { return true; },
       std::move(done));
   if (!queued.ok()) return false;
   while (!*marked && !expired) uv_run(&w.loop, UV_RUN_ONCE);
