@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "flow/payment/unix_clock.hpp"
 #include "flow/storage/ledger_writer.hpp"
 
 using namespace flow::storage;
@@ -47,8 +48,7 @@ Args parse_args(int argc, char** argv) {
 }
 
 std::int64_t midnight_utc() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const auto s = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+  const std::int64_t s = flow::payment::unix_now();
   return s - s % 86'400;
 }
 

@@ -5,7 +5,9 @@
 # durable receipt), and the proxy's CPU time per paid request beyond the pass-through cost.
 #
 # Usage: bench/paid.sh [--duration S] [--conns N] [--rounds R] [--no-build] [--build-dir DIR]
-#                      [--update-readme]
+#                      [--merchant-bin BIN] [--csv FILE] [--update-readme]
+# --merchant-bin runs the merchant from another 402flow binary (bench/compare.sh gives both
+# binaries the same merchant); --csv appends each round's figures as "round,metric,value" lines.
 # Layout: wrk and the merchant on CPU 0, the proxy (loop and ledger writer threads) on CPU 1. The
 # ledger is a file on disk with synchronous=FULL: every money step is fsynced (group commit).
 set -euo pipefail
@@ -21,6 +23,8 @@ rounds=3
 do_build=1
 build_dir="$root/build-bench"
 update_readme=0
+merchant_bin=""
+csv=""
 loadgen_cpu=0
 proxy_cpu=1
 
@@ -31,8 +35,10 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
     --build-dir) build_dir=$2; shift 2 ;;
+    --merchant-bin) merchant_bin=$2; shift 2 ;;
+    --csv) csv=$2; shift 2 ;;
     --update-readme) update_readme=1; shift ;;
-    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "bench/paid.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +50,8 @@ if [[ $do_build == 1 ]]; then
 fi
 bin="$build_dir/402flow"
 [[ -x $bin ]] || { echo "bench/paid.sh: $bin missing (drop --no-build)" >&2; exit 2; }
+merchant_bin=${merchant_bin:-$bin}
+[[ -x $merchant_bin ]] || { echo "bench/paid.sh: $merchant_bin missing" >&2; exit 2; }
 
 # On disk, not tmpfs: the fsyncs are part of what is measured.
 tmp=$(mktemp -d "$root/build-bench-paid.XXXXXX")
@@ -84,7 +92,7 @@ merchants:
 EOF
 "$bin" check "$tmp/flow.yaml" >/dev/null
 
-taskset -c "$loadgen_cpu" "$bin" merchant --listen 127.0.0.1:0 --port-file "$tmp/merchant.port" \
+taskset -c "$loadgen_cpu" "$merchant_bin" merchant --listen 127.0.0.1:0 --port-file "$tmp/merchant.port" \
   --quiet 2>"$tmp/merchant.log" &
 pids+=($!)
 for _ in $(seq 500); do [[ -s $tmp/merchant.port ]] && break; sleep 0.01; done
@@ -135,6 +143,18 @@ for r in $(seq "$rounds"); do
   read -r fr fd fp50 fp99 ferr fcpu < <(measure /free)
   read -r pr pd pp50 pp99 perr pcpu < <(measure /v2/weather)
   results+=("$r $fr $fd $fp50 $fp99 $ferr $fcpu $pr $pd $pp50 $pp99 $perr $pcpu")
+  if [[ -n $csv ]]; then
+    {
+      echo "$r,free_rps,$(( fr * 1000000 / fd ))"
+      echo "$r,free_cpu_us_per_req,$fcpu"
+      echo "$r,paid_rps,$(( pr * 1000000 / pd ))"
+      echo "$r,paid_p50_ms,$(bc -l <<<"scale=3; $pp50/1000")"
+      echo "$r,paid_p99_ms,$(bc -l <<<"scale=3; $pp99/1000")"
+      echo "$r,paid_cpu_us_per_req,$pcpu"
+      echo "$r,paid_extra_cpu_us,$(( pcpu - fcpu ))"
+      echo "$r,paid_non2xx,$perr"
+    } >>"$csv"
+  fi
   printf 'round %d: free %d req/s (%d µs CPU/req); paid %d req/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, %d µs CPU/req\n' \
     "$r" $(( fr * 1000000 / fd )) "$fcpu" $(( pr * 1000000 / pd )) \
     "$(bc -l <<<"$pp50/1000")" "$(bc -l <<<"$pp99/1000")" "$perr" "$pcpu"

@@ -2,18 +2,17 @@
 
 #include <string>
 
-#include "flow/payment/amount.hpp"
+#include "intent_columns.hpp"
 
 namespace flow::storage::attempt_store {
 namespace {
 
 // Column order shared by every SELECT below and read_attempt().
-constexpr const char* kColumns =
-    "id, state, agent, idempotency_key, merchant_origin, method, url, protocol, "
-    "protocol_version, scheme, network, asset, amount, decimals, pay_to, resource, "
-    "offer_expires_at, offer_index, decision_id, rule, approval_id, payer, credential_ref, "
-    "credential_sha256, settlement_ref, evidence, http_status, failure_reason, reserved_at_ms, "
-    "signed_at_ms, submitted_at_ms, finished_at_ms, updated_at_ms, valid_before, held_until";
+const std::string kColumns =
+    std::string("id, state, ") + intent_columns::kNames +
+    ", payer, credential_ref, credential_sha256, settlement_ref, evidence, http_status, "
+    "failure_reason, reserved_at_ms, signed_at_ms, submitted_at_ms, finished_at_ms, "
+    "updated_at_ms, valid_before, held_until";
 
 Result<Attempt> read_attempt(const sql::Query& q) {
   Attempt a;
@@ -24,31 +23,10 @@ Result<Attempt> read_attempt(const sql::Query& q) {
                         "attempt " + std::to_string(a.id) + " has an unknown state");
   }
   a.state = *state;
-  PaymentIntent& in = a.intent;
-  in.agent = q.text(2);
-  in.idempotency_key = q.text(3);
-  in.merchant_origin = q.text(4);
-  in.method = q.text(5);
-  in.url = q.text(6);
-  in.offer.protocol = q.text(7);
-  in.offer.protocol_version = static_cast<int>(q.int64(8));
-  in.offer.scheme = q.text(9);
-  in.offer.network = q.text(10);
-  in.offer.asset = q.text(11);
-  const auto amount = payment::parse_atomic(q.text(12));
-  if (!amount.ok()) {
+  if (!intent_columns::read(q, 2, a.intent)) {
     return ledger_error(LedgerErrorCode::storage_failed,
                         "attempt " + std::to_string(a.id) + " has an unreadable amount");
   }
-  in.offer.amount = amount.value;
-  in.decimals = static_cast<unsigned>(q.int64(13));
-  in.offer.pay_to = q.text(14);
-  in.offer.resource = q.text(15);
-  in.offer.expires_at = q.int64(16);
-  in.offer.index = static_cast<int>(q.int64(17));
-  in.decision_id = q.text(18);
-  in.rule = q.text(19);
-  in.approval_id = q.text(20);
   a.payer = q.text(21);
   a.credential_ref = q.text(22);
   a.credential_sha256 = q.text(23);
@@ -121,33 +99,13 @@ Result<bool> has_settled_payee(LedgerContext& ctx, std::string_view network,
 }
 
 Result<Attempt> insert_reserved(LedgerContext& ctx, const PaymentIntent& intent) {
-  auto q = ctx.db.query(
-      "INSERT INTO attempts (agent, idempotency_key, state, merchant_origin, method, url, "
-      "protocol, protocol_version, scheme, network, asset, amount, decimals, pay_to, resource, "
-      "offer_expires_at, offer_index, decision_id, rule, approval_id, reserved_at_ms, "
-      "updated_at_ms) VALUES (?1, ?2, 'reserved', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-      "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20)");
-  const payment::Offer& o = intent.offer;
-  q.bind(1, intent.agent)
-      .bind(2, intent.idempotency_key)
-      .bind(3, intent.merchant_origin)
-      .bind(4, intent.method)
-      .bind(5, intent.url)
-      .bind(6, o.protocol)
-      .bind(7, std::int64_t{o.protocol_version})
-      .bind(8, o.scheme)
-      .bind(9, o.network)
-      .bind(10, o.asset)
-      .bind(11, payment::format_atomic(o.amount))
-      .bind(12, std::int64_t{intent.decimals})
-      .bind(13, o.pay_to)
-      .bind(14, o.resource)
-      .bind(15, o.expires_at)
-      .bind(16, std::int64_t{o.index})
-      .bind(17, intent.decision_id)
-      .bind(18, intent.rule)
-      .bind(19, intent.approval_id)
-      .bind(20, ctx.now_ms);
+  static const std::string sql = std::string("INSERT INTO attempts (") + intent_columns::kNames +
+                                 ", state, reserved_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, "
+                                 "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                                 "?17, ?18, ?19, 'reserved', ?20, ?20)";
+  auto q = ctx.db.query(sql);
+  intent_columns::bind(q, 1, intent);
+  q.bind(intent_columns::kCount + 1, ctx.now_ms);
   auto done = q.run();
   if (!done.ok()) return done.error();
   Attempt a;

@@ -9,6 +9,7 @@
 #include "attempt_lifecycle.hpp"
 #include "attempt_store.hpp"
 #include "decision_log.hpp"
+#include "flow/payment/unix_clock.hpp"
 #include "owner_lock.hpp"
 #include "receipt_store.hpp"
 #include "recovery.hpp"
@@ -95,9 +96,7 @@ void Ledger::recover() {
 
 std::int64_t Ledger::now_ms() const {
   if (options_.clock_ms) return options_.clock_ms();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return payment::unix_now_ms();
 }
 
 int Ledger::schema_version() const {

@@ -2,17 +2,15 @@
 
 #include <string>
 
-#include "flow/payment/amount.hpp"
+#include "intent_columns.hpp"
 
 namespace flow::storage::receipt_store {
 namespace {
 
 // Column order shared by the SELECTs below and read_receipt().
-constexpr const char* kColumns =
-    "seq, receipt_id, recorded_at_ms, attempt_id, state, agent, idempotency_key, "
-    "merchant_origin, method, url, protocol, protocol_version, scheme, network, asset, amount, "
-    "decimals, pay_to, resource, offer_expires_at, offer_index, decision_id, rule, approval_id, "
-    "payer, credential_ref, credential_sha256, settlement_ref, evidence, http_status, "
+const std::string kColumns =
+    std::string("seq, receipt_id, recorded_at_ms, attempt_id, state, ") + intent_columns::kNames +
+    ", payer, credential_ref, credential_sha256, settlement_ref, evidence, http_status, "
     "failure_reason, reserved_at_ms, signed_at_ms, submitted_at_ms, finished_at_ms, prev_hash, "
     "hash";
 
@@ -27,7 +25,6 @@ Row read_row(const sql::Query& q) {
   Row row;
   Receipt& r = row.receipt;
   Attempt& a = r.attempt;
-  PaymentIntent& in = a.intent;
   r.seq = q.int64(0);
   r.receipt_id = q.text(1);
   r.recorded_at_ms = q.int64(2);
@@ -35,27 +32,7 @@ Row read_row(const sql::Query& q) {
   const auto state = attempt_state_from_name(q.text(4));
   row.unreadable = !state;
   a.state = state.value_or(AttemptState::unknown);
-  in.agent = q.text(5);
-  in.idempotency_key = q.text(6);
-  in.merchant_origin = q.text(7);
-  in.method = q.text(8);
-  in.url = q.text(9);
-  in.offer.protocol = q.text(10);
-  in.offer.protocol_version = static_cast<int>(q.int64(11));
-  in.offer.scheme = q.text(12);
-  in.offer.network = q.text(13);
-  in.offer.asset = q.text(14);
-  const auto amount = payment::parse_atomic(q.text(15));
-  row.unreadable = row.unreadable || !amount.ok();
-  in.offer.amount = amount.value;
-  in.decimals = static_cast<unsigned>(q.int64(16));
-  in.offer.pay_to = q.text(17);
-  in.offer.resource = q.text(18);
-  in.offer.expires_at = q.int64(19);
-  in.offer.index = static_cast<int>(q.int64(20));
-  in.decision_id = q.text(21);
-  in.rule = q.text(22);
-  in.approval_id = q.text(23);
+  row.unreadable = !intent_columns::read(q, 5, a.intent) || row.unreadable;
   a.payer = q.text(24);
   a.credential_ref = q.text(25);
   a.credential_sha256 = q.text(26);
@@ -114,33 +91,14 @@ Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
     return std::string("INSERT INTO receipts (") + kColumns + ") VALUES (" + values + ")";
   }();
   const Attempt& a = r.attempt;
-  const PaymentIntent& in = a.intent;
   auto q = ctx.db.query(insert);
   q.bind(1, r.seq)
       .bind(2, r.receipt_id)
       .bind(3, r.recorded_at_ms)
       .bind(4, a.id)
-      .bind(5, attempt_state_name(a.state))
-      .bind(6, in.agent)
-      .bind(7, in.idempotency_key)
-      .bind(8, in.merchant_origin)
-      .bind(9, in.method)
-      .bind(10, in.url)
-      .bind(11, in.offer.protocol)
-      .bind(12, std::int64_t{in.offer.protocol_version})
-      .bind(13, in.offer.scheme)
-      .bind(14, in.offer.network)
-      .bind(15, in.offer.asset)
-      .bind(16, payment::format_atomic(in.offer.amount))
-      .bind(17, std::int64_t{in.decimals})
-      .bind(18, in.offer.pay_to)
-      .bind(19, in.offer.resource)
-      .bind(20, in.offer.expires_at)
-      .bind(21, std::int64_t{in.offer.index})
-      .bind(22, in.decision_id)
-      .bind(23, in.rule)
-      .bind(24, in.approval_id)
-      .bind(25, a.payer)
+      .bind(5, attempt_state_name(a.state));
+  intent_columns::bind(q, 6, a.intent);
+  q.bind(25, a.payer)
       .bind(26, a.credential_ref)
       .bind(27, a.credential_sha256)
       .bind(28, a.settlement_ref)

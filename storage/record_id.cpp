@@ -1,12 +1,12 @@
 #include <openssl/rand.h>
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "flow/payment/unix_clock.hpp"
 #include "flow/storage/decision.hpp"
 
 namespace flow::storage {
@@ -17,10 +17,7 @@ std::string new_record_id(std::string_view prefix) {
   // dirtying a random page per insert (which, once the table outgrows the cache, means a read
   // and a WAL page per payment). 80 random bits keep them unguessable.
   std::array<unsigned char, 16> bytes{};
-  const auto ms =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  const auto ms = static_cast<std::uint64_t>(payment::unix_now_ms());
   for (int i = 0; i < 6; ++i)
     bytes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
   if (RAND_bytes(bytes.data() + 6, static_cast<int>(bytes.size() - 6)) != 1) {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "flow/payment/amount.hpp"
+#include "flow/payment/unix_clock.hpp"
 #include "flow/policy/duration.hpp"
 #include "flow/storage/ledger.hpp"
 
@@ -35,12 +35,6 @@ namespace {
 
 constexpr int kExitTampered = 1;
 constexpr int kExitError = 2;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // "2026-01-01T00:00:00Z"; "-" for 0 (a step that was never reached).
 std::string iso_time(std::int64_t ms) {
@@ -257,7 +251,7 @@ int run_receipts(const LedgerCommands::Flags& f) {
   if (!f.agent.empty()) filter.agent = f.agent;
   if (!f.merchant.empty()) filter.merchant = f.merchant;
   if (!f.since.empty()) {
-    auto since = parse_since_ms(f.since, now_ms());
+    auto since = parse_since_ms(f.since, payment::unix_now_ms());
     if (!since) {
       std::fprintf(stderr,
                    "402flow: --since: expected unix seconds, 2026-01-31, 2026-01-31T12:00:00Z "

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "flow/payment/evm_address.hpp"
+#include "flow/payment/unix_clock.hpp"
 #include "flow/proxy/http/http_codec.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/http/target.hpp"
@@ -30,12 +31,6 @@ constexpr std::size_t kWriteHighWater = 1 << 20;
 constexpr std::chrono::milliseconds kLingerAfterFin{2000};
 
 class MerchantConnection;
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The path of an origin-form or absolute-form target, without the query.
 std::string_view request_path(std::string_view target) {
@@ -229,7 +224,7 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
       }
     }
     merchant::MerchantAnswer& answer = server_.answer;
-    server_.routes.handle(request, unix_now(), answer);
+    server_.routes.handle(request, payment::unix_now(), answer);
     log_request(head, request.path, answer);
     if (answer.drop) {
       // The payment is settled; the connection goes away without an answer (answers to

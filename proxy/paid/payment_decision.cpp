@@ -54,14 +54,12 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
   }
   out.decision_id = storage::new_record_id("dec_");
   const policy::Decision& d = out.decision;
+  const storage::RequestSubject subject{in.agent, in.merchant_origin, in.method, in.url};
 
   if (d.verdict == policy::Verdict::review && d.offer) {
     storage::ApprovalRequest ask;
+    ask.subject() = subject;
     ask.decision_id = out.decision_id;
-    ask.agent = in.agent;
-    ask.merchant_origin = in.merchant_origin;
-    ask.method = in.method;
-    ask.url = in.url;
     ask.rule = d.rule;
     ask.offer = *d.offer;
     ask.decimals = d.decimals;
@@ -72,11 +70,8 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
   }
 
   storage::DecisionRecord record;
+  record.subject() = subject;
   record.id = out.decision_id;
-  record.agent = in.agent;
-  record.merchant_origin = in.merchant_origin;
-  record.method = in.method;
-  record.url = in.url;
   record.outcome = d.verdict;
   record.reason = d.reason;
   record.rule = d.rule;
@@ -89,11 +84,8 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
 
   if (d.verdict == policy::Verdict::allow && !in.prepare_only && d.offer) {
     storage::PaymentIntent intent;
-    intent.agent = in.agent;
+    intent.subject() = subject;
     intent.idempotency_key = in.idempotency_key;
-    intent.merchant_origin = in.merchant_origin;
-    intent.method = in.method;
-    intent.url = in.url;
     intent.offer = *d.offer;
     intent.decimals = d.decimals;
     intent.decision_id = out.decision_id;

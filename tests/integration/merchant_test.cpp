@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <csignal>
-#include <ctime>
 #include <optional>
 #include <random>
 #include <string>
@@ -18,6 +17,7 @@
 #include "flow/payment/evm_address.hpp"
 #include "flow/payment/evm_key.hpp"
 #include "flow/payment/exact_evm.hpp"
+#include "flow/payment/unix_clock.hpp"
 #include "flow/payment/x402_challenge.hpp"
 #include "flow/payment/x402_credential.hpp"
 #include "flow/payment/x402_settlement.hpp"
@@ -56,7 +56,7 @@ std::string lower(std::string s) {
 }
 
 std::int64_t now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
+  return flow::payment::unix_now();
 }
 
 ExactEvmNonce fresh_nonce(std::int64_t valid_for = 60) {

@@ -3,7 +3,6 @@
 // offers for nothing, to the zero address or to the token contract are never signed.
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "flow/payment/unix_clock.hpp"
 #include "proxy_expectations.hpp"
 #include "support/merchant_process.hpp"
 #include "support/paid_proxy.hpp"
@@ -19,12 +19,6 @@ using namespace flow::testing;
 using nlohmann::json;
 
 namespace {
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Paid {
   MerchantProcess merchant;
@@ -59,9 +53,9 @@ Window window_of(const std::string& credential_ref) {
 // Pays `route` (which asks maxTimeoutSeconds 10^12) and checks the window the ledger recorded
 // and the merchant received lies within [signing time, signing time + max_validity].
 void check_bounded(Paid& p, std::string_view route, std::int64_t max_validity) {
-  const std::int64_t before = unix_now();
+  const std::int64_t before = flow::payment::unix_now();
   const HttpResponse r = p.get(route);
-  const std::int64_t after = unix_now();
+  const std::int64_t after = flow::payment::unix_now();
   INFO(route << "\n" << r.head << r.body);
   REQUIRE(r.status == 200);
   CHECK(header_or_absent(r, "x-402flow-payment-state") == "settled");

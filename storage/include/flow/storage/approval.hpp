@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "flow/payment/offer.hpp"
+#include "flow/storage/request_subject.hpp"
 
 namespace flow::storage {
 
@@ -13,12 +14,9 @@ enum class ApprovalState { pending, approved, denied, expired };
 std::string_view approval_state_name(ApprovalState state);
 std::optional<ApprovalState> approval_state_from_name(std::string_view name);
 
-struct ApprovalRequest {
+// A review decision's question to a person: may this request pay this offer?
+struct ApprovalRequest : RequestSubject {
   std::string decision_id;
-  std::string agent;
-  std::string merchant_origin;
-  std::string method;
-  std::string url;  // redacted like attempt URLs
   std::string rule;
   payment::Offer offer;
   unsigned decimals = 0;

@@ -6,6 +6,7 @@
 #include "flow/payment/offer.hpp"
 #include "flow/policy/reason_code.hpp"
 #include "flow/policy/verdict.hpp"
+#include "flow/storage/request_subject.hpp"
 
 namespace flow::storage {
 
@@ -14,13 +15,9 @@ using DecisionOutcome = policy::Verdict;
 
 // One policy decision on a 402 challenge, including denials. Recording it also updates the
 // observed-merchants table. Decisions are not money: the writer batches them.
-struct DecisionRecord {
+struct DecisionRecord : RequestSubject {
   std::string id;          // new_record_id("dec_"): chosen by the caller so nothing waits for it
   std::int64_t at_ms = 0;  // 0: the ledger's clock
-  std::string agent;
-  std::string merchant_origin;
-  std::string method;
-  std::string url;  // redacted like attempt URLs
   DecisionOutcome outcome = DecisionOutcome::deny;
   payment::Reason reason = payment::Reason::allowed;
   std::string rule;

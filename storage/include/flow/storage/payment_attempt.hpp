@@ -4,22 +4,19 @@
 
 #include "flow/payment/offer.hpp"
 #include "flow/storage/attempt_state.hpp"
+#include "flow/storage/request_subject.hpp"
 
 namespace flow::storage {
 
 // What the proxy is about to pay, recorded before any money can move. Never put a secret in
 // any of these fields: the ledger keeps them forever and shows them to operators.
-struct PaymentIntent {
-  std::string agent;
+struct PaymentIntent : RequestSubject {
   std::string idempotency_key;  // unique per agent: the same logical request reuses its attempt
-  std::string merchant_origin;  // "https://api.example.com" (scheme, host, port if not default)
-  std::string method;
-  std::string url;          // the ledger redacts the query per LedgerOptions::url_query
-  payment::Offer offer;     // exactly the offer policy allowed and the adapter will sign
-  unsigned decimals = 0;    // from the operator's asset table, never from the merchant
-  std::string decision_id;  // DecisionRecord::id of the allow
-  std::string rule;         // the policy rule that allowed it
-  std::string approval_id;  // empty unless a human approved it
+  payment::Offer offer;         // exactly the offer policy allowed and the adapter will sign
+  unsigned decimals = 0;        // from the operator's asset table, never from the merchant
+  std::string decision_id;      // DecisionRecord::id of the allow
+  std::string rule;             // the policy rule that allowed it
+  std::string approval_id;      // empty unless a human approved it
 };
 
 // What becomes known once the credential exists. No secrets: `credential_ref` is a public
