@@ -32,7 +32,7 @@ void SettleCompletion::complete(SettleResult result) const {
 }
 
 RailError rail_error(Reason reason, std::string detail) {
-  return RailError{std::string(reason_name(reason)), std::move(detail)};
+  return RailError{reason, std::move(detail)};
 }
 
 SettleResult PaymentRail::credential_now(const SettleRequest& /*request*/) const {

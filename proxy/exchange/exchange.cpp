@@ -336,7 +336,9 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   }
   if (client_framing_ == Framing::chunked) headers.push_back({"Transfer-Encoding", "chunked"});
   headers.insert(headers.end(), extra.begin(), extra.end());
-  if (const Header* own = find_header(extra, "x-402flow-error")) record_.reason = own->value;
+  if (const Header* own = find_header(extra, "x-402flow-error")) {
+    if (const auto reason = payment::reason_from_name(own->value)) record_.reason = *reason;
+  }
   const bool keep_alive =
       client_keep_alive_ && client_framing_ != Framing::close && !server_.draining();
   if (!keep_alive) {

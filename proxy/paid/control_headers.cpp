@@ -29,7 +29,7 @@ std::string max_amount_problem(std::string_view list, const policy::PolicySnapsh
 }
 
 ControlProblem refuse(payment::Reason reason, const Header& h, std::string detail) {
-  return {std::string(payment::reason_name(reason)), h.name, h.name + ": " + std::move(detail)};
+  return {reason, h.name, h.name + ": " + std::move(detail)};
 }
 
 ControlProblem invalid(const Header& h, std::string detail) {

@@ -18,6 +18,8 @@
 
 #include "flow/payment/payment_rail.hpp"
 #include "flow/payment/payment_rails.hpp"
+#include "flow/payment/reason.hpp"
+#include "flow/payment/unix_clock.hpp"
 #include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
 #include "flow/proxy/paid/payment_answer.hpp"
@@ -29,12 +31,6 @@
 
 namespace flow::proxy {
 namespace {
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::vector<payment::HeaderField> header_fields(const HeaderList& headers) {
   std::vector<payment::HeaderField> fields;
@@ -110,8 +106,8 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
   (void)rail.settle(std::move(request), [services, attempt, token, send,
                                          give_up](payment::SettleResult made) {
     if (auto* error = std::get_if<payment::RailError>(&made)) {
-      give_up("the payment rail could not make the credential (" + error->code +
-              "): " + error->detail);
+      give_up("the payment rail could not make the credential (" +
+              std::string(payment::reason_name(error->code)) + "): " + error->detail);
       return;
     }
     if (token->get() == nullptr) {
@@ -283,11 +279,10 @@ bool PaidAttempt::on_taken_body(std::string_view data) {
   challenge_deadline_.disarm();
   enter(State::answered);
   ++pay_->counters().not_payable;
-  HeaderList explain = {
-      {"X-402flow-Error", "challenge_too_large"},
-      {"X-402flow-Detail", "the 402 body exceeds proxy.challenge_max_bytes (" +
-                               std::to_string(ex_.server().settings().challenge_max_bytes) +
-                               " bytes); not paid"}};
+  const HeaderList explain = error_headers(
+      payment::Reason::challenge_too_large,
+      "the 402 body exceeds proxy.challenge_max_bytes (" +
+          std::to_string(ex_.server().settings().challenge_max_bytes) + " bytes); not paid");
   ex_.relay_head(challenge_head_, explain);
   ex_.relay_body(challenge_body_);
   ex_.relay_body(data);
@@ -309,7 +304,7 @@ void PaidAttempt::parse_challenge() {
   PaymentServices& pay = *pay_;
   if (!replayable_) {
     ++pay.counters().not_payable;
-    relay_challenge("request_not_replayable",
+    relay_challenge(payment::Reason::request_not_replayable,
                     "the request body is larger than proxy.replay_limit (" +
                         std::to_string(ex_.server().settings().replay_limit) +
                         " bytes), so it cannot be sent again with a payment; not paid");
@@ -331,12 +326,12 @@ void PaidAttempt::parse_challenge() {
   const auto& accepts = challenge_->offers();
   std::string problems;
   std::optional<PreparedOffer> prepared;
-  const std::int64_t now = unix_now();
+  const std::int64_t now = payment::unix_now();
   if (!controls_.prepared_id.empty()) {
     prepared = pay.take_prepared(controls_.prepared_id, now);
     if (!prepared || prepared->agent != agent_ || prepared->url != ex_.request().target ||
         prepared->method != ex_.request().method) {
-      answer(problem_response(409, "prepared_offer_unknown",
+      answer(problem_response(payment::Reason::prepared_offer_unknown,
                               "no prepared offer '" + controls_.prepared_id +
                                   "' for this agent and request (prepared offers are used once "
                                   "and expire after " +
@@ -364,7 +359,7 @@ void PaidAttempt::parse_challenge() {
   if (in.offers.empty()) {
     if (prepared) {
       answer(problem_response(
-                 409, "prepared_offer_changed",
+                 payment::Reason::prepared_offer_changed,
                  "the merchant no longer offers the prepared terms at the prepared price or lower; "
                  "not paid",
                  {{"prepared", offer_json(prepared->offer, "", 0)}}, {}, false),
@@ -372,14 +367,14 @@ void PaidAttempt::parse_challenge() {
       return;
     }
     ++pay.counters().not_payable;
-    relay_challenge("no_payable_offer", "no offer this proxy can sign: " + problems);
+    relay_challenge(payment::Reason::no_payable_offer, "no offer this proxy can sign: " + problems);
     return;
   }
   if (!controls_.max_amount.empty()) {
     for (const auto& text : split_amounts(controls_.max_amount)) {
       auto parsed_max = in.policy->parse_amount(text);
       if (auto* error = std::get_if<std::string>(&parsed_max)) {
-        answer(problem_response(400, "bad_max_amount",
+        answer(problem_response(payment::Reason::bad_max_amount,
                                 "X-402flow-Max-Amount: " + *error +
                                     " (write e.g. \"0.05 USDC\" or \"0.05 USDC, 20000 msat\")",
                                 nlohmann::json::object(), {}, false),
@@ -419,7 +414,7 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
         if (token->get() != nullptr) {
           if (!result.ok()) {
             token->get()->answer(
-                problem_response(503, "ledger_unavailable",
+                problem_response(payment::Reason::ledger_unavailable,
                                  "the ledger could not record the decision, so nothing was paid: " +
                                      result.error().describe(),
                                  nlohmann::json::object(), {}, false),
@@ -464,8 +459,9 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
                               {}});
     if (auto* error = std::get_if<payment::RailError>(&made)) {
       (void)ledger.release(attempt, "making the credential failed; nothing was sent");
-      return storage::ledger_error(storage::LedgerErrorCode::invalid_argument,
-                                   error->code + ": " + error->detail);
+      return storage::ledger_error(
+          storage::LedgerErrorCode::invalid_argument,
+          std::string(payment::reason_name(error->code)) + ": " + error->detail);
     }
     payment::Credential& credential = std::get<payment::Credential>(made);
     auto marked =
@@ -482,7 +478,7 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
   auto queued = pay.ledger().submit<DecideOutcome>(storage::Durability::durable, std::move(job),
                                                    std::move(done));
   if (!queued.ok()) {
-    answer(problem_response(503, "ledger_unavailable",
+    answer(problem_response(payment::Reason::ledger_unavailable,
                             "the ledger is not accepting work (" + queued.error().describe() +
                                 "); nothing was paid",
                             nlohmann::json::object(), {}, false),
@@ -490,7 +486,7 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
   }
 }
 
-void PaidAttempt::relay_challenge(std::string_view code, std::string_view detail) {
+void PaidAttempt::relay_challenge(payment::Reason code, std::string_view detail) {
   // The merchant's 402, exactly as read, with the reason it was not paid. (A HEAD request's 402
   // never comes here: payments_enabled() leaves it to be relayed as it is.)
   enter(State::answered);
@@ -500,10 +496,10 @@ void PaidAttempt::relay_challenge(std::string_view code, std::string_view detail
   relayed.headers = challenge_head_.headers;
   strip_hop_by_hop(relayed.headers);
   append_via(relayed.headers, challenge_head_.version);
-  relayed.headers.push_back({"X-402flow-Error", std::string(code)});
-  relayed.headers.push_back({"X-402flow-Detail", std::string(detail)});
+  const HeaderList explain = error_headers(code, std::string(detail));
+  relayed.headers.insert(relayed.headers.end(), explain.begin(), explain.end());
   relayed.body = challenge_body_;
-  relayed.code = std::string(code);
+  relayed.code = code;
   answer(std::move(relayed), 402);
 }
 
@@ -522,7 +518,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
   const policy::Decision& d = outcome.decision;
   nlohmann::json extra = {{"decision_id", outcome.decision_id},
                           {"rule", d.rule},
-                          {"reason", std::string(policy::reason_code_name(d.reason))}};
+                          {"reason", std::string(payment::reason_name(d.reason))}};
   if (d.offer) {
     nlohmann::json offer = offer_json(*d.offer, d.symbol, d.decimals);
     if (!d.merchant.empty()) offer["merchant"] = d.merchant;
@@ -546,7 +542,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
       p.method = ex_.request().method;
       p.url = ex_.request().target;
       p.offer = *d.offer;
-      const std::string id = pay.add_prepared(std::move(p), unix_now());
+      const std::string id = pay.add_prepared(std::move(p), payment::unix_now());
       body["prepared_id"] = id;
       body["expires_in"] = PaymentServices::kPreparedTtl;
       body["how"] = "send the same request again with X-402flow-Prepared: " + id;
@@ -554,15 +550,15 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
     }
     if (!outcome.approval_id.empty()) body["approval_id"] = outcome.approval_id;
     ProxyAnswer looked = json_response(402, body, headers, false);
-    looked.code = std::string(policy::reason_code_name(d.reason));  // for the access log
+    looked.code = d.reason;  // for the access log
     answer(std::move(looked), 402);
     return;
   }
   if (d.verdict == policy::Verdict::deny) {
     ++pay.counters().denied;
-    answer(problem_response(403, policy::reason_code_name(d.reason),
+    answer(problem_response(403, d.reason,
                             "the payment policy refused to pay this merchant: " +
-                                std::string(policy::reason_code_name(d.reason)) + " (rule " +
+                                std::string(payment::reason_name(d.reason)) + " (rule " +
                                 (d.rule.empty() ? std::string("-") : d.rule) + ")",
                             extra, {}, false),
            403);
@@ -572,7 +568,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
     ++pay.counters().reviews;
     extra["approval_id"] = outcome.approval_id;
     HeaderList headers = {{"X-402flow-Approval", outcome.approval_id}};
-    answer(problem_response(403, "review_required",
+    answer(problem_response(payment::Reason::review_required,
                             "this payment needs a human's approval (" + outcome.approval_id +
                                 "); it was not paid",
                             extra, headers, false),
@@ -583,9 +579,9 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
   if (reserve.status == storage::ReserveStatus::refused) {
     ++pay.counters().denied;
     const auto& refusal = *reserve.refusal;
-    extra["reason"] = std::string(policy::reason_code_name(refusal.reason));
+    extra["reason"] = std::string(payment::reason_name(refusal.reason));
     extra["rule"] = refusal.rule;
-    answer(problem_response(403, policy::reason_code_name(refusal.reason),
+    answer(problem_response(403, refusal.reason,
                             "this payment would exceed a budget (" + refusal.rule + "); not paid",
                             extra, {}, false),
            403);
@@ -615,7 +611,7 @@ void PaidAttempt::settle(std::size_t offer_index) {
       pay, pay.rail_for(*challenge_),
       {challenge_,
        candidate_offers_.at(offer_index),
-       unix_now(),
+       payment::unix_now(),
        pay.policy()->definition().payment.max_validity.count(),
        {}},
       attempt_id_, token,
@@ -623,9 +619,10 @@ void PaidAttempt::settle(std::size_t offer_index) {
         token->get()->use_credential(std::move(credential));
       },
       [token](std::string why) {
-        token->get()->answer(problem_response(502, "payment_rail_failed", why + "; not paid",
-                                              nlohmann::json::object(), {}, false),
-                             502);
+        token->get()->answer(
+            problem_response(payment::Reason::payment_rail_failed, why + "; not paid",
+                             nlohmann::json::object(), {}, false),
+            502);
       });
 }
 
@@ -644,7 +641,7 @@ void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
   // answering it with the first request's payment (or credential) would be wrong either way.
   if (a.intent.method != ex_.request().method ||
       a.intent.url != storage::redact_url_query(ex_.request().target, pay.url_query())) {
-    answer(problem_response(409, "idempotency_conflict",
+    answer(problem_response(payment::Reason::idempotency_conflict,
                             "this Idempotency-Key belongs to another request (" + a.intent.method +
                                 " " + a.intent.url + "); not paid",
                             extra, {}, false),
@@ -658,7 +655,7 @@ void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
         extra["receipt_id"] = outcome.existing_receipt->receipt_id;
         headers.push_back({"X-402flow-Receipt", outcome.existing_receipt->receipt_id});
       }
-      answer(problem_response(409, "already_paid",
+      answer(problem_response(payment::Reason::already_paid,
                               "a request with this Idempotency-Key was already paid; it is not "
                               "paid again",
                               extra, headers, false),
@@ -683,7 +680,7 @@ void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
           return;
         }
       }
-      answer(problem_response(409, "idempotency_conflict",
+      answer(problem_response(payment::Reason::idempotency_conflict,
                               "the merchant's terms changed since the first try with this "
                               "Idempotency-Key, whose outcome is not known; not paid again",
                               extra, {}, false),
@@ -697,14 +694,14 @@ void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
       // submitted attempts of a dead process into unknown). Sending its credential again now
       // would race the first try: a merchant refusing the spent nonce would make it "failed".
       answer(
-          problem_response(409, "payment_in_progress",
+          problem_response(payment::Reason::payment_in_progress,
                            "a payment with this Idempotency-Key is in progress", extra, {}, false),
           409);
       return;
     case storage::AttemptState::failed:
     case storage::AttemptState::released:
       extra["failure_reason"] = a.failure_reason;
-      answer(problem_response(409, "idempotency_key_used",
+      answer(problem_response(payment::Reason::idempotency_key_used,
                               "this Idempotency-Key belongs to a payment that did not happen (" +
                                   std::string(storage::attempt_state_name(a.state)) +
                                   "); use a new key to pay again",
@@ -721,15 +718,16 @@ void PaidAttempt::resend_credential(std::size_t offer_index, std::int64_t attemp
   attempt_id_ = attempt_id;
   auto send_rebuilt = [](PaidAttempt& self, payment::SettleResult rebuilt) {
     if (auto* error = std::get_if<payment::RailError>(&rebuilt)) {
-      self.answer(problem_response(409, "idempotency_conflict", error->detail + "; not paid again",
-                                   nlohmann::json::object(), {}, false),
-                  409);
+      self.answer(
+          problem_response(payment::Reason::idempotency_conflict,
+                           error->detail + "; not paid again", nlohmann::json::object(), {}, false),
+          409);
       return;
     }
     self.use_credential(std::move(std::get<payment::Credential>(rebuilt)));
   };
   payment::PaymentRail& rail = pay_->rail_for(*challenge_);
-  payment::SettleRequest request{challenge_, offer_index, unix_now(), 0, credential_ref};
+  payment::SettleRequest request{challenge_, offer_index, payment::unix_now(), 0, credential_ref};
   if (rail.signs_in_transaction()) {
     send_rebuilt(*this, rail.credential_now(request));
     return;
@@ -772,13 +770,11 @@ ExchangeHooks::HeadVerdict PaidAttempt::on_paid_answer(ResponseHead& head) {
       break;
     case storage::AttemptState::failed:
       ++pay.counters().failed;
-      held_extra_.push_back({"X-402flow-Error", "payment_refused"});
-      held_extra_.push_back({"X-402flow-Detail", outcome.failure_reason});
+      held_extra_ = error_headers(payment::Reason::payment_refused, outcome.failure_reason);
       break;
     default:
       ++pay.counters().unknown;
-      held_extra_.push_back({"X-402flow-Error", "payment_outcome_unknown"});
-      held_extra_.push_back({"X-402flow-Detail", outcome.failure_reason});
+      held_extra_ = error_headers(payment::Reason::payment_outcome_unknown, outcome.failure_reason);
       break;
   }
   held_extra_.push_back(
@@ -876,7 +872,7 @@ void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message
         headers.push_back({"X-402flow-Payment-State", "unknown"});
         self->ex_.close_client_after();
         self->answer(
-            problem_response(status, "payment_outcome_unknown",
+            problem_response(status, payment::Reason::payment_outcome_unknown,
                              text + "; the payment's outcome is unknown and its budget "
                                     "stays reserved. Retrying with the same "
                                     "Idempotency-Key sends the same credential again",

@@ -22,8 +22,9 @@ std::string display(const payment::Offer& offer, std::string_view symbol, unsign
   return payment::format_decimal(offer.amount, decimals) + " " + std::string(symbol);
 }
 
-ProxyAnswer problem(int status, std::string_view code, ReasonField reason, std::string_view detail,
+ProxyAnswer problem(int status, payment::Reason reason, std::string_view detail,
                     const nlohmann::json& extra, const HeaderList& headers, bool close) {
+  const std::string_view code = payment::reason_name(reason);
   nlohmann::json body = {{"type", "urn:402flow:" + std::string(code)},
                          {"title", std::string(default_reason(status))},
                          {"status", status},
@@ -48,14 +49,7 @@ ProxyAnswer problem_response(payment::Reason reason, std::string_view detail,
 
 ProxyAnswer problem_response(int status, payment::Reason reason, std::string_view detail,
                              const nlohmann::json& extra, const HeaderList& headers, bool close) {
-  return problem(status, payment::reason_name(reason), reason, detail, extra, headers, close);
-}
-
-ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
-                             const nlohmann::json& extra, const HeaderList& headers, bool close) {
-  ReasonField reason;
-  reason = code;
-  return problem(status, code, reason, detail, extra, headers, close);
+  return problem(status, reason, detail, extra, headers, close);
 }
 
 HeaderList error_headers(payment::Reason reason, std::string detail) {

@@ -96,7 +96,9 @@ Answer v1_answer() {
 
 std::shared_ptr<const RailChallenge> challenge_of(const ChallengeRead& read) {
   const auto* error = std::get_if<RailError>(&read);
-  REQUIRE_MESSAGE(error == nullptr, (error ? error->code + ": " + error->detail : ""));
+  REQUIRE_MESSAGE(
+      error == nullptr,
+      (error ? std::string(flow::payment::reason_name(error->code)) + ": " + error->detail : ""));
   return std::get<std::shared_ptr<const RailChallenge>>(read);
 }
 
@@ -124,7 +126,9 @@ struct ManualPost {
 
 Credential credential_of(const SettleResult& result) {
   const auto* error = std::get_if<RailError>(&result);
-  REQUIRE_MESSAGE(error == nullptr, (error ? error->code + ": " + error->detail : ""));
+  REQUIRE_MESSAGE(
+      error == nullptr,
+      (error ? std::string(flow::payment::reason_name(error->code)) + ": " + error->detail : ""));
   return std::get<Credential>(result);
 }
 
@@ -174,7 +178,7 @@ TEST_CASE("a 402 without an x402 challenge is a rail error with x402's stable co
   plain.body = "pay me";
   const ChallengeRead read = plain.read(rail);
   REQUIRE(std::holds_alternative<RailError>(read));
-  CHECK(std::get<RailError>(read).code == "not_x402");
+  CHECK(std::get<RailError>(read).code == flow::payment::Reason::not_x402);
   CHECK_FALSE(std::get<RailError>(read).detail.empty());
 }
 
@@ -257,7 +261,7 @@ TEST_CASE("an offer no wallet covers and an unreadable credential_ref give rail 
   CHECK(std::holds_alternative<RailError>(rail.credential_now({challenge, 1, kNow, 600, {}})));
   const SettleResult bad = rail.credential_now({challenge, 0, kNow, 600, "eip3009:nonsense"});
   REQUIRE(std::holds_alternative<RailError>(bad));
-  CHECK(std::get<RailError>(bad).code == "credential_not_rebuildable");
+  CHECK(std::get<RailError>(bad).code == flow::payment::Reason::credential_not_rebuildable);
 }
 
 TEST_CASE("settle() completes later on the owner's thread, never inside the call") {
@@ -297,14 +301,14 @@ TEST_CASE("a settlement's abort hook runs on cancel, and not after it completed"
   CancelHandle handle = pending.handle([&] { ++aborted; });
   handle.cancel();
   handle.cancel();
-  pending.complete(RailError{"x", "y"});
+  pending.complete(RailError{flow::payment::Reason::not_supported, "y"});
   CHECK(aborted == 1);
   CHECK(done == 0);
 
   SettleCompletion finished([&](SettleResult) { ++done; });
   CancelHandle late = finished.handle([&] { ++aborted; });
-  finished.complete(RailError{"x", "y"});
-  finished.complete(RailError{"x", "y"});
+  finished.complete(RailError{flow::payment::Reason::not_supported, "y"});
+  finished.complete(RailError{flow::payment::Reason::not_supported, "y"});
   late.cancel();
   CHECK(done == 1);
   CHECK(aborted == 1);
@@ -363,7 +367,7 @@ class TestRail final : public PaymentRail {
     for (const auto& h : answer.headers) {
       if (h.name == "X-Test-Rail") return std::make_shared<const Challenge>();
     }
-    return RailError{"not_test", "no X-Test-Rail"};
+    return RailError{flow::payment::Reason::not_supported, "no X-Test-Rail"};
   }
   std::string unpayable_reason(const RailChallenge&, std::size_t) const override {
     return "unsupported_scheme";
@@ -401,5 +405,5 @@ TEST_CASE("the first rail that reads a 402 takes it; when none does, the first r
   const std::vector<HeaderField> neither{{"content-type", "text/plain"}};
   read = rails.read_challenge({402, neither, "", kUrl});
   REQUIRE(std::holds_alternative<RailError>(read));
-  CHECK(std::get<RailError>(read).code == "not_x402");
+  CHECK(std::get<RailError>(read).code == flow::payment::Reason::not_x402);
 }

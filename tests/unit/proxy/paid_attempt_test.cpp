@@ -93,7 +93,7 @@ class SlowRail final : public flow::payment::PaymentRail {
         return c;
       }
     }
-    return flow::payment::RailError{"not_test_rail", "no TestPay challenge"};
+    return flow::payment::RailError{flow::payment::Reason::not_supported, "no TestPay challenge"};
   }
   std::string unpayable_reason(const flow::payment::RailChallenge&, std::size_t) const override {
     return {};

@@ -47,9 +47,10 @@ class RailChallenge {
   virtual std::string_view merchant_error() const = 0;
 };
 
-// Why a 402 could not be read by a rail: a stable code for the explanation header, and detail.
+// Why a rail could not read a 402 or make a credential: a reason of the one taxonomy (named in
+// the explanation header), and detail.
 struct RailError {
-  std::string code;    // a reason_name(); rail_error() spells it from the taxonomy
+  Reason code = Reason::not_supported;
   std::string detail;  // no secrets, ever
 };
 RailError rail_error(Reason reason, std::string detail);

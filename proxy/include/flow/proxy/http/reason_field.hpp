@@ -13,13 +13,6 @@ class ReasonField {
   ReasonField() = default;
   ReasonField(payment::Reason reason) : reason_(reason) {}  // NOLINT: a reason is a field's value
 
-  // Transitional: code that still spells a reason as its wire name (the paid path, until it
-  // passes Reason values). The name is looked up in the taxonomy; an unknown name is none.
-  ReasonField& operator=(std::string_view wire_name) {
-    reason_ = payment::reason_from_name(wire_name);
-    return *this;
-  }
-
   const std::optional<payment::Reason>& reason() const { return reason_; }
   bool empty() const { return !reason_.has_value(); }
   std::string_view name() const { return reason_ ? payment::reason_name(*reason_) : ""; }

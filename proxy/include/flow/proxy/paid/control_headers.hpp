@@ -2,6 +2,7 @@
 #include <string>
 #include <variant>
 
+#include "flow/payment/reason.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/proxy/http/http_message.hpp"
 
@@ -17,10 +18,9 @@ struct AgentControls {
 
 // Why the control headers were refused: answered 400 before anything is forwarded or paid.
 struct ControlProblem {
-  // The name of a payment::Reason: invalid_control_header, bad_max_amount for an amount that
-  // does not parse, or invalid_idempotency_key for a repeated Idempotency-Key. (A name, not the
-  // enum, until the paid path passes Reason values.)
-  std::string code;
+  // invalid_control_header, bad_max_amount for an amount that does not parse, or
+  // invalid_idempotency_key for a repeated Idempotency-Key.
+  payment::Reason code = payment::Reason::invalid_control_header;
   std::string header;  // the header as the agent spelled it
   std::string detail;
 };

@@ -97,7 +97,7 @@ class PaidAttempt final : public ExchangeHooks {
   void on_challenge_deadline();
   void enter(State state);
   void answer(ProxyAnswer response, int status);
-  void relay_challenge(std::string_view code, std::string_view detail);
+  void relay_challenge(payment::Reason code, std::string_view detail);
   void answer_existing(const DecideOutcome& outcome);
   void resend_credential(std::size_t offer_index, std::int64_t attempt_id,
                          const std::string& credential_ref);

@@ -26,11 +26,6 @@ ProxyAnswer problem_response(payment::Reason reason, std::string_view detail,
 ProxyAnswer problem_response(int status, payment::Reason reason, std::string_view detail,
                              const nlohmann::json& extra, const HeaderList& headers, bool close);
 
-// Transitional: the code spelled as its wire name. Kept only until the paid path
-// (exchange_payment.cpp) passes Reason values; remove it then.
-ProxyAnswer problem_response(int status, std::string_view code, std::string_view detail,
-                             const nlohmann::json& extra, const HeaderList& headers, bool close);
-
 // X-402flow-Error: <reason's name> and X-402flow-Detail: <detail>, which explain a merchant's
 // answer relayed as it is (a 402 not paid, a paid answer that failed or whose outcome is unknown).
 HeaderList error_headers(payment::Reason reason, std::string detail);
