@@ -28,6 +28,7 @@
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/network/timer.hpp"
+#include "flow/proxy/paid/paid_attempt.hpp"
 #include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/server.hpp"
 #include "flow/storage/ledger.hpp"
@@ -143,7 +144,9 @@ struct World {
     s.timeouts.tunnel_idle = 40ms;
     server = std::make_unique<Server>(&loop, s, *logger, *null_log);
     server->set_policy_source([p = policy] { return p->current(); });
-    server->set_payments(payments.get());
+    server->set_hooks_factory([services = payments.get()](Exchange& exchange) {
+      return std::make_unique<PaidAttempt>(exchange, services);
+    });
     server->start();
     const std::string bound = server->bound_address();
     proxy_port = std::stoi(bound.substr(bound.rfind(':') + 1));

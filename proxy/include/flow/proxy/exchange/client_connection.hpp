@@ -105,7 +105,6 @@ class ClientConnection : public Downstream,
   std::string peer_;
   std::string agent_;
   Deadline deadline_;
-  ProxyError deadline_error_ = ProxyError::none;
   std::uint64_t requests_ = 0;
 };
 
