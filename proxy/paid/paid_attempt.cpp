@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -141,27 +142,12 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
 }  // namespace
 
 std::string_view paid_state_name(PaidAttempt::State state) {
-  switch (state) {
-    case PaidAttempt::State::watching:
-      return "none";
-    case PaidAttempt::State::reading_challenge:
-      return "reading_challenge";
-    case PaidAttempt::State::waiting_request:
-      return "waiting_request";
-    case PaidAttempt::State::deciding:
-      return "deciding";
-    case PaidAttempt::State::awaiting_approval:
-      return "awaiting_approval";
-    case PaidAttempt::State::settling:
-      return "settling";
-    case PaidAttempt::State::retrying:
-      return "retrying";
-    case PaidAttempt::State::recording:
-      return "recording";
-    case PaidAttempt::State::answered:
-      return "answered";
-  }
-  return "none";
+  // In the enum's order; `watching` is "none" in the access log (no 402 was met).
+  static constexpr std::string_view kNames[] = {"none",     "reading_challenge", "waiting_request",
+                                                "deciding", "awaiting_approval", "settling",
+                                                "retrying", "recording",         "answered"};
+  static_assert(std::size(kNames) == static_cast<std::size_t>(PaidAttempt::State::answered) + 1);
+  return kNames[static_cast<std::size_t>(state)];
 }
 
 PaidAttempt::PaidAttempt(Exchange& exchange, PaymentServices* services)
