@@ -151,9 +151,7 @@ std::string_view paid_state_name(PaidAttempt::State state) {
 }
 
 PaidAttempt::PaidAttempt(Exchange& exchange, PaymentServices* services)
-    : ex_(exchange),
-      pay_(services),
-      challenge_deadline_(exchange.server().loop(), [this] { on_challenge_deadline(); }) {}
+    : ex_(exchange), pay_(services) {}
 
 PaidAttempt::~PaidAttempt() {
   if (link_) link_->cancel();
@@ -175,7 +173,6 @@ bool PaidAttempt::payments_enabled() const {
 }
 
 bool PaidAttempt::on_request() {
-  agent_ = ex_.downstream().agent();
   // Validated on arrival, 402 or not: a control the proxy cannot read is refused, never ignored.
   const auto policy = pay_ ? pay_->policy() : ex_.server().policy();
   auto read = read_control_headers(ex_.request().headers, *policy);
@@ -229,7 +226,9 @@ ExchangeHooks::HeadVerdict PaidAttempt::on_response_head(ResponseHead& head) {
   // Made only now: exchanges that never meet a 402 allocate nothing more for the paid path.
   link_ = std::make_shared<Link>(this);
   challenge_head_ = std::move(head);
-  challenge_deadline_.arm(ex_.server().settings().timeouts.challenge);
+  // Made only on a 402: a timer per exchange would cost every pass-through request.
+  challenge_deadline_.emplace(ex_.server().loop(), [this] { on_challenge_deadline(); });
+  challenge_deadline_->arm(ex_.server().settings().timeouts.challenge);
   return HeadVerdict::take_over;
 }
 
@@ -262,7 +261,7 @@ bool PaidAttempt::on_taken_body(std::string_view data) {
     return true;
   }
   // Too large to be a challenge worth reading: relay the 402 as it streams, unpaid.
-  challenge_deadline_.disarm();
+  if (challenge_deadline_) challenge_deadline_->disarm();
   enter(State::answered);
   ++pay_->counters().not_payable;
   const HeaderList explain = error_headers(
@@ -277,7 +276,7 @@ bool PaidAttempt::on_taken_body(std::string_view data) {
 }
 
 void PaidAttempt::on_taken_complete() {
-  challenge_deadline_.disarm();
+  if (challenge_deadline_) challenge_deadline_->disarm();
   if (!ex_.request_complete() && replayable_) {
     enter(State::waiting_request);
     ex_.wait_for_request_body();
@@ -315,8 +314,8 @@ void PaidAttempt::parse_challenge() {
   const std::int64_t now = payment::unix_now();
   if (!controls_.prepared_id.empty()) {
     prepared = pay.take_prepared(controls_.prepared_id, now);
-    if (!prepared || prepared->agent != agent_ || prepared->url != ex_.request().target ||
-        prepared->method != ex_.request().method) {
+    if (!prepared || prepared->agent != ex_.record().agent ||
+        prepared->url != ex_.request().target || prepared->method != ex_.request().method) {
       answer(problem_response(payment::Reason::prepared_offer_unknown,
                               "no prepared offer '" + controls_.prepared_id +
                                   "' for this agent and request (prepared offers are used once "
@@ -370,7 +369,7 @@ void PaidAttempt::parse_challenge() {
       in.agent_max.push_back(std::get<policy::UnitAmount>(std::move(parsed_max)));
     }
   }
-  in.agent = agent_;
+  in.agent = ex_.record().agent;
   in.host = ex_.target().host;
   in.path = ex_.target().path.substr(0, ex_.target().path.find('?'));
   in.method = ex_.request().method;
@@ -524,7 +523,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
     HeaderList headers;
     if (d.verdict == policy::Verdict::allow && d.offer) {
       PreparedOffer p;
-      p.agent = agent_;
+      p.agent = ex_.record().agent;
       p.method = ex_.request().method;
       p.url = ex_.request().target;
       p.offer = *d.offer;
@@ -874,7 +873,7 @@ void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message
 
 void PaidAttempt::on_end(AccessRecord& record) {
   ended_ = true;
-  challenge_deadline_.disarm();
+  if (challenge_deadline_) challenge_deadline_->disarm();
   if (!link_) return;
   link_->cancel();
   if (state_ == State::retrying && attempt_id_ != 0) {

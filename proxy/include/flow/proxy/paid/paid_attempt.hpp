@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,7 +114,6 @@ class PaidAttempt final : public ExchangeHooks {
   bool ended_ = false;          // the exchange has ended (on_end ran)
   std::shared_ptr<Link> link_;  // made on a 402: exchanges that never meet one allocate nothing
   AgentControls controls_;
-  std::string agent_;
   std::string replay_body_;  // the framed request body as sent upstream, for the paid retry
   bool keeps_replay_copy_ = false;
   bool replayable_ = true;
@@ -130,7 +130,7 @@ class PaidAttempt final : public ExchangeHooks {
   HeaderList credential_;   // the credential header for the paid retry
   ResponseHead held_head_;  // the paid answer's head while the receipt is written
   HeaderList held_extra_;
-  Deadline challenge_deadline_;
+  std::optional<Deadline> challenge_deadline_;  // armed while the 402's body is read
   std::uint64_t started_ns_ = 0;
 };
 
