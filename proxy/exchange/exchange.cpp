@@ -311,7 +311,8 @@ MessageSink::HeadAction Exchange::on_head() {
   return no_body ? HeadAction::skip_body : HeadAction::proceed;
 }
 
-void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) {
+void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra,
+                                   ReasonField reason) {
   const int status = head.status;
   if (record_.ttfb_us == 0) record_.ttfb_us = elapsed_us();
   stage_ = Stage::streaming_response;
@@ -336,9 +337,7 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   }
   if (client_framing_ == Framing::chunked) headers.push_back({"Transfer-Encoding", "chunked"});
   headers.insert(headers.end(), extra.begin(), extra.end());
-  if (const Header* own = find_header(extra, "x-402flow-error")) {
-    if (const auto reason = payment::reason_from_name(own->value)) record_.reason = *reason;
-  }
+  if (!reason.empty()) record_.reason = reason;
   const bool keep_alive =
       client_keep_alive_ && client_framing_ != Framing::close && !server_.draining();
   if (!keep_alive) {
@@ -354,8 +353,8 @@ void Exchange::write_response_head(ResponseHead& head, const HeaderList& extra) 
   client_.write(out);
 }
 
-void Exchange::relay_head(ResponseHead& head, const HeaderList& extra) {
-  write_response_head(head, extra);
+void Exchange::relay_head(ResponseHead& head, const HeaderList& extra, ReasonField reason) {
+  write_response_head(head, extra, reason);
 }
 
 void Exchange::relay_body(std::string_view data) {
@@ -575,8 +574,8 @@ void Exchange::replay_with(const HeaderList& extra, std::string body) {
   acquire_upstream();
 }
 
-void Exchange::release_held_head(ResponseHead& head, const HeaderList& extra) {
-  write_response_head(head, extra);
+void Exchange::release_held_head(ResponseHead& head, const HeaderList& extra, ReasonField reason) {
+  write_response_head(head, extra, reason);
   resume_held_response();
 }
 

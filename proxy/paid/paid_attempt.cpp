@@ -268,7 +268,7 @@ bool PaidAttempt::on_taken_body(std::string_view data) {
       payment::Reason::challenge_too_large,
       "the 402 body exceeds proxy.challenge_max_bytes (" +
           std::to_string(ex_.server().settings().challenge_max_bytes) + " bytes); not paid");
-  ex_.relay_head(challenge_head_, explain);
+  ex_.relay_head(challenge_head_, explain, payment::Reason::challenge_too_large);
   ex_.relay_body(challenge_body_);
   ex_.relay_body(data);
   challenge_body_.clear();
@@ -755,10 +755,12 @@ ExchangeHooks::HeadVerdict PaidAttempt::on_paid_answer(ResponseHead& head) {
       break;
     case storage::AttemptState::failed:
       ++pay.counters().failed;
+      held_reason_ = payment::Reason::payment_refused;
       held_extra_ = error_headers(payment::Reason::payment_refused, outcome.failure_reason);
       break;
     default:
       ++pay.counters().unknown;
+      held_reason_ = payment::Reason::payment_outcome_unknown;
       held_extra_ = error_headers(payment::Reason::payment_outcome_unknown, outcome.failure_reason);
       break;
   }
@@ -829,7 +831,7 @@ void PaidAttempt::on_finalized(std::string receipt_id, bool recorded) {
                              "\"attempt\":" + std::to_string(attempt_id_));
   }
   extra.insert(extra.end(), held_extra_.begin(), held_extra_.end());
-  ex_.release_held_head(held_head_, extra);
+  ex_.release_held_head(held_head_, extra, held_reason_);
 }
 
 void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message) {

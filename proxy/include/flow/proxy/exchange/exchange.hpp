@@ -81,8 +81,9 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void answer(const ProxyAnswer& answer);
   // Ends the exchange with a proxy error, answered when nothing was sent to the client yet.
   void fail(ProxyError error, std::string_view message);
-  // Relays a response head (with `extra` headers) and body bytes the hooks read themselves.
-  void relay_head(ResponseHead& head, const HeaderList& extra);
+  // Relays a response head (with `extra` headers) and body bytes the hooks read themselves;
+  // `reason` (the X-402flow-Error the extra headers name, if any) goes to the access log.
+  void relay_head(ResponseHead& head, const HeaderList& extra, ReasonField reason);
   void relay_body(std::string_view data);
   // After a taken-over response: the request body is still arriving; keep reading it.
   void wait_for_request_body();
@@ -91,7 +92,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   // is never retried on a fresh connection by the transport.
   void replay_with(const HeaderList& extra, std::string body);
   // The held response head goes to the client with `extra` headers; the rest follows.
-  void release_held_head(ResponseHead& head, const HeaderList& extra);
+  void release_held_head(ResponseHead& head, const HeaderList& extra, ReasonField reason);
   // The origin connection is closed, never reused.
   void drop_upstream();
   void close_client_after() { close_client_after_ = true; }
@@ -116,7 +117,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void upstream_closed_early(std::string_view why);
   void send_upstream(const uv_buf_t* bufs, unsigned count);
   void write_client_body(std::string_view data);
-  void write_response_head(ResponseHead& head, const HeaderList& extra);
+  void write_response_head(ResponseHead& head, const HeaderList& extra, ReasonField reason = {});
   void give_back_upstream();
   void resume_held_response();
   bool retry_on_fresh_connection();

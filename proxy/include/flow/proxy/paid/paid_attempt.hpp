@@ -130,6 +130,7 @@ class PaidAttempt final : public ExchangeHooks {
   HeaderList credential_;   // the credential header for the paid retry
   ResponseHead held_head_;  // the paid answer's head while the receipt is written
   HeaderList held_extra_;
+  ReasonField held_reason_;  // the X-402flow-Error of held_extra_, for the access log
   std::optional<Deadline> challenge_deadline_;  // armed while the 402's body is read
   std::uint64_t started_ns_ = 0;
 };
