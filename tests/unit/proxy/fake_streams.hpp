@@ -100,7 +100,6 @@ class FakeDownstream final : public Downstream {
   bool ended() const override { return client_ended; }
   void watch_write_stall(bool stalled) override { stall_watches.push_back(stalled); }
   void exchange_ended(bool keep_alive) override { ended_with = keep_alive; }
-  void close() override { closed = true; }
 
   PersistenceWish wish{true, true};
   bool backlogged = false;
@@ -109,7 +108,6 @@ class FakeDownstream final : public Downstream {
   int reading_updates = 0;
   std::vector<bool> stall_watches;
   std::optional<bool> ended_with;  // set by exchange_ended: keep-alive or not
-  bool closed = false;
 
  private:
   std::string peer_ = "192.0.2.7:50000";

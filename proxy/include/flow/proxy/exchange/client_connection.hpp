@@ -58,7 +58,6 @@ class ClientConnection : public Downstream,
   bool ended() const override;
   void watch_write_stall(bool stalled) override;
   void exchange_ended(bool keep_alive) override;
-  void close() override { close_now(); }
 
   // From the Tunnel.
   void tunnel_ended();

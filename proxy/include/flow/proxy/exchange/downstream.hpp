@@ -48,8 +48,6 @@ class Downstream {
   // The response is queued in full (or was aborted); `keep_alive`: the next request may follow.
   // The exchange is destroyed after this returns (on the next loop iteration).
   virtual void exchange_ended(bool keep_alive) = 0;
-  // Drop the client at once (nothing more will be written).
-  virtual void close() = 0;
 };
 
 }  // namespace flow::proxy
