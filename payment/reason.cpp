@@ -86,6 +86,8 @@ constexpr std::array kReasons = std::to_array<ReasonInfo>({
     {R::upstream_closed, "upstream_closed", 502, transport},
     {R::shutting_down, "shutting_down", 503, transport},
     {R::proxy_auth_required, "proxy_auth_required", 407, transport},
+
+    {R::payment_interrupted, "payment_interrupted", 0, payment_outcome},
 });
 
 constexpr bool in_enum_order() {
@@ -95,7 +97,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kReasons lists every Reason once, in enum order");
-static_assert(kReasons.back().reason == Reason::proxy_auth_required,
+static_assert(kReasons.back().reason == Reason::payment_interrupted,
               "a new Reason is appended to the enum and to kReasons");
 
 }  // namespace

@@ -82,11 +82,18 @@ Result<Receipt> finalize(LedgerContext& ctx, std::int64_t attempt_id, const Outc
                         "an outcome is settled, failed or unknown, not " +
                             std::string(attempt_state_name(outcome.state)));
   }
+  if (outcome.failure_code.has_value() == (outcome.state == AttemptState::settled)) {
+    return ledger_error(LedgerErrorCode::invalid_argument,
+                        outcome.state == AttemptState::settled
+                            ? "a settled outcome has no failure code"
+                            : "a failed or unknown outcome needs a failure code");
+  }
   auto moved = move_to(ctx, attempt_id, outcome.state, [&](Attempt& a) {
     // Reconciling an unknown attempt keeps what was known unless the outcome says more.
     if (!outcome.settlement_ref.empty()) a.settlement_ref = outcome.settlement_ref;
     if (!outcome.evidence.empty()) a.evidence = outcome.evidence;
     if (outcome.http_status != 0) a.http_status = outcome.http_status;
+    a.failure_code = outcome.failure_code;
     a.failure_reason = outcome.failure_reason;
     a.times.finished_at_ms = ctx.now_ms;
   });
@@ -98,8 +105,10 @@ Result<Receipt> finalize(LedgerContext& ctx, std::int64_t attempt_id, const Outc
   return receipt_store::append(ctx, moved.value());
 }
 
-Result<Attempt> release(LedgerContext& ctx, std::int64_t attempt_id, std::string_view reason) {
+Result<Attempt> release(LedgerContext& ctx, std::int64_t attempt_id, payment::Reason code,
+                        std::string_view reason) {
   return move_to(ctx, attempt_id, AttemptState::released, [&](Attempt& a) {
+    a.failure_code = code;
     a.failure_reason = std::string(reason);
     a.times.finished_at_ms = ctx.now_ms;
   });

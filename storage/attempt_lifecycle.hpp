@@ -15,6 +15,7 @@ Result<Attempt> mark_signed(LedgerContext& ctx, std::int64_t attempt_id,
 Result<Attempt> mark_submitted(LedgerContext& ctx, std::int64_t attempt_id);
 // settled | failed | unknown, with its receipt; failed gives the reservation back.
 Result<Receipt> finalize(LedgerContext& ctx, std::int64_t attempt_id, const Outcome& outcome);
-Result<Attempt> release(LedgerContext& ctx, std::int64_t attempt_id, std::string_view reason);
+Result<Attempt> release(LedgerContext& ctx, std::int64_t attempt_id, payment::Reason code,
+                        std::string_view reason);
 
 }  // namespace flow::storage::attempt_lifecycle

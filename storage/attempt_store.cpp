@@ -12,7 +12,7 @@ const std::string kColumns =
     std::string("id, state, ") + intent_columns::kNames +
     ", payer, credential_ref, credential_sha256, settlement_ref, evidence, http_status, "
     "failure_reason, reserved_at_ms, signed_at_ms, submitted_at_ms, finished_at_ms, "
-    "updated_at_ms, valid_before, held_until";
+    "updated_at_ms, valid_before, held_until, failure_code";
 
 Result<Attempt> read_attempt(const sql::Query& q) {
   Attempt a;
@@ -41,6 +41,12 @@ Result<Attempt> read_attempt(const sql::Query& q) {
   a.times.updated_at_ms = q.int64(32);
   a.valid_before = q.int64(33);
   a.held_until = q.int64(34);
+  auto code = intent_columns::failure_code_from_column(q.text(35));
+  if (!code) {
+    return ledger_error(LedgerErrorCode::storage_failed,
+                        "attempt " + std::to_string(a.id) + " has an unknown failure code");
+  }
+  a.failure_code = *code;
   return a;
 }
 
@@ -122,7 +128,7 @@ Result<void> update(LedgerContext& ctx, const Attempt& a) {
       "UPDATE attempts SET state = ?2, payer = ?3, credential_ref = ?4, credential_sha256 = ?5, "
       "settlement_ref = ?6, evidence = ?7, http_status = ?8, failure_reason = ?9, "
       "signed_at_ms = ?10, submitted_at_ms = ?11, finished_at_ms = ?12, updated_at_ms = ?13, "
-      "valid_before = ?14, held_until = ?15 WHERE id = ?1");
+      "valid_before = ?14, held_until = ?15, failure_code = ?16 WHERE id = ?1");
   q.bind(1, a.id)
       .bind(2, attempt_state_name(a.state))
       .bind(3, a.payer)
@@ -137,7 +143,8 @@ Result<void> update(LedgerContext& ctx, const Attempt& a) {
       .bind(12, a.times.finished_at_ms)
       .bind(13, a.times.updated_at_ms)
       .bind(14, a.valid_before)
-      .bind(15, a.held_until);
+      .bind(15, a.held_until)
+      .bind(16, intent_columns::failure_code_column(a.failure_code));
   auto done = q.run();
   if (!done.ok()) return done.error();
   if (ctx.db.changes() != 1) {

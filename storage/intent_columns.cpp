@@ -53,4 +53,15 @@ void bind(sql::Query& q, int first, const PaymentIntent& in) {
   q.bind(p++, in.approval_id);
 }
 
+std::string_view failure_code_column(const std::optional<payment::Reason>& code) {
+  return code ? payment::reason_name(*code) : std::string_view();
+}
+
+std::optional<std::optional<payment::Reason>> failure_code_from_column(std::string_view text) {
+  if (text.empty()) return std::optional<payment::Reason>();
+  const auto code = payment::reason_from_name(text);
+  if (!code) return std::nullopt;
+  return code;
+}
+
 }  // namespace flow::storage::intent_columns

@@ -19,4 +19,9 @@ bool read(const sql::Query& q, int first, PaymentIntent& in);
 // Binds the intent to parameters first .. first + kCount - 1.
 void bind(sql::Query& q, int first, const PaymentIntent& in);
 
+// The failure_code column of attempts and receipts: a payment::Reason name, '' for none.
+std::string_view failure_code_column(const std::optional<payment::Reason>& code);
+// nullopt (outer) when the text names no reason: the row was edited or is from a newer binary.
+std::optional<std::optional<payment::Reason>> failure_code_from_column(std::string_view text);
+
 }  // namespace flow::storage::intent_columns

@@ -161,9 +161,11 @@ Result<Receipt> Ledger::finalize(std::int64_t attempt_id, const Outcome& outcome
       [&](LedgerContext& ctx) { return attempt_lifecycle::finalize(ctx, attempt_id, outcome); });
 }
 
-Result<Attempt> Ledger::release(std::int64_t attempt_id, std::string_view reason) {
-  return write(
-      [&](LedgerContext& ctx) { return attempt_lifecycle::release(ctx, attempt_id, reason); });
+Result<Attempt> Ledger::release(std::int64_t attempt_id, payment::Reason code,
+                                std::string_view reason) {
+  return write([&](LedgerContext& ctx) {
+    return attempt_lifecycle::release(ctx, attempt_id, code, reason);
+  });
 }
 
 Result<std::optional<Attempt>> Ledger::get_attempt(std::int64_t attempt_id) {

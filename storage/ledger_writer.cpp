@@ -159,11 +159,13 @@ Result<void> LedgerWriter::finalize(std::int64_t attempt_id, Outcome outcome, Do
       std::move(done));
 }
 
-Result<void> LedgerWriter::release(std::int64_t attempt_id, std::string reason,
-                                   Done<Attempt> done) {
+Result<void> LedgerWriter::release(std::int64_t attempt_id, payment::Reason code,
+                                   std::string reason, Done<Attempt> done) {
   return submit<Attempt>(
       Durability::durable,
-      [attempt_id, reason = std::move(reason)](Ledger& l) { return l.release(attempt_id, reason); },
+      [attempt_id, code, reason = std::move(reason)](Ledger& l) {
+        return l.release(attempt_id, code, reason);
+      },
       std::move(done));
 }
 

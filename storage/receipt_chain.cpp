@@ -11,7 +11,9 @@
 namespace flow::storage {
 namespace {
 
-constexpr std::string_view kVersionLine = "402flow-receipt-v1\n";
+std::string_view version_line(int encoding) {
+  return encoding == 1 ? "402flow-receipt-v1\n" : "402flow-receipt-v2\n";
+}
 
 void field(std::string& out, std::string_view name, std::string_view value) {
   out += name;
@@ -32,7 +34,7 @@ std::string receipt_canonical_form(const Receipt& r) {
   const Attempt& a = r.attempt;
   const PaymentIntent& in = a.intent;
   const payment::Offer& o = in.offer;
-  std::string out(kVersionLine);
+  std::string out(version_line(r.encoding));
   out.reserve(1024 + a.evidence.size() + in.url.size());
   field(out, "seq", r.seq);
   field(out, "recorded_at_ms", r.recorded_at_ms);
@@ -64,12 +66,27 @@ std::string receipt_canonical_form(const Receipt& r) {
   field(out, "evidence", a.evidence);
   field(out, "http_status", std::int64_t{a.http_status});
   field(out, "failure_reason", a.failure_reason);
+  if (r.encoding >= 2) {
+    field(out, "failure_code",
+          a.failure_code ? payment::reason_name(*a.failure_code) : std::string_view());
+  }
   field(out, "reserved_at_ms", a.times.reserved_at_ms);
   field(out, "signed_at_ms", a.times.signed_at_ms);
   field(out, "submitted_at_ms", a.times.submitted_at_ms);
   field(out, "finished_at_ms", a.times.finished_at_ms);
   field(out, "prev_hash", r.prev_hash);
   return out;
+}
+
+bool receipt_is_well_formed(const Receipt& receipt) {
+  switch (receipt.encoding) {
+    case 1:
+      return !receipt.attempt.failure_code.has_value();
+    case 2:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string receipt_hash(const Receipt& receipt) {

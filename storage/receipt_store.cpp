@@ -12,7 +12,7 @@ const std::string kColumns =
     std::string("seq, receipt_id, recorded_at_ms, attempt_id, state, ") + intent_columns::kNames +
     ", payer, credential_ref, credential_sha256, settlement_ref, evidence, http_status, "
     "failure_reason, reserved_at_ms, signed_at_ms, submitted_at_ms, finished_at_ms, prev_hash, "
-    "hash";
+    "hash, failure_code, encoding";
 
 // A row as stored. Fields that do not parse (an unknown state, a non-numeric amount) are kept
 // as `unreadable` so verification reports the row instead of stopping.
@@ -46,6 +46,11 @@ Row read_row(const sql::Query& q) {
   a.times.finished_at_ms = q.int64(34);
   r.prev_hash = q.text(35);
   r.hash = q.text(36);
+  const auto code = intent_columns::failure_code_from_column(q.text(37));
+  row.unreadable = !code || row.unreadable;
+  a.failure_code = code.value_or(std::nullopt);
+  r.encoding = static_cast<int>(q.int64(38));
+  row.unreadable = !receipt_is_well_formed(r) || row.unreadable;
   return row;
 }
 
@@ -87,7 +92,7 @@ Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
 
   static const std::string insert = [] {
     std::string values;
-    for (int i = 1; i <= 37; ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    for (int i = 1; i <= 39; ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
     return std::string("INSERT INTO receipts (") + kColumns + ") VALUES (" + values + ")";
   }();
   const Attempt& a = r.attempt;
@@ -110,7 +115,9 @@ Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
       .bind(34, a.times.submitted_at_ms)
       .bind(35, a.times.finished_at_ms)
       .bind(36, r.prev_hash)
-      .bind(37, r.hash);
+      .bind(37, r.hash)
+      .bind(38, intent_columns::failure_code_column(a.failure_code))
+      .bind(39, std::int64_t{r.encoding});
   auto inserted = q.run();
   if (!inserted.ok()) return inserted.error();
 

@@ -50,6 +50,7 @@ Result<RecoveryReport> recover_in_flight(LedgerContext& ctx) {
     for (const Attempt& a : stranded.value()) {
       Outcome unknown;
       unknown.state = AttemptState::unknown;
+      unknown.failure_code = payment::Reason::payment_interrupted;
       unknown.failure_reason = "interrupted: 402flow stopped while the payment was " +
                                std::string(attempt_state_name(state)) +
                                "; the merchant may have been paid";
@@ -62,7 +63,8 @@ Result<RecoveryReport> recover_in_flight(LedgerContext& ctx) {
   if (!reserved.ok()) return reserved.error();
   for (const Attempt& a : reserved.value()) {
     auto released = attempt_lifecycle::release(
-        ctx, a.id, "released at start-up: 402flow stopped before a credential was produced");
+        ctx, a.id, payment::Reason::payment_interrupted,
+        "released at start-up: 402flow stopped before a credential was produced");
     if (!released.ok()) return released.error();
     report.released.push_back(a.id);
   }

@@ -218,9 +218,19 @@ ALTER TABLE attempts ADD COLUMN held_until INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX attempts_held_until ON attempts(held_until) WHERE held_until <> 0;
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations{{
+// Version 3: why an attempt failed, as a stable code (a payment::Reason name), on attempts and
+// receipts, and the encoding each receipt is hashed in. Rows written before keep '' (no code)
+// and receipts keep encoding 1, so their hashes still verify.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE attempts ADD COLUMN failure_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE receipts ADD COLUMN failure_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE receipts ADD COLUMN encoding INTEGER NOT NULL DEFAULT 1;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
     {2, "credential expiry and refused holds", kSchemaV2},
+    {3, "failure codes and receipt encodings", kSchemaV3},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {

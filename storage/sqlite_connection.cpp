@@ -42,10 +42,11 @@ Query& Query::bind(int index, std::int64_t value) {
 }
 
 Query& Query::bind(int index, std::string_view value) {
-  // SQLITE_TRANSIENT: SQLite copies, so a temporary argument is safe.
+  // SQLITE_TRANSIENT: SQLite copies, so a temporary argument is safe. A null pointer would bind
+  // NULL: an empty view (even a default-constructed one) is the empty text.
   if (rc_ == SQLITE_OK) {
-    rc_ = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                              SQLITE_UTF8);
+    const char* text = value.data() != nullptr ? value.data() : "";
+    rc_ = sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   }
   return *this;
 }

@@ -168,6 +168,8 @@ std::vector<std::pair<std::string, std::string>> receipt_fields(const Receipt& r
       {"settlement_ref", a.settlement_ref},
       {"evidence", a.evidence},
       {"http_status", std::to_string(a.http_status)},
+      {"failure_code",
+       a.failure_code ? std::string(payment::reason_name(*a.failure_code)) : std::string()},
       {"failure_reason", a.failure_reason},
       {"reserved_at_ms", std::to_string(a.times.reserved_at_ms)},
       {"signed_at_ms", std::to_string(a.times.signed_at_ms)},
@@ -175,6 +177,7 @@ std::vector<std::pair<std::string, std::string>> receipt_fields(const Receipt& r
       {"finished_at_ms", std::to_string(a.times.finished_at_ms)},
       {"prev_hash", r.prev_hash},
       {"hash", r.hash},
+      {"encoding", std::to_string(r.encoding)},
   };
 }
 
@@ -183,7 +186,7 @@ std::vector<std::pair<std::string, std::string>> receipt_fields(const Receipt& r
 bool numeric_field(const std::string& name) {
   return name == "seq" || name == "recorded_at_ms" || name == "attempt_id" ||
          name == "protocol_version" || name == "decimals" || name == "http_status" ||
-         name.ends_with("_at_ms");
+         name == "encoding" || name.ends_with("_at_ms");
 }
 
 void print_receipts_json(const std::vector<Receipt>& receipts) {

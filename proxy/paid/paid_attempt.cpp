@@ -84,7 +84,22 @@ storage::Outcome outcome_of(int status, payment::AnswerJudgement judged) {
       o.state = storage::AttemptState::unknown;
       break;
   }
+  if (o.state != storage::AttemptState::settled) {
+    o.failure_code = o.state == storage::AttemptState::failed
+                         ? payment::Reason::payment_refused
+                         : payment::Reason::payment_outcome_unknown;
+  }
   o.failure_reason = std::move(judged.reason);
+  return o;
+}
+
+// A signed credential that never left the process because the agent went away: nothing can
+// have moved, the attempt is failed.
+storage::Outcome never_sent() {
+  storage::Outcome o;
+  o.state = storage::AttemptState::failed;
+  o.failure_code = payment::Reason::client_closed;
+  o.failure_reason = "the agent disconnected before the signed payment was sent";
   return o;
 }
 
@@ -100,19 +115,20 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
                      std::function<void(payment::Credential)> send,
                      std::function<void(std::string)> refuse) {
   PaymentServices* services = &pay;
-  auto give_up = [services, attempt, token, refuse](std::string why) {
-    (void)services->ledger().release(attempt, why + "; nothing was sent", {});
+  auto give_up = [services, attempt, token, refuse](payment::Reason code, std::string why) {
+    (void)services->ledger().release(attempt, code, why + "; nothing was sent", {});
     if (token->get() != nullptr) refuse(std::move(why));
   };
   (void)rail.settle(std::move(request), [services, attempt, token, send,
                                          give_up](payment::SettleResult made) {
     if (auto* error = std::get_if<payment::RailError>(&made)) {
-      give_up("the payment rail could not make the credential (" +
-              std::string(payment::reason_name(error->code)) + "): " + error->detail);
+      give_up(payment::Reason::payment_rail_failed,
+              "the payment rail could not make the credential (" +
+                  std::string(payment::reason_name(error->code)) + "): " + error->detail);
       return;
     }
     if (token->get() == nullptr) {
-      give_up("the agent disconnected before the payment was made");
+      give_up(payment::Reason::client_closed, "the agent disconnected before the payment was made");
       return;
     }
     auto credential = std::make_shared<payment::Credential>(std::get<payment::Credential>(made));
@@ -120,12 +136,10 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
         [services, attempt, token, send, give_up,
          credential](storage::Result<storage::Attempt> marked) {
           if (!marked.ok()) {
-            give_up("recording the credential failed: " + marked.error().describe());
+            give_up(payment::Reason::ledger_unavailable,
+                    "recording the credential failed: " + marked.error().describe());
           } else if (token->get() == nullptr) {
-            storage::Outcome o;
-            o.state = storage::AttemptState::failed;
-            o.failure_reason = "the agent disconnected before the signed payment was sent";
-            (void)services->ledger().finalize(attempt, std::move(o), {});
+            (void)services->ledger().finalize(attempt, never_sent(), {});
           } else {
             send(std::move(*credential));
           }
@@ -135,7 +149,10 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
                                        {credential->payer, credential->credential_ref,
                                         credential->credential_sha256, credential->valid_until},
                                        std::move(recorded));
-    if (!queued.ok()) give_up("recording the credential failed: " + queued.error().describe());
+    if (!queued.ok()) {
+      give_up(payment::Reason::ledger_unavailable,
+              "recording the credential failed: " + queued.error().describe());
+    }
   });
 }
 
@@ -413,14 +430,12 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
         if (!result.ok() || !result.value().reserve) return;
         const storage::ReserveOutcome& reserve = *result.value().reserve;
         if (result.value().credential) {
-          storage::Outcome o;
-          o.state = storage::AttemptState::failed;
-          o.failure_reason = "the agent disconnected before the signed payment was sent";
-          (void)services->ledger().finalize(reserve.attempt->id, std::move(o), {});
+          (void)services->ledger().finalize(reserve.attempt->id, never_sent(), {});
         } else if (reserve.status == storage::ReserveStatus::reserved) {
           // A rail that settles through I/O had not started: nothing was made or sent.
-          (void)services->ledger().release(
-              reserve.attempt->id, "the agent disconnected before the payment was made", {});
+          (void)services->ledger().release(reserve.attempt->id, payment::Reason::client_closed,
+                                           "the agent disconnected before the payment was made",
+                                           {});
         }
       });
   // Policy, reservation, signature and mark_signed in one job and one durable commit: one trip
@@ -443,7 +458,8 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
                               in.policy->definition().payment.max_validity.count(),
                               {}});
     if (auto* error = std::get_if<payment::RailError>(&made)) {
-      (void)ledger.release(attempt, "making the credential failed; nothing was sent");
+      (void)ledger.release(attempt, payment::Reason::payment_rail_failed,
+                           "making the credential failed; nothing was sent");
       return storage::ledger_error(
           storage::LedgerErrorCode::invalid_argument,
           std::string(payment::reason_name(error->code)) + ": " + error->detail);
@@ -453,7 +469,8 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
         ledger.mark_signed(attempt, {credential.payer, credential.credential_ref,
                                      credential.credential_sha256, credential.valid_until});
     if (!marked.ok()) {
-      (void)ledger.release(attempt, "recording the signature failed; nothing was sent");
+      (void)ledger.release(attempt, payment::Reason::ledger_unavailable,
+                           "recording the signature failed; nothing was sent");
       return marked.error();
     }
     out.credential = std::move(credential);
@@ -686,6 +703,7 @@ void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
     case storage::AttemptState::failed:
     case storage::AttemptState::released:
       extra["failure_reason"] = a.failure_reason;
+      if (a.failure_code) extra["failure_code"] = payment::reason_name(*a.failure_code);
       answer(problem_response(payment::Reason::idempotency_key_used,
                               "this Idempotency-Key belongs to a payment that did not happen (" +
                                   std::string(storage::attempt_state_name(a.state)) +
@@ -744,6 +762,7 @@ ExchangeHooks::HeadVerdict PaidAttempt::on_paid_answer(ResponseHead& head) {
     // (it may have settled; the resend may be refused as spent or expired because of it). Only
     // a settlement settles it; anything else leaves it unknown, its budget held, to reconcile.
     outcome.state = storage::AttemptState::unknown;
+    outcome.failure_code = payment::Reason::payment_outcome_unknown;
     outcome.failure_reason = "the merchant refused the resent credential (" +
                              outcome.failure_reason +
                              "); whether the first try settled is not known";
@@ -844,6 +863,7 @@ void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message
   ex_.drop_upstream();
   storage::Outcome o;
   o.state = storage::AttemptState::unknown;
+  o.failure_code = reason_of(error).value_or(payment::Reason::payment_outcome_unknown);
   o.failure_reason = std::string(message);
   auto token = link_;
   const int status = proxy_error_status(error);
@@ -883,6 +903,7 @@ void PaidAttempt::on_end(AccessRecord& record) {
     ++pay_->counters().unknown;
     storage::Outcome o;
     o.state = storage::AttemptState::unknown;
+    o.failure_code = payment::Reason::payment_outcome_unknown;
     o.failure_reason = "the exchange ended before the merchant answered the paid request";
     (void)record_outcome(std::move(o), {});
   }

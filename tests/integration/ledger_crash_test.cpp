@@ -122,8 +122,9 @@ void pay_forever(LedgerWriter& writer, const Journal& journal, std::atomic<int>&
     const std::string ids = std::to_string(id);
     journal.line("reserved " + ids + " " + key);
     if (rng() % 10 == 0) {
-      must(writer.call<Attempt>(Durability::durable,
-                                [&](Ledger& l) { return l.release(id, "abandoned"); }));
+      must(writer.call<Attempt>(Durability::durable, [&](Ledger& l) {
+        return l.release(id, flow::payment::Reason::client_closed, "abandoned");
+      }));
       journal.line("released " + ids);
       continue;
     }
@@ -139,6 +140,11 @@ void pay_forever(LedgerWriter& writer, const Journal& journal, std::atomic<int>&
     outcome.state = pick < 7   ? AttemptState::settled
                     : pick < 9 ? AttemptState::failed
                                : AttemptState::unknown;
+    if (outcome.state == AttemptState::failed) {
+      outcome.failure_code = flow::payment::Reason::payment_refused;
+    } else if (outcome.state == AttemptState::unknown) {
+      outcome.failure_code = flow::payment::Reason::payment_outcome_unknown;
+    }
     outcome.settlement_ref = "0xtx" + ids;
     outcome.http_status = outcome.state == AttemptState::settled ? 200 : 402;
     must(writer.call<Receipt>(Durability::durable,

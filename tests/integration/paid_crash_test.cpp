@@ -121,6 +121,7 @@ void check_recovered_unknown(Crash& c) {
   REQUIRE(attempt.has_value());
   CHECK(attempt->state == flow::storage::AttemptState::unknown);
   CHECK(attempt->failure_reason.find("interrupted") != std::string::npos);
+  CHECK(attempt->failure_code == flow::payment::Reason::payment_interrupted);
   CHECK_FALSE(attempt->credential_ref.empty());
   const json receipts = c.receipts_with_key();
   REQUIRE(receipts.size() == 1);

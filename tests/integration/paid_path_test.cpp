@@ -125,6 +125,8 @@ void check_refused(Paid& p, const HttpResponse& r, std::string_view route,
   CHECK(receipt["state"] == "failed");
   CHECK(receipt["receipt_id"] == header_or_absent(r, "x-402flow-receipt"));
   CHECK(receipt["failure_reason"] == merchant_reason);
+  CHECK(receipt["failure_code"] == "payment_refused");
+  CHECK(receipt["encoding"] == 2);
 
   CHECK(book_entries(merchant_book(p.merchant), route) == 0);
   CHECK(credentials_seen(p.merchant, route, 2) == 1);

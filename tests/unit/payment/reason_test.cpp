@@ -37,7 +37,9 @@ constexpr std::string_view kWireNames[] = {
     "bad_request", "header_too_large", "request_timeout", "connect_port_denied", "loop_detected",
     "not_implemented", "upstream_unreachable", "upstream_timeout", "upstream_protocol",
     "too_many_connections", "client_closed", "upstream_closed", "shutting_down",
-    "proxy_auth_required"};
+    "proxy_auth_required",
+    // appended since
+    "payment_interrupted"};
 
 }  // namespace
 

@@ -190,6 +190,7 @@ TEST_CASE(
     return attempt && attempt->state == flow::storage::AttemptState::released;
   }));
   CHECK(contains(attempt->failure_reason, "disconnected"));
+  CHECK(attempt->failure_code == flow::payment::Reason::client_closed);
   CHECK(origin.take_written().empty());
   CHECK(f.services->counters().credentials_sent == 0);
 }
@@ -250,6 +251,7 @@ TEST_CASE("an agent gone while its payment is decided: nothing is sent, the atte
   REQUIRE(receipts.size() == 1);
   CHECK(receipts[0].attempt.state == flow::storage::AttemptState::failed);
   CHECK(contains(receipts[0].attempt.failure_reason, "disconnected"));
+  CHECK(receipts[0].attempt.failure_code == flow::payment::Reason::client_closed);
   CHECK(f.services->counters().credentials_sent == 0);
   CHECK_FALSE(contains(origin.take_written(), "PAYMENT-SIGNATURE"));
 }

@@ -197,9 +197,13 @@ inline Outcome settled_outcome() {
   return o;
 }
 
+// A failed or unknown outcome carries a code (payment_refused / payment_outcome_unknown), as the
+// proxy's do; a settled one none.
 inline Outcome outcome_of(AttemptState state, std::string reason = {}) {
   Outcome o;
   o.state = state;
+  if (state == AttemptState::failed) o.failure_code = payment::Reason::payment_refused;
+  if (state == AttemptState::unknown) o.failure_code = payment::Reason::payment_outcome_unknown;
   o.failure_reason = std::move(reason);
   return o;
 }

@@ -255,3 +255,90 @@ TEST_CASE("receipts are filtered by agent, merchant host or origin, and time") {
   REQUIRE(one.size() == 1);
   CHECK(one[0].attempt.intent.idempotency_key == "3");
 }
+
+TEST_CASE("a receipt carries its failure code, and the code is part of what the chain covers") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+    const auto receipts = ok(ledger.receipts({}));
+    CHECK_FALSE(receipts[0].attempt.failure_code.has_value());  // settled
+    CHECK(receipts[1].attempt.failure_code == flow::payment::Reason::payment_refused);
+    CHECK(receipts[3].attempt.failure_code == flow::payment::Reason::payment_outcome_unknown);
+    CHECK(receipts[1].encoding == kReceiptEncoding);
+  }
+  {
+    RawDb raw(path);
+    CHECK(raw.text("SELECT failure_code FROM receipts WHERE seq = 2") == "payment_refused");
+    drop_guards(raw);
+    raw.must("UPDATE receipts SET failure_code = 'payment_outcome_unknown' WHERE seq = 2");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 2);
+  CHECK(report.problem == ChainProblem::hash_mismatch);
+}
+
+TEST_CASE("a failed or unknown outcome needs a failure code, a settled one has none") {
+  TempDir dir;
+  Ledger ledger(options_for(dir.file("l.db")));
+  const Attempt a = reserve_new(ledger, make_intent("k", 100));
+  ok(ledger.mark_signed(a.id, signed_details()));
+  Outcome no_code = outcome_of(AttemptState::failed, "refused");
+  no_code.failure_code.reset();
+  const auto refused = ledger.finalize(a.id, no_code);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == LedgerErrorCode::invalid_argument);
+  Outcome settled_with_code = settled_outcome();
+  settled_with_code.failure_code = flow::payment::Reason::payment_refused;
+  CHECK_FALSE(ledger.finalize(a.id, settled_with_code).ok());
+  CHECK(ok(ledger.get_attempt(a.id))->state == AttemptState::signed_);
+}
+
+// Receipts written before failure codes existed are hashed in encoding 1: rewrite a chain that
+// way (as an older 402flow wrote it) and check it verifies, grows in encoding 2, and that an
+// encoding-1 row cannot be given a code unnoticed.
+TEST_CASE("receipts of encoding 1 keep verifying beside new ones, and cannot gain a code") {
+  TempDir dir;
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+    RawDb raw(path);
+    drop_guards(raw);
+    std::string prev(kGenesisHash);
+    for (Receipt r : ok(ledger.receipts({}))) {
+      r.encoding = 1;
+      r.attempt.failure_code.reset();
+      r.prev_hash = prev;
+      r.hash = receipt_hash(r);
+      r.receipt_id = make_receipt_id(r.seq, r.hash);
+      raw.must("UPDATE receipts SET encoding = 1, failure_code = '', prev_hash = '" + prev +
+               "', hash = '" + r.hash + "', receipt_id = '" + r.receipt_id +
+               "' WHERE seq = " + std::to_string(r.seq));
+      prev = r.hash;
+    }
+    raw.must("UPDATE chain_head SET hash = '" + prev + "' WHERE id = 1");
+  }
+  {
+    Ledger ledger(options_for(path));
+    CHECK(ok(ledger.verify_chain()).ok);
+    const Attempt a = reserve_new(ledger, make_intent("k-new", 7));
+    ok(ledger.mark_signed(a.id, signed_details()));
+    const Receipt added = ok(ledger.finalize(a.id, outcome_of(AttemptState::failed, "no")));
+    CHECK(added.encoding == 2);
+    CHECK(added.seq == 6);
+    const ChainReport mixed = ok(ledger.verify_chain());
+    CHECK(mixed.ok);
+    CHECK(mixed.rows_checked == 6);
+  }
+  {
+    RawDb raw(path);  // the guards were dropped above
+    raw.must("UPDATE receipts SET failure_code = 'payment_refused' WHERE seq = 4");
+  }
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 4);
+  CHECK(report.problem == ChainProblem::hash_mismatch);
+}

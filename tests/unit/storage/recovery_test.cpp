@@ -54,6 +54,7 @@ TEST_CASE(
   for (const auto& a : report.marked_unknown) {
     CHECK(a.state == AttemptState::unknown);
     CHECK(a.failure_reason.find("interrupted") != std::string::npos);
+    CHECK(a.failure_code == flow::payment::Reason::payment_interrupted);
   }
 
   // 20 + 40 unknown + 80 settled stay held; the reserved 10 is released.

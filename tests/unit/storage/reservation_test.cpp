@@ -101,7 +101,7 @@ TEST_CASE("released and failed attempts stop counting; unknown and settled keep 
   const std::vector caps{amount_cap(key, 100), count_cap(key + ":n", 2)};
 
   const Attempt released = reserve_new(ledger, make_intent("released", 50), caps);
-  ok(ledger.release(released.id, "client went away"));
+  ok(ledger.release(released.id, flow::payment::Reason::client_closed, "client went away"));
 
   const Attempt failed = reserve_new(ledger, make_intent("failed", 50), caps);
   ok(ledger.mark_signed(failed.id, signed_details()));
@@ -220,7 +220,7 @@ TEST_CASE("cached counter totals always equal the reservations they summarize") 
       const int pick = static_cast<int>(rng() % 3);
       if (state == AttemptState::reserved) {
         if (pick == 0) {
-          ok(ledger.release(id, "test"));
+          ok(ledger.release(id, flow::payment::Reason::client_closed, "test"));
         } else {
           ok(ledger.mark_signed(id, signed_details()));
         }

@@ -158,4 +158,5 @@ TEST_CASE("a version 1 ledger opens, keeps its attempts and gains credential exp
   CHECK(attempt->state == AttemptState::unknown);
   CHECK(attempt->valid_before == 0);
   CHECK(attempt->held_until == 0);
+  CHECK_FALSE(attempt->failure_code.has_value());  // version 3: rows from before have no code
 }

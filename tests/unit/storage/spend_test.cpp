@@ -24,7 +24,8 @@ TEST_CASE(
   const Attempt failed = reserve_new(ledger, make_intent("5", 1000, "bob", "https://a.example"));
   ok(ledger.mark_signed(failed.id, signed_details()));
   ok(ledger.finalize(failed.id, outcome_of(AttemptState::failed)));
-  ok(ledger.release(reserve_new(ledger, make_intent("6", 5000, "bob")).id, "abandoned"));
+  ok(ledger.release(reserve_new(ledger, make_intent("6", 5000, "bob")).id,
+                    flow::payment::Reason::client_closed, "abandoned"));
 
   const SpendReport report = ok(ledger.spend());
   REQUIRE(report.by_agent.size() == 2);

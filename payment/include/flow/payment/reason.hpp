@@ -95,6 +95,8 @@ enum class Reason {
   upstream_closed,  // the origin went away after the response head was sent on
   shutting_down,
   proxy_auth_required,  // shared mode: no valid Proxy-Authorization
+  // Appended after the first release (names are only ever appended).
+  payment_interrupted,  // 402flow stopped while a payment was in flight (found at start-up)
 };
 
 // Who or what a reason is about (for docs, metrics and reading a log at a glance).

@@ -91,7 +91,7 @@ class Ledger {
   // kExpiryMarginSeconds, since whoever holds it can still submit it.
   Result<Receipt> finalize(std::int64_t attempt_id, const Outcome& outcome);
   // reserved -> released: the payment is abandoned before any credential existed.
-  Result<Attempt> release(std::int64_t attempt_id, std::string_view reason);
+  Result<Attempt> release(std::int64_t attempt_id, payment::Reason code, std::string_view reason);
 
   Result<std::optional<Attempt>> get_attempt(std::int64_t attempt_id);
   Result<std::optional<Attempt>> find_attempt(std::string_view agent,

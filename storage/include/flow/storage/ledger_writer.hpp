@@ -78,7 +78,8 @@ class LedgerWriter {
   Result<void> mark_signed(std::int64_t attempt_id, SignedDetails details, Done<Attempt> done);
   Result<void> mark_submitted(std::int64_t attempt_id, Done<Attempt> done);
   Result<void> finalize(std::int64_t attempt_id, Outcome outcome, Done<Receipt> done);
-  Result<void> release(std::int64_t attempt_id, std::string reason, Done<Attempt> done);
+  Result<void> release(std::int64_t attempt_id, payment::Reason code, std::string reason,
+                       Done<Attempt> done);
   // Batched. `done` may be empty.
   Result<void> record_decision(DecisionRecord decision, Done<bool> done = {});
 

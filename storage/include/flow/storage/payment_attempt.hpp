@@ -1,8 +1,10 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "flow/payment/offer.hpp"
+#include "flow/payment/reason.hpp"
 #include "flow/storage/attempt_state.hpp"
 #include "flow/storage/request_subject.hpp"
 
@@ -37,9 +39,13 @@ struct SignedDetails {
 struct Outcome {
   AttemptState state = AttemptState::settled;  // settled, failed or unknown
   std::string settlement_ref;                  // transaction hash, Lightning payment hash, ...
-  std::string evidence;        // the merchant's raw settlement evidence (e.g. X-PAYMENT-RESPONSE)
-  int http_status = 0;         // the paid retry's status; 0 when there was none
-  std::string failure_reason;  // for failed / unknown: why
+  std::string evidence;  // the merchant's raw settlement evidence (e.g. X-PAYMENT-RESPONSE)
+  int http_status = 0;   // the paid retry's status; 0 when there was none
+  // For failed / unknown: why, as a stable code of the one taxonomy (payment_refused,
+  // payment_outcome_unknown, client_closed, an upstream error, ...) and as a sentence.
+  // finalize() refuses a failed or unknown outcome without a code.
+  std::optional<payment::Reason> failure_code;
+  std::string failure_reason;
 };
 
 struct AttemptTimes {
@@ -61,6 +67,7 @@ struct Attempt {
   std::string settlement_ref;
   std::string evidence;
   int http_status = 0;
+  std::optional<payment::Reason> failure_code;  // failed, unknown, released: Outcome's
   std::string failure_reason;
   AttemptTimes times;
   std::int64_t valid_before = 0;  // SignedDetails::valid_before

@@ -8,6 +8,11 @@
 
 namespace flow::storage {
 
+// The canonical form receipts are hashed in. 1: the first release's fields. 2: adds
+// failure_code. A receipt keeps the encoding it was written with; verification reads each row
+// in its own (receipts written before a ledger's upgrade stay valid and keep no failure code).
+inline constexpr int kReceiptEncoding = 2;
+
 // A receipt is an append-only snapshot of an attempt at the moment its outcome became settled,
 // failed or unknown. An attempt that goes unknown -> settled has two receipts. Receipts form a
 // hash chain: each carries the hash of the one before it, so an edited, deleted or reordered
@@ -19,16 +24,20 @@ struct Receipt {
   Attempt attempt;        // the attempt as it was when this receipt was written
   std::string prev_hash;  // hash of receipt seq-1, or kGenesisHash for seq 1
   std::string hash;       // receipt_hash(*this)
+  int encoding = kReceiptEncoding;
 };
 
 // prev_hash of the first receipt.
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-// The exact bytes that are hashed: a version line, then every field except receipt_id and hash
-// as `name=<length>:<bytes>\n`, in a fixed order, ending with prev_hash. Length prefixes make
-// the encoding unambiguous whatever the fields contain.
+// The exact bytes that are hashed: a version line naming the encoding, then every field except
+// receipt_id, hash and encoding as `name=<length>:<bytes>\n`, in a fixed order, ending with
+// prev_hash. Length prefixes make the encoding unambiguous whatever the fields contain.
+// Encoding 1 has no failure_code field: such a receipt must have none (receipt_is_well_formed).
 std::string receipt_canonical_form(const Receipt& receipt);
+// A known encoding, and no field the encoding cannot carry.
+bool receipt_is_well_formed(const Receipt& receipt);
 // SHA-256 (lower-case hex) of the canonical form.
 std::string receipt_hash(const Receipt& receipt);
 // "rcpt_<seq>_<first 16 hex digits of the hash>": the seq finds the row without an index on
