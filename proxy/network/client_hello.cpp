@@ -268,8 +268,9 @@ std::size_t handshake_length(std::string_view gathered) {
          byte_at(gathered, 3);
 }
 
-ClientHelloRead need_more_or_too_large(std::size_t buffered, std::size_t max_bytes) {
-  if (buffered >= max_bytes) return verdict(ClientHelloStatus::too_large, "buffer_cap");
+// Waiting is worth it only while the bytes still to come stay within the cap.
+ClientHelloRead need_more_within(std::size_t needed, std::size_t max_bytes) {
+  if (needed > max_bytes) return verdict(ClientHelloStatus::too_large, "buffer_cap");
   return verdict(ClientHelloStatus::need_more, {});
 }
 
@@ -343,7 +344,8 @@ ClientHelloRead read_client_hello(std::string_view data, std::size_t max_bytes) 
   for (;;) {
     const std::string_view header = data.substr(pos, record_header_size);
     if (auto problem = record_header_problem(header); !problem.empty()) return malformed(problem);
-    if (header.size() < record_header_size) return need_more_or_too_large(data.size(), max_bytes);
+    if (header.size() < record_header_size)
+      return need_more_within(pos + record_header_size, max_bytes);
     const std::size_t length = be16(header, 3);
     const std::string_view fragment = data.substr(pos + record_header_size, length);
     handshake.add(fragment);
@@ -352,8 +354,9 @@ ClientHelloRead read_client_hello(std::string_view data, std::size_t max_bytes) 
             handshake_header_problem(handshake.bytes(), gathered_when_complete, max_bytes)) {
       return *problem;
     }
-    if (fragment.size() < length) return need_more_or_too_large(data.size(), max_bytes);
     pos += record_header_size + length;
+    if (fragment.size() < length) return need_more_within(pos, max_bytes);
+    if (pos > max_bytes) return verdict(ClientHelloStatus::too_large, "buffer_cap");
     const std::string_view gathered = handshake.bytes();
     if (gathered.size() >= handshake_header_size &&
         gathered.size() == handshake_header_size + handshake_length(gathered)) {
@@ -361,7 +364,6 @@ ClientHelloRead read_client_hello(std::string_view data, std::size_t max_bytes) 
       read.consumed = pos;
       return read;
     }
-    if (pos >= max_bytes) return verdict(ClientHelloStatus::too_large, "buffer_cap");
   }
 }
 

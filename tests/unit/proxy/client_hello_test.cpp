@@ -319,8 +319,16 @@ TEST_CASE("a ClientHello that would need more than the cap is too large, not nee
   // Many tiny records: the record overhead runs into the cap before the message is complete.
   const std::string tiny = records(handshake_of(big), 1);
   CHECK(read_client_hello(tiny, 4096).status == ClientHelloStatus::too_large);
-  CHECK(read_client_hello(std::string_view(tiny).substr(0, 4095), 4096).status ==
+  // Told as soon as the bytes still needed would cross the cap: after 4092 bytes (682 whole
+  // records of 6 bytes), the next record header alone would end at 4097.
+  CHECK(read_client_hello(std::string_view(tiny).substr(0, 4091), 4096).status ==
         ClientHelloStatus::need_more);
+  CHECK(read_client_hello(std::string_view(tiny).substr(0, 4092), 4096).status ==
+        ClientHelloStatus::too_large);
+  // A hello of exactly the cap reads; one byte less of cap does not.
+  const std::string hello = openssl_client_hello({"a.example", "", 0});
+  CHECK(read_client_hello(hello, hello.size()).status == ClientHelloStatus::ok);
+  CHECK(read_client_hello(hello, hello.size() - 1).status == ClientHelloStatus::too_large);
 }
 
 TEST_CASE("the first bytes tell a ClientHello, an HTTP request line and anything else apart") {
