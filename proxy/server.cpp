@@ -1,12 +1,14 @@
 #include "flow/proxy/server.hpp"
 
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 
 #include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/handle_close.hpp"
 #include "flow/proxy/network/net_address.hpp"
+#include "flow/proxy/network/original_dst.hpp"
 #include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/start_check.hpp"
 
@@ -74,13 +76,7 @@ bool Server::connect_port_allowed(std::uint16_t port) const {
 }
 
 bool Server::is_own_endpoint(const sockaddr* addr) const {
-  const auto* own = reinterpret_cast<const sockaddr*>(&bound_);
-  if (sockaddr_port(addr) != sockaddr_port(own)) return false;
-  if (same_endpoint(addr, own)) return true;
-  // A listener on a loopback address also answers other loopback addresses of its family only
-  // when bound to them, but an unspecified bind answers every local address.
-  if (is_unspecified(own)) return is_loopback(addr) || is_local_interface_address(addr);
-  return false;
+  return is_own_listener(addr, std::span<const sockaddr_storage>(&bound_, 1));
 }
 
 void Server::on_new_connection(int status) {

@@ -6,6 +6,7 @@ packages=(
   libuv1-dev libssl-dev libsqlite3-dev libyaml-cpp-dev doctest-dev nlohmann-json3-dev
   libcli11-dev node-llhttp libsecp256k1-dev nettle-dev
   curl openssl procps
+  iptables iproute2 util-linux
   nodejs
 )
 # npm for tests/interop (the official x402 SDK, pinned by its package-lock.json). Only when no npm
