@@ -109,8 +109,10 @@ int TlsClientContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
       static_cast<TlsClientContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
   const auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, session_key_index()));
   if (self == nullptr || key == nullptr || SSL_SESSION_is_resumable(session) != 1) return 0;
-  self->store(*key, session);
-  return 1;  // the cache keeps the reference it was given
+  // A copy: OpenSSL marks the connection's own session unusable when that connection ends
+  // without close_notify (as pooled upstream connections do), which must not spoil the cache.
+  if (SSL_SESSION* copy = SSL_SESSION_dup(session); copy != nullptr) self->store(*key, copy);
+  return 0;  // the connection keeps its reference
 }
 
 void TlsClientContext::store(const std::string& key, SSL_SESSION* session) {
