@@ -299,8 +299,9 @@ void TlsStream::on_eof(ByteStream&) {
   inner_eof_ = true;
   if (phase_ == Phase::handshaking) {
     // What arrived with the end may still finish (or fail) the handshake.
+    const std::weak_ptr<char> alive = alive_;
     continue_handshake(Report::now);
-    if (phase_ == Phase::handshaking && active()) {
+    if (!alive.expired() && phase_ == Phase::handshaking && active()) {
       fail("connection closed during the TLS handshake", UV_EOF, Report::now);
     }
     return;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -546,4 +547,51 @@ TEST_CASE("garbage instead of a ClientHello fails the server's handshake, report
   CHECK(server.handshake_error().find("TLS handshake failed: ") == 0);
   CHECK_FALSE(wire.reading());
   CHECK(wire.inject_read("more") == false);
+}
+
+TEST_CASE("a client's renegotiation is refused") {
+  Loop loop;
+  Pki pki;
+  auto inner = std::make_unique<testing::FakeByteStream>();
+  testing::FakeByteStream& wire = *inner;
+  Recorder events;
+  events.echo = true;
+  TlsStream server(&loop.loop, std::move(inner), TlsServerRole{pki.server.get(), {}}, &events,
+                   kHighWater);
+  server.start_reading();
+
+  // A TLS 1.2 client on memory BIOs, driven by hand.
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        &SSL_CTX_free);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl.get(), in, out);
+  SSL_set_connect_state(ssl.get());
+  const auto exchange = [&] {
+    char buf[16384];
+    for (int round = 0; round < 10; ++round) {
+      int n = 0;
+      while ((n = BIO_read(out, buf, sizeof buf)) > 0) wire.inject_read(std::string_view(buf, n));
+      const std::string back = wire.take_written();
+      if (back.empty()) return;
+      BIO_write(in, back.data(), static_cast<int>(back.size()));
+      SSL_do_handshake(ssl.get());
+    }
+  };
+  SSL_do_handshake(ssl.get());
+  exchange();
+  REQUIRE(SSL_is_init_finished(ssl.get()) == 1);
+  REQUIRE(*events.connected == 0);
+  CHECK(server.protocol_version() == "TLSv1.2");
+
+  REQUIRE(SSL_renegotiate(ssl.get()) == 1);
+  SSL_do_handshake(ssl.get());
+  exchange();
+  CHECK(SSL_renegotiate_pending(ssl.get()) == 1);  // the server never answered it
+  // The server answered no_renegotiation; an OpenSSL client then gives up with a fatal alert,
+  // which the server reports as an error of the session (never a second handshake).
+  CHECK(events.error == UV_EPROTO);
+  CHECK(server.failure() == "TLS read failed: sslv3 alert handshake failure");
 }
