@@ -8,9 +8,9 @@ seconds=${1:-60}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DFLOW_FUZZ=ON -DFLOW_WERROR=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target codec_fuzz exchange_fuzz challenge_fuzz \
-  client_hello_fuzz
+  client_hello_fuzz tls_record_fuzz
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
-for target in codec exchange challenge client_hello; do
+for target in codec exchange challenge client_hello tls_record; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/$target/* "$work/"
   echo "fuzz: $target for ${seconds}s"
