@@ -7,28 +7,25 @@
 namespace flow::proxy {
 namespace {
 
-// A server context presenting `leaf` with the shared leaf key and the CA as its chain.
-SslCtxPtr leaf_context(const CertAuthority& ca, X509* leaf, const LeafCache::ContextSetup& setup) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) return nullptr;
-  // SSL_CTX_ctrl(SSL_CTRL_CHAIN_CERT, 1): SSL_CTX_add1_chain_cert without its C-style cast.
-  if (SSL_CTX_use_certificate(ctx.get(), leaf) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), ca.leaf_key()) != 1 ||
-      SSL_CTX_ctrl(ctx.get(), SSL_CTRL_CHAIN_CERT, 1, ca.certificate()) != 1) {
-    return nullptr;
-  }
-  if (setup) setup(ctx.get());
-  return ctx;
+std::time_t not_after_of(X509* cert) {
+  struct tm parts {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &parts) != 1) return 0;
+  return ::timegm(&parts);
 }
 
 }  // namespace
+
+bool ServerLeaf::install(SSL* ssl) const {
+  if (SSL_use_cert_and_key(ssl, certificate.get(), key.get(), chain.get(), 1) == 1) return true;
+  ERR_clear_error();
+  return false;
+}
 
 LeafCache::LeafCache(const CertAuthority& ca) : LeafCache(ca, Options{}) {}
 
 LeafCache::LeafCache(const CertAuthority& ca, Options options)
     : ca_(ca),
       capacity_(std::max<std::size_t>(options.capacity, 1)),
-      setup_(std::move(options.setup)),
       clock_(std::move(options.clock)) {
   if (!clock_) clock_ = [] { return std::time(nullptr); };
 }
@@ -69,15 +66,14 @@ std::variant<LeafCache::Entry, LeafError> LeafCache::mint(const LeafName& name,
   auto leaf = std::make_shared<ServerLeaf>();
   leaf->name = name.text;
   leaf->certificate = std::move(std::get<X509Ptr>(signed_leaf));
-  leaf->context = leaf_context(ca_, leaf->certificate.get(), setup_);
-  if (!leaf->context) {
+  leaf->key = share(ca_.leaf_key());
+  leaf->chain.reset(sk_X509_new_null());
+  if (!leaf->chain || sk_X509_push(leaf->chain.get(), ca_.certificate()) <= 0) {
     ERR_clear_error();
     return LeafError::signing_failed;
   }
-  struct tm parts {};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf->certificate.get()), &parts) == 1) {
-    leaf->not_after = ::timegm(&parts);
-  }
+  X509_up_ref(ca_.certificate());  // the chain owns its reference
+  leaf->not_after = not_after_of(leaf->certificate.get());
   return Entry(std::move(leaf));
 }
 

@@ -52,14 +52,14 @@ int switch_to_leaf(SSL* ssl, int*, void* arg) {
   if (name == nullptr) return SSL_TLSEXT_ERR_ALERT_FATAL;
   auto leaf = cache->get(name);
   if (!std::holds_alternative<Leaf>(leaf)) return SSL_TLSEXT_ERR_ALERT_FATAL;
-  SSL_set_SSL_CTX(ssl, std::get<Leaf>(leaf)->context.get());
-  return SSL_TLSEXT_ERR_OK;
+  return std::get<Leaf>(leaf)->install(ssl) ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 // One TLS handshake through a BIO pair, client trusting only the CA and checking `host`.
 // Returns the ALPN protocol the server chose, or "failed".
 std::string handshake(const CertAuthority& ca, LeafCache& cache, const char* host) {
   flow::proxy::SslCtxPtr server_ctx(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX_set_alpn_select_cb(server_ctx.get(), select_http11, nullptr);
   // SSL_CTX_set_tlsext_servername_callback and _arg, without their C-style casts.
   SSL_CTX_callback_ctrl(server_ctx.get(), SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
                         reinterpret_cast<void (*)()>(switch_to_leaf));
@@ -119,8 +119,9 @@ TEST_CASE("a second request for a host is a hit: the same leaf, nothing signed")
   CHECK(cache.stats().misses == 1);
   CHECK(cache.stats().hits == 1);
   CHECK(cache.size() == 1);
-  REQUIRE(first->context);
-  CHECK(SSL_CTX_get0_certificate(first->context.get()) == first->certificate.get());
+  CHECK(X509_check_private_key(first->certificate.get(), first->key.get()) == 1);
+  REQUIRE(sk_X509_num(first->chain.get()) == 1);
+  CHECK(X509_cmp(sk_X509_value(first->chain.get(), 0), f.ca.certificate()) == 0);
   CHECK(first->not_after > std::time(nullptr) + 300L * 86400);
 }
 
@@ -143,7 +144,7 @@ TEST_CASE("the least recently used leaf is evicted first, and counted") {
   CHECK_FALSE(cache.contains("a.example"));
   CHECK(cache.stats().evictions == 2);
   // An evicted leaf still held by a handshake stays usable; coming back mints a new one.
-  CHECK(a->context);
+  CHECK(a->certificate);
   const Leaf a_again = must_get(cache, "a.example");
   CHECK(a_again != a);
   CHECK(cache.stats().hits == 1);
@@ -180,20 +181,13 @@ TEST_CASE("a cached leaf a day from expiry is minted again") {
 
 TEST_CASE("a cached context serves a TLS handshake chosen by SNI, verified against the CA") {
   CaFixture f;
-  int setups = 0;
-  LeafCache::Options options;
-  options.setup = [&](SSL_CTX* ctx) {
-    ++setups;
-    SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
-  };
-  LeafCache cache(f.ca, options);
+  LeafCache cache(f.ca);
   CHECK(handshake(f.ca, cache, "shop.example") == "http/1.1");
   CHECK(handshake(f.ca, cache, "shop.example") == "http/1.1");
   CHECK(cache.stats().misses == 1);
   CHECK(cache.stats().hits == 1);
-  CHECK(setups == 1);
   CHECK(handshake(f.ca, cache, "other.example") == "http/1.1");
-  CHECK(setups == 2);
+  CHECK(cache.stats().misses == 2);
 
   // A client that trusts another CA fails its handshake.
   TempDir other;

@@ -2,16 +2,15 @@
 // leaf name (lower-cased DNS name or canonical IP text), so a second handshake to a host signs
 // nothing.
 //
-// Each entry holds a server SSL_CTX with the leaf, the CA's shared leaf key and the CA as chain,
-// so the SNI callback of a TLS server switches to it with SSL_set_SSL_CTX (one pointer swap and
-// a reference count; no parsing, no key check per handshake). The contexts are set up by the
-// caller's ContextSetup (ALPN, protocol versions) because SSL_set_SSL_CTX makes the leaf's
-// context the one the rest of the handshake reads.
+// An entry is the leaf, the CA's shared leaf key and the CA as chain; ServerLeaf::install puts
+// them on one SSL in the server's SNI (or certificate) callback with SSL_use_cert_and_key: about
+// a microsecond, reference counts and no parsing. One SSL_CTX per leaf was measured and dropped:
+// SSL_CTX_new alone costs about 250 µs in OpenSSL 3.0, more than signing the leaf, and the
+// server's own context keeps its settings (ALPN, versions) when only the certificate changes.
 //
-// A miss mints synchronously on the caller's thread (one signature plus building the context:
-// tens of µs, see bench/README.md "Leaf certificates"): cheap enough for the loop thread, and it
-// happens once per host per process while the host stays in the cache. Not thread-safe: one
-// cache per loop.
+// A miss mints synchronously on the caller's thread (one ECDSA signature, tens of µs: see
+// bench/README.md "Leaf certificates"): cheap enough for the loop thread, and it happens once
+// per host per process while the host stays in the cache. Not thread-safe: one cache per loop.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -32,8 +31,13 @@ namespace flow::proxy {
 struct ServerLeaf {
   std::string name;     // the cache key: LeafName::text
   X509Ptr certificate;  // the leaf
-  SslCtxPtr context;    // server context: leaf + leaf key + CA chain, after ContextSetup
+  EvpPkeyPtr key;       // the CA's leaf key (shared by every leaf of that CA)
+  X509StackPtr chain;   // the CA certificate, sent after the leaf
   std::time_t not_after = 0;
+
+  // Makes a server handshake on `ssl` present this leaf. False (and the OpenSSL error queue
+  // cleared) if OpenSSL refuses, which fails that handshake alone.
+  bool install(SSL* ssl) const;
 };
 
 struct LeafCacheStats {
@@ -50,12 +54,10 @@ class LeafCache {
   // A cached leaf this close to its notAfter is minted again rather than served.
   static constexpr std::time_t kRenewBefore = 24 * 3600;
 
-  using ContextSetup = std::function<void(SSL_CTX*)>;
   using Clock = std::function<std::time_t()>;
 
   struct Options {
     std::size_t capacity = kDefaultCapacity;  // at least 1
-    ContextSetup setup;                       // applied to every new leaf context; may be empty
     Clock clock;                              // empty: std::time
   };
 
@@ -81,7 +83,6 @@ class LeafCache {
 
   const CertAuthority& ca_;
   std::size_t capacity_;
-  ContextSetup setup_;
   Clock clock_;
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;

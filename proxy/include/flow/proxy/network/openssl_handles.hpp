@@ -34,6 +34,12 @@ using BignumPtr = std::unique_ptr<BIGNUM, OpenSslFree<BN_free>>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslFree<SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, OpenSslFree<SSL_free>>;
 
+// A stack of certificates owning each of them (a chain).
+struct X509StackFree {
+  void operator()(STACK_OF(X509) * stack) const { sk_X509_pop_free(stack, X509_free); }
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
+
 // A second owning reference to a certificate or key (X509_up_ref / EVP_PKEY_up_ref).
 X509Ptr share(X509* cert);
 EvpPkeyPtr share(EVP_PKEY* key);
