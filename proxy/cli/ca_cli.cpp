@@ -49,13 +49,15 @@ void print_trust_instructions(const std::string& dir) {
   const std::string bundle = dir + "/bundle.pem";
   std::cout
       << "\nTrust it in the agent's environment:\n"
-      << "  curl, wget, Python (requests, httpx, urllib) read a file that REPLACES the system\n"
-      << "  store, so give them a bundle of the system roots plus this CA:\n"
+      << "  curl, Python (requests, httpx, urllib) and most clients read a file that REPLACES\n"
+      << "  the system store, so give them a bundle of the system roots plus this CA:\n"
       << "    402flow ca bundle --dir " << dir << " --out " << bundle << "\n"
       << "    export SSL_CERT_FILE=" << bundle << " REQUESTS_CA_BUNDLE=" << bundle
       << " CURL_CA_BUNDLE=" << bundle << "\n"
+      << "  wget (GnuTLS builds): --ca-certificate=" << bundle << "\n"
       << "  Node adds to its store, so it takes the CA alone:\n"
       << "    export NODE_EXTRA_CA_CERTS=" << cert << "\n"
+      << "(docs/https.md lists which variable each client reads.)\n"
       << "Keep ca.key secret: whoever holds it can impersonate any site to clients that trust "
          "this CA.\n";
 }

@@ -7,10 +7,12 @@
 //
 // Leaves: every leaf a CertAuthority signs carries the same public key, generated once when the
 // CertAuthority is created or loaded (mitmproxy does the same). A leaf therefore costs one ECDSA
-// P-256 signature and no key generation: about 40 µs on the reference machine (bench/leaf_bench,
-// bench/README.md). That is short enough to mint on the loop thread at the first handshake to a
-// host, and LeafCache keeps the result so later handshakes to that host sign nothing. The leaf key
-// lives only in memory and dies with the process.
+// P-256 signature and no key generation: 70-90 µs in all on the reference machine, of which the
+// signature is about 40 (bench/leaf_bench, bench/README.md "Leaf certificates"). That is short
+// enough to mint synchronously on the loop thread at the first handshake to a host (less than a
+// TLS handshake's own signature and key exchange), and LeafCache keeps the result so later
+// handshakes to that host sign nothing. The leaf key lives only in memory and dies with the
+// process.
 #pragma once
 #include <cstdint>
 #include <ctime>

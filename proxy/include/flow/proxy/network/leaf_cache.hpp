@@ -5,10 +5,10 @@
 // An entry is the leaf, the CA's shared leaf key and the CA as chain; ServerLeaf::install puts
 // them on one SSL in the server's SNI (or certificate) callback with SSL_use_cert_and_key: about
 // a microsecond, reference counts and no parsing. One SSL_CTX per leaf was measured and dropped:
-// SSL_CTX_new alone costs about 250 µs in OpenSSL 3.0, more than signing the leaf, and the
+// SSL_CTX_new alone costs about 200 µs in OpenSSL 3.0, more than signing the leaf, and the
 // server's own context keeps its settings (ALPN, versions) when only the certificate changes.
 //
-// A miss mints synchronously on the caller's thread (one ECDSA signature, tens of µs: see
+// A miss mints synchronously on the caller's thread (one ECDSA signature, 70-90 µs in all: see
 // bench/README.md "Leaf certificates"): cheap enough for the loop thread, and it happens once
 // per host per process while the host stays in the cache. Not thread-safe: one cache per loop.
 #pragma once
