@@ -271,7 +271,7 @@ std::string read_small_file(const std::string& path, bool private_key) {
   if (!S_ISREG(st.st_mode)) throw CaError(path + ": not a regular file");
   if (private_key && (st.st_mode & 077) != 0) {
     throw CaError(path + ": permissions " + mode_octal(st.st_mode) +
-                  " let group or others read the CA's private key; run chmod 600 " + path);
+                  " give group or others access to the CA's private key; run chmod 600 " + path);
   }
   if (static_cast<std::size_t>(st.st_size) > kMaxPemBytes) throw CaError(path + ": too large");
   std::string text(static_cast<std::size_t>(st.st_size), '\0');
