@@ -238,14 +238,22 @@ class TempFile {
 
   // Moves it to `path`; without `replace`, fails when `path` exists (no window to overwrite).
   void commit(const std::string& path, bool replace) {
-    const int rc =
-        replace ? ::rename(path_.c_str(), path.c_str())
-                : ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
-    if (rc != 0) throw CaError(path + ": " + errno_text(errno));
+    if (replace) {
+      if (::rename(path_.c_str(), path.c_str()) != 0) fail(path);
+    } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) !=
+               0) {
+      // A file system without RENAME_NOREPLACE: link() refuses an existing name just the same.
+      if (errno != EINVAL || ::link(path_.c_str(), path.c_str()) != 0) fail(path);
+      ::unlink(path_.c_str());
+    }
     committed_ = true;
   }
 
  private:
+  [[noreturn]] static void fail(const std::string& path) {
+    throw CaError(path + ": " + errno_text(errno));
+  }
+
   std::string path_;
   Fd fd_;
   bool committed_ = false;
