@@ -212,3 +212,34 @@ TEST_CASE("ca usage errors exit 2 and name the option") {
   CHECK_FALSE(fs::exists(tmp.file("ca")));
   CHECK(run_flow({"ca", "init", "--help"}).status.code == 0);
 }
+
+TEST_CASE("check loads the CA tls.ca_dir names, and refuses one run could not use") {
+  TempDir tmp;
+  REQUIRE(run_flow({"ca", "init", "--dir", tmp.file("ca")}).status.code == 0);
+  const std::string config = tmp.file("flow.yaml");
+  // Relative to flow.yaml's folder, not to the working directory.
+  write_text_file(config, "version: 1\ntls:\n  ca_dir: ca\n");
+  const auto good = run_flow({"check", config});
+  CHECK_MESSAGE(good.status.code == 0, good.err);
+  CHECK(good.out.find(tmp.file("ca") + " (HTTPS interception on)") != std::string::npos);
+
+  ::chmod(tmp.file("ca/ca.key").c_str(), 0644);
+  const auto readable = run_flow({"check", config});
+  CHECK(readable.status.code == 2);
+  CHECK(readable.err.find("tls.ca_dir: " + tmp.file("ca/ca.key")) != std::string::npos);
+  CHECK(readable.err.find("chmod 600") != std::string::npos);
+  ::chmod(tmp.file("ca/ca.key").c_str(), 0600);
+
+  write_text_file(config, "version: 1\ntls:\n  ca_dir: missing\n");
+  const auto missing = run_flow({"check", config});
+  CHECK(missing.status.code == 2);
+  CHECK(missing.err.find("402flow ca init") != std::string::npos);
+
+  write_text_file(config, "version: 1\ntls:\n  upstream_ca_file: flow.yaml\n");
+  const auto not_pem = run_flow({"check", config});
+  CHECK(not_pem.status.code == 2);
+  CHECK(not_pem.err.find("tls.upstream_ca_file") != std::string::npos);
+
+  write_text_file(config, "version: 1\ntls:\n  ca_dir: ca\n  upstream_ca_file: ca/ca.pem\n");
+  CHECK(run_flow({"check", config}).status.code == 0);
+}
