@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -120,6 +121,40 @@ void read_ledger(const Reader& r, const YAML::Node& node, LedgerSettings& l,
   }
 }
 
+// tls.intercept.hosts / .exclude: host patterns, none twice.
+std::vector<std::string> read_host_patterns(const Reader& r, const Field& f) {
+  std::vector<std::string> patterns;
+  r.list(f, [&](const YAML::Node& item, std::size_t i) {
+    Field entry{f.key, item, f.where + "[" + std::to_string(i) + "]"};
+    std::string host = read_host_pattern(r, entry);
+    if (std::find(patterns.begin(), patterns.end(), host) != patterns.end()) {
+      r.fail(item, f.where + " lists '" + host + "' twice");
+    }
+    patterns.push_back(std::move(host));
+  });
+  return patterns;
+}
+
+void read_tls(const Reader& r, const YAML::Node& node, TlsSettings& t,
+              const std::string& source_name) {
+  r.expect_map(node, "tls");
+  r.only_keys(node, "tls", {"ca_dir", "upstream_ca_file", "intercept"});
+  if (const Field f = r.field(node, "tls", "ca_dir")) {
+    t.ca_dir = resolve_path(r.string(f), source_name);
+  }
+  if (const Field f = r.field(node, "tls", "upstream_ca_file")) {
+    t.upstream_ca_file = resolve_path(r.string(f), source_name);
+  }
+  if (const Field f = r.field(node, "tls", "intercept")) {
+    r.expect_map(f);
+    r.only_keys(f.value, f.where, {"hosts", "exclude"});
+    if (const Field h = r.field(f.value, f.where, "hosts"))
+      t.intercept_hosts = read_host_patterns(r, h);
+    if (const Field x = r.field(f.value, f.where, "exclude"))
+      t.exclude_hosts = read_host_patterns(r, x);
+  }
+}
+
 bool valid_wallet_network(std::string_view n) {
   if (n == "eip155:*") return true;
   if (n.substr(0, 7) != "eip155:" || n.size() == 7 || n.size() > 7 + 20) return false;
@@ -199,13 +234,14 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
   if (root.IsNull()) throw ConfigError(source_name + ": " + kMissingVersion);
   r.expect_map(root, "the top level");
   r.only_keys(root, "the top level",
-              {"version", "proxy", "ledger", "wallets", "organization", "review", "payment",
+              {"version", "proxy", "ledger", "wallets", "tls", "organization", "review", "payment",
                "assets", "agents", "merchants"});
   if (!root["version"]) r.fail(root, kMissingVersion);
   config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
   if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy, source_name);
   if (root["ledger"]) read_ledger(r, root["ledger"], config.ledger, source_name);
   if (root["wallets"]) config.wallets = read_wallets(r, root["wallets"], source_name);
+  if (root["tls"]) read_tls(r, root["tls"], config.tls, source_name);
   config.policy = PolicySnapshot::build(read_policy(r, root));
   return config;
 }

@@ -20,23 +20,6 @@ bool is_host_name(std::string_view h) {
   return std::all_of(h.begin(), h.end(), is_host_char);
 }
 
-std::string read_host(const YamlReader& r, const Field& f) {
-  const std::string host = lower_ascii(r.string(f));
-  if (host.find(':') != std::string::npos) {
-    r.fail(f, f.where + " must be a host name without scheme or port, got '" + host + "'");
-  }
-  const bool wildcard = host.starts_with("*.");
-  const std::string_view name = wildcard ? std::string_view(host).substr(2) : host;
-  if (name.find('*') != std::string_view::npos) {
-    r.fail(f, f.where + ": only a leading '*.' wildcard is supported, got '" + host + "'");
-  }
-  if (!is_host_name(name)) {
-    r.fail(f, f.where + " must be a host name such as api.example.com or *.example.com, got '" +
-                  host + "'");
-  }
-  return host;
-}
-
 std::string read_path_prefix(const YamlReader& r, const Field& f) {
   const std::string path = r.string(f);
   if (path.front() != '/' || path.find_first_of("?#") != std::string::npos ||
@@ -108,11 +91,11 @@ void read_accept(const YamlReader& r, const YAML::Node& node, const std::string&
 MerchantRule read_merchant(const YamlReader& r, const YAML::Node& node, const std::string& where,
                            const AssetTable& table) {
   r.expect_map(node, where);
-  r.only_keys(
-      node, where,
-      {"name", "host", "path", "methods", "action", "networks", "assets", "pay_to", "caps"});
+  r.only_keys(node, where,
+              {"name", "host", "path", "methods", "action", "networks", "assets", "pay_to", "caps",
+               "insecure_upstream"});
   MerchantRule m;
-  m.host = read_host(r, r.required(node, where, "host"));
+  m.host = read_host_pattern(r, r.required(node, where, "host"));
   m.name = m.host;
   if (const Field f = r.field(node, where, "name")) {
     m.name = r.string(f);
@@ -125,6 +108,9 @@ MerchantRule read_merchant(const YamlReader& r, const YAML::Node& node, const st
   if (const Field f = r.field(node, where, "methods")) m.methods = read_methods(r, f);
   m.action = read_action(r, r.required(node, where, "action"));
   read_accept(r, node, where, table, m.accept);
+  if (const Field f = r.field(node, where, "insecure_upstream")) {
+    m.insecure_upstream = r.boolean(f);
+  }
   if (Field f = r.field(node, where, "caps")) {
     f.where = m.rule + ".caps";  // rules name the merchant, not its position
     m.caps = read_caps(r, f, table, counter_key::merchant_prefix(m.name));
@@ -140,6 +126,23 @@ std::string request_shape(const MerchantRule& m) {
 }
 
 }  // namespace
+
+std::string read_host_pattern(const YamlReader& r, const Field& f) {
+  const std::string host = lower_ascii(r.string(f));
+  if (host.find(':') != std::string::npos) {
+    r.fail(f, f.where + " must be a host name without scheme or port, got '" + host + "'");
+  }
+  const bool wildcard = host.starts_with("*.");
+  const std::string_view name = wildcard ? std::string_view(host).substr(2) : host;
+  if (name.find('*') != std::string_view::npos) {
+    r.fail(f, f.where + ": only a leading '*.' wildcard is supported, got '" + host + "'");
+  }
+  if (!is_host_name(name)) {
+    r.fail(f, f.where + " must be a host name such as api.example.com or *.example.com, got '" +
+                  host + "'");
+  }
+  return host;
+}
 
 std::vector<MerchantRule> read_merchants(const YamlReader& r, const Field& f,
                                          const AssetTable& table) {

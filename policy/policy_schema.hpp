@@ -30,6 +30,10 @@ std::vector<MerchantRule> read_merchants(const YamlReader& r, const Field& f,
 std::vector<AgentRule> read_agents(const YamlReader& r, const Field& f, const AssetTable& table,
                                    const std::vector<MerchantRule>& merchants);
 
+// A host pattern: a lower-cased DNS name or IPv4 literal, or "*." and one (merchants[].host,
+// tls.intercept.hosts and .exclude).
+std::string read_host_pattern(const YamlReader& r, const Field& f);
+
 // Ids and names: 1 to 64 of [A-Za-z0-9._-] (merchant names also '*', from host patterns).
 bool is_valid_name(std::string_view text, bool allow_star);
 

@@ -195,14 +195,49 @@ void write_agents(std::ostream& out, const PolicyDefinition& d) {
 }
 
 std::vector<std::string> merchant_lines(const MerchantRule& m) {
+  std::vector<std::string> lines;
+  if (m.insecure_upstream) {
+    lines.push_back("!! INSECURE: upstream TLS certificate NOT verified (insecure_upstream: true)");
+  }
   std::string match = std::string(verdict_name(m.action)) + " " + m.host + m.path_prefix;
   if (!m.methods.empty()) match += " (" + join(m.methods, ",") + ")";
-  std::vector<std::string> lines{match};
+  lines.insert(lines.begin(), match);
   if (!m.accept.networks.empty()) lines.push_back("networks " + join(m.accept.networks));
   if (!m.accept.assets.empty()) lines.push_back("assets " + join(m.accept.assets));
   if (!m.accept.pay_to.empty()) lines.push_back("pay to " + join(m.accept.pay_to));
   for (const auto& line : cap_lines(m.caps)) lines.push_back(line);
   return lines;
+}
+
+// What `tls:` decrypts, in the order decide_interception asks.
+std::vector<std::string> interception_lines(const TlsSettings& tls, const PolicyDefinition& d) {
+  std::vector<std::string> lines;
+  if (!tls.exclude_hosts.empty()) lines.push_back("never " + join(tls.exclude_hosts));
+  if (!tls.intercept_hosts.empty()) lines.push_back("listed " + join(tls.intercept_hosts));
+  std::vector<std::string> merchant_hosts;
+  for (const MerchantRule& m : d.merchants) {
+    if (std::find(merchant_hosts.begin(), merchant_hosts.end(), m.host) == merchant_hosts.end()) {
+      merchant_hosts.push_back(m.host);
+    }
+  }
+  if (!merchant_hosts.empty()) lines.push_back("merchant hosts " + join(merchant_hosts));
+  lines.push_back(d.organization.posture == Posture::allow
+                      ? "EVERY other host too (posture allow: any host may be a merchant)"
+                      : "every other host is spliced untouched");
+  return lines;
+}
+
+void write_tls(std::ostream& out, const FlowConfig& config) {
+  const TlsSettings& tls = config.tls;
+  if (!tls.interception_on()) {
+    out << "  HTTPS            not decrypted (no tls.ca_dir): CONNECT tunnels are spliced\n";
+    return;
+  }
+  out << "  CA directory     " << tls.ca_dir << " (HTTPS interception on)\n";
+  if (!tls.upstream_ca_file.empty()) {
+    out << "  upstream roots   system store + " << tls.upstream_ca_file << "\n";
+  }
+  write_block(out, "decrypted", interception_lines(tls, config.policy->definition()));
 }
 
 }  // namespace
@@ -216,6 +251,7 @@ void write_config_summary(std::ostream& out, const FlowConfig& config, const std
   out << path << " is valid.\n";
   write_proxy(out, config.proxy);
   write_wallets(out, config);
+  write_tls(out, config);
   out << "\nPayments\n";
   const PolicyDefinition& d = config.policy->definition();
   write_organization(out, config);

@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "flow/proxy/http/target.hpp"
+#include "flow/proxy/network/cert_authority.hpp"
 #include "flow/proxy/network/net_address.hpp"
 
 namespace flow::proxy {
@@ -70,6 +74,33 @@ std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxyS
   return *addr;
 }
 
+namespace {
+
+// A PEM file holding at least one certificate (extra upstream roots).
+void check_certificate_file(const std::string& path, const std::string& what) {
+  BioPtr bio(BIO_new_file(path.c_str(), "r"));
+  X509Ptr first(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  ERR_clear_error();
+  if (!bio) throw StartError(what + ": " + path + ": " + std::strerror(errno));
+  if (!first) throw StartError(what + ": " + path + ": no PEM certificate in the file");
+}
+
+// tls: the CA loads (key owner-only and the certificate's, a CA within its validity), and the
+// extra upstream roots are certificates. Null when interception is off.
+std::shared_ptr<const CertAuthority> checked_ca(const policy::TlsSettings& tls) {
+  if (!tls.upstream_ca_file.empty()) {
+    check_certificate_file(tls.upstream_ca_file, "tls.upstream_ca_file");
+  }
+  if (!tls.interception_on()) return nullptr;
+  try {
+    return std::make_shared<const CertAuthority>(CertAuthority::load(tls.ca_dir));
+  } catch (const CaError& e) {
+    throw StartError(std::string("tls.ca_dir: ") + e.what());
+  }
+}
+
+}  // namespace
+
 StartPlan check_start(const RunOptions& options) {
   StartPlan plan;
   plan.listen = checked_listen(options.settings);
@@ -79,6 +110,7 @@ StartPlan check_start(const RunOptions& options) {
   if (options.settings.access_log != "-") {
     check_writable_file(options.settings.access_log, "access_log");
   }
+  plan.ca = checked_ca(options.file.tls);
   return plan;
 }
 

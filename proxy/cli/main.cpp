@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/ca_cli.hpp"
 #include "cli/ledger_cli.hpp"
 #include "demo/demo.hpp"
 #include "flow/payment/key_file.hpp"
@@ -213,11 +214,14 @@ int main(int argc, char** argv) {
       ->required();
 
   const flow::proxy::LedgerCommands ledger_commands(app);  // receipts, receipts verify, spend
+  const flow::proxy::CaCommands ca_commands(app);          // ca init, ca export, ca bundle
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    // `ca` keeps the usual convention: a usage error exits 2 (help still exits 0).
+    return code != 0 && ca_commands.selected() ? 2 : code;
   }
 
   try {
@@ -227,6 +231,7 @@ int main(int argc, char** argv) {
     if (*merchant) return flow::proxy::run_merchant(merchant_options);
     if (*keygen) return write_key_file(keygen_path);
     if (ledger_commands.selected()) return ledger_commands.run();
+    if (ca_commands.selected()) return ca_commands.run();
   } catch (const flow::policy::ConfigError& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
     return 1;

@@ -202,7 +202,7 @@ TEST_CASE("merchant mistakes name line, column and what was expected") {
        "flow.yaml:3:13: merchants[0].action must be allow, deny or review, got 'pay'"},
       {"a misspelt key", "merchants:\n  - host: a.example\n    action: allow\n    hots: b\n",
        "flow.yaml:4:5: unknown key 'hots' in merchants[0] (expected one of: name, host, path, "
-       "methods, action, networks, assets, pay_to, caps)"},
+       "methods, action, networks, assets, pay_to, caps, insecure_upstream)"},
       {"a port in the host", "merchants:\n  - host: a.example:443\n    action: allow\n",
        "flow.yaml:2:11: merchants[0].host must be a host name without scheme or port, got "
        "'a.example:443'"},

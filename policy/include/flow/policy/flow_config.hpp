@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "flow/policy/policy_snapshot.hpp"
+#include "flow/policy/tls_settings.hpp"
 
 namespace flow::policy {
 
@@ -74,6 +75,7 @@ struct FlowConfig {
   ProxySettings proxy;
   LedgerSettings ledger;
   std::vector<WalletSpec> wallets;
+  TlsSettings tls;
   // The payment policy (organization, review, assets, agents, merchants). Never null: without
   // those sections it is the empty policy, which refuses every payment.
   std::shared_ptr<const PolicySnapshot> policy = PolicySnapshot::empty();

@@ -105,6 +105,9 @@ struct MerchantRule {
   MerchantAction action = MerchantAction::allow;
   OfferConstraints accept;
   CapSet caps;
+  // Upstream TLS to this merchant is not verified (tests against a self-signed merchant only):
+  // logged and shown by `check` loudly.
+  bool insecure_upstream = false;
   std::string rule;       // "merchants[weather-api]"
   std::size_t index = 0;  // position in the file: the last tie-break between rules
 

@@ -1,12 +1,14 @@
 #pragma once
 #include <uv.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "flow/policy/flow_config.hpp"
+#include "flow/proxy/network/cert_authority.hpp"
 #include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/proxy_runner.hpp"
 
@@ -22,12 +24,15 @@ class StartError : public std::runtime_error {
 struct StartPlan {
   sockaddr_storage listen{};
   payment::SignerRegistry signers;  // every wallet with its key loaded
+  // The interception CA (tls.ca_dir), loaded; null when interception is off.
+  std::shared_ptr<const CertAuthority> ca;
 };
 
 // Everything `402flow run` checks before it writes anything (ledger, access log, port file) or
 // binds its listener, and what `402flow check` runs too, so the two never disagree: the listen
-// address and who may use it, every wallet's key, and the folders of the ledger and the access
-// log. Reads files and the environment, writes nothing. Throws StartError.
+// address and who may use it, every wallet's key, the folders of the ledger and the access log,
+// and with `tls:` the CA (tls.ca_dir) and the extra upstream roots (tls.upstream_ca_file).
+// Reads files and the environment, writes nothing. Throws StartError.
 StartPlan check_start(const RunOptions& options);
 
 // The listener's address, or why it is refused: not HOST:PORT, not an IP address, or not
