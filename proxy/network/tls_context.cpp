@@ -6,26 +6,14 @@
 
 #include <stdexcept>
 
+#include "flow/proxy/network/openssl_handles.hpp"
+
 namespace flow::proxy {
 
 namespace {
 
-// RAII for the contexts made here, until one shared home holds the OpenSSL handle types.
-struct SslCtxFree {
-  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-};
-using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
-
 std::runtime_error openssl_failure(const std::string& what) {
-  std::string message = what;
-  if (const unsigned long code = ERR_get_error(); code != 0) {
-    char text[256];
-    ERR_error_string_n(code, text, sizeof text);
-    message += ": ";
-    message += text;
-  }
-  ERR_clear_error();
-  return std::runtime_error(message);
+  return std::runtime_error(openssl_error(what));
 }
 
 SslCtxPtr new_context(const SSL_METHOD* method) {
@@ -158,7 +146,7 @@ void select_http11_alpn(SSL_CTX* ctx) {
 
 namespace {
 std::shared_ptr<SSL_CTX> share(SslCtxPtr ctx) {
-  return std::shared_ptr<SSL_CTX>(ctx.release(), SslCtxFree{});
+  return std::shared_ptr<SSL_CTX>(ctx.release(), OpenSslFree<SSL_CTX_free>{});
 }
 SslCtxPtr new_server_context() {
   SslCtxPtr ctx = new_context(TLS_server_method());

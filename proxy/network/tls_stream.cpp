@@ -67,10 +67,6 @@ std::string openssl_reason() {
 
 }  // namespace
 
-void TlsStream::SslFree::operator()(SSL* ssl) const {
-  SSL_free(ssl);
-}
-
 TlsStream::TlsStream(uv_loop_t* loop, std::unique_ptr<ByteStream> inner, StreamHandler* handler,
                      std::size_t high_water)
     : loop_(loop), inner_(std::move(inner)), handler_(handler), high_water_(high_water) {

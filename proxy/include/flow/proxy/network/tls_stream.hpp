@@ -8,6 +8,7 @@
 #include <string>
 
 #include "flow/proxy/network/byte_stream.hpp"
+#include "flow/proxy/network/openssl_handles.hpp"
 
 namespace flow::proxy {
 
@@ -81,9 +82,6 @@ class TlsStream final : public ByteStream, private StreamHandler {
 
  private:
   enum class Phase { handshaking, open };
-  struct SslFree {
-    void operator()(SSL* ssl) const;
-  };
 
   TlsStream(uv_loop_t* loop, std::unique_ptr<ByteStream> inner, StreamHandler* handler,
             std::size_t high_water);
@@ -118,7 +116,7 @@ class TlsStream final : public ByteStream, private StreamHandler {
   std::shared_ptr<TlsClientContext> client_context_;  // client role; outlives ssl_
   std::string session_key_;                           // client role: "host:port"
   std::unique_ptr<ByteStream> inner_;
-  std::unique_ptr<SSL, SslFree> ssl_;
+  SslPtr ssl_;
   BIO* network_in_ = nullptr;   // ciphertext from the peer, owned by ssl_
   BIO* network_out_ = nullptr;  // ciphertext for the peer, owned by ssl_
   StreamHandler* handler_;
