@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
@@ -118,15 +119,11 @@ void Exchange::acquire_upstream() {
   }
   record_.upstream_reused = false;
   connector_ =
-      std::make_unique<Connector>(server_, target_,
-                                  [this](std::optional<payment::Reason> error, std::string message,
-                                         std::unique_ptr<ByteStream> s) {
-                                    connected(error, std::move(message), std::move(s));
-                                  });
+      std::make_unique<Connector>(server_, target_, std::bind_front(&Exchange::connected, this));
   connector_->start();
 }
 
-void Exchange::connected(std::optional<payment::Reason> error, std::string message,
+void Exchange::connected(Connector::Error error, std::string message,
                          std::unique_ptr<ByteStream> stream) {
   server_.reaper().retire(std::move(connector_));
   record_.connect_us = elapsed_us();

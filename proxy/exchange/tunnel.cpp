@@ -1,5 +1,7 @@
 #include "flow/proxy/exchange/tunnel.hpp"
 
+#include <functional>
+
 #include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
@@ -25,15 +27,11 @@ void Tunnel::start() {
   record_.host = target_.host;
   record_.port = target_.port;
   connector_ =
-      std::make_unique<Connector>(server, target_,
-                                  [this](std::optional<payment::Reason> error, std::string message,
-                                         std::unique_ptr<ByteStream> s) {
-                                    connected(error, std::move(message), std::move(s));
-                                  });
+      std::make_unique<Connector>(server, target_, std::bind_front(&Tunnel::connected, this));
   connector_->start();
 }
 
-void Tunnel::connected(std::optional<payment::Reason> error, std::string message,
+void Tunnel::connected(Connector::Error error, std::string message,
                        std::unique_ptr<ByteStream> stream) {
   Server& server = client_.server();
   server.reaper().retire(std::move(connector_));

@@ -166,7 +166,7 @@ void Connector::on_connected(ByteStream& /*stream*/, int status) {
   try_next();
 }
 
-void Connector::complete(std::optional<payment::Reason> error, std::string message) {
+void Connector::complete(Error error, std::string message) {
   timeout_.stop();
   resolution_.reset();
   if (error) stream_.reset();

@@ -104,8 +104,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
 
  private:
   void acquire_upstream();
-  void connected(std::optional<payment::Reason> error, std::string message,
-                 std::unique_ptr<ByteStream> stream);
+  void connected(Connector::Error error, std::string message, std::unique_ptr<ByteStream> stream);
   void attach(std::unique_ptr<UpstreamConnection> upstream);
   void send_request_head();
   void response_complete();

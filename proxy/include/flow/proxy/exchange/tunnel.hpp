@@ -40,8 +40,7 @@ class Tunnel : public StreamHandler, public Retirable {
   void on_shutdown(ByteStream& stream) override;
 
  private:
-  void connected(std::optional<payment::Reason> error, std::string message,
-                 std::unique_ptr<ByteStream> stream);
+  void connected(Connector::Error error, std::string message, std::unique_ptr<ByteStream> stream);
   void maybe_done();
   void finish(std::optional<payment::Reason> error);
 

@@ -68,10 +68,12 @@ class UpstreamPool {
 // created here; what it hands over is a ByteStream (a TLS layer may wrap it before use).
 class Connector : public StreamHandler, public Retirable {
  public:
-  // On success `error` is empty and `stream` is connected (its handler must be replaced); on
-  // failure `error` is upstream_unreachable, upstream_timeout or loop_detected.
-  using Done = std::function<void(std::optional<payment::Reason> error, std::string message,
-                                  std::unique_ptr<ByteStream> stream)>;
+  // Why connecting failed (upstream_unreachable, upstream_timeout or loop_detected); empty: it
+  // did not.
+  using Error = std::optional<payment::Reason>;
+  // On success `error` is empty and `stream` is connected (its handler must be replaced).
+  using Done =
+      std::function<void(Error error, std::string message, std::unique_ptr<ByteStream> stream)>;
   Connector(Server& server, Target target, Done done);
   ~Connector() override;
   void start();
@@ -84,7 +86,7 @@ class Connector : public StreamHandler, public Retirable {
  private:
   void resolved(int status, std::vector<sockaddr_storage> addresses);
   void try_next();
-  void complete(std::optional<payment::Reason> error, std::string message);
+  void complete(Error error, std::string message);
 
   Server& server_;
   Target target_;
