@@ -97,8 +97,8 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kReasons lists every Reason once, in enum order");
-static_assert(kReasons.back().reason == Reason::payment_interrupted,
-              "a new Reason is appended to the enum and to kReasons");
+static_assert(kReasons.size() == kReasonCount,
+              "a new Reason is appended to the enum and to kReasons, and kReasonCount names it");
 
 }  // namespace
 

@@ -34,7 +34,7 @@ std::string stats_fields(const ProxyStats& s) {
   std::string errors;
   for (std::size_t i = 0; i < s.errors.size(); ++i) {
     if (s.errors[i] == 0) continue;
-    field(errors, proxy_error_name(static_cast<ProxyError>(i)), s.errors[i]);
+    field(errors, payment::reason_name(static_cast<payment::Reason>(i)), s.errors[i]);
   }
   out += ",\"errors\":{" + errors + "}";
   return out;

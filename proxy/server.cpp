@@ -94,9 +94,9 @@ void Server::on_new_connection(int status) {
   if (stats_.connections_active >= settings_.max_connections) {
     ++stats_.connections_rejected;
     ++stats_.connections_active;  // balanced in connection_closed
-    raw->reject(ProxyError::too_many_connections, "the proxy is at its connection limit (" +
-                                                      std::to_string(settings_.max_connections) +
-                                                      "); retry later");
+    raw->reject(payment::Reason::too_many_connections,
+                "the proxy is at its connection limit (" +
+                    std::to_string(settings_.max_connections) + "); retry later");
     return;
   }
   ++stats_.connections_active;

@@ -1,5 +1,7 @@
 #include "flow/proxy/exchange/access_log.hpp"
 
+#include "flow/proxy/http/proxy_error.hpp"
+
 namespace flow::proxy {
 
 void write_access_record(LogWriter& writer, const AccessRecord& r) {
@@ -58,9 +60,9 @@ void write_access_record(LogWriter& writer, const AccessRecord& r) {
     line += ",\"reason\":";
     append_json_string(line, r.reason.name());
   }
-  if (r.error != ProxyError::none) {
+  if (r.error) {
     line += ",\"error\":\"";
-    line += proxy_error_name(r.error);
+    line += payment::reason_name(*r.error);
     line += '"';
   }
   line += "}\n";

@@ -4,6 +4,7 @@
 
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/exchange/tunnel.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -32,7 +33,7 @@ void ClientConnection::start_accepted() {
   stream_->start_reading();
 }
 
-void ClientConnection::reject(ProxyError error, std::string_view message) {
+void ClientConnection::reject(payment::Reason error, std::string_view message) {
   peer_ = stream_->peer_name();
   refuse(error, message);
 }
@@ -133,7 +134,7 @@ MessageSink::HeadAction ClientConnection::on_head() {
   if (server_.settings().identity == policy::AgentIdentity::shared) {
     auto id = identify_agent(server_.settings(), *server_.policy(), parser_.request().headers);
     if (!id.ok) {
-      fail(ProxyError::proxy_auth_required, id.problem);
+      fail(payment::Reason::proxy_auth_required, id.problem);
       return HeadAction::pause;
     }
     agent_ = std::move(id.agent);
@@ -166,12 +167,12 @@ void ClientConnection::start_tunnel(const char* early, std::size_t early_len) {
   deadline_.disarm();
   const auto target = parse_authority(parser_.request().target);
   if (!target) {
-    fail(ProxyError::bad_request,
+    fail(payment::Reason::bad_request,
          "CONNECT needs an authority target HOST:PORT, got '" + parser_.request().target + "'");
     return;
   }
   if (!server_.connect_port_allowed(target->port)) {
-    fail(ProxyError::connect_port_denied,
+    fail(payment::Reason::connect_port_denied,
          "CONNECT to port " + std::to_string(target->port) +
              " is not allowed (allowed: proxy.connect_ports / --connect-ports)");
     return;
@@ -185,9 +186,9 @@ void ClientConnection::start_tunnel(const char* early, std::size_t early_len) {
 }
 
 void ClientConnection::parse_error() {
-  const ProxyError error = parser_.error() == ParseError::head_too_large
-                               ? ProxyError::header_too_large
-                               : ProxyError::bad_request;
+  const payment::Reason error = parser_.error() == ParseError::head_too_large
+                                    ? payment::Reason::header_too_large
+                                    : payment::Reason::bad_request;
   std::string message = "malformed request: ";
   message += parser_.error_reason();
   if (exchange_) {
@@ -198,13 +199,13 @@ void ClientConnection::parse_error() {
   fail(error, message);
 }
 
-void ClientConnection::fail(ProxyError error, std::string_view message) {
+void ClientConnection::fail(payment::Reason error, std::string_view message) {
   server_.log().debug("request refused", "\"client\":\"" + peer_ + "\",\"error\":\"" +
-                                             std::string(proxy_error_name(error)) + "\"");
+                                             std::string(payment::reason_name(error)) + "\"");
   refuse(error, message);
 }
 
-void ClientConnection::refuse(ProxyError error, std::string_view message) {
+void ClientConnection::refuse(payment::Reason error, std::string_view message) {
   server_.stats().count(error);
   const ProxyAnswer answer = error_answer(error, message);
   AccessRecord record;
@@ -342,7 +343,7 @@ void ClientConnection::on_deadline() {
       close_now();
       return;
     case State::reading_head:
-      fail(ProxyError::request_timeout, "the request head did not arrive in time");
+      fail(payment::Reason::request_timeout, "the request head did not arrive in time");
       return;
     case State::exchange:
       if (exchange_) exchange_->on_client_gone(false);
@@ -361,7 +362,7 @@ void ClientConnection::close_now() {
   state_ = State::closed;
   deadline_.disarm();
   if (exchange_) exchange_->on_client_gone(false);
-  if (tunnel_) tunnel_->abort(ProxyError::client_closed);
+  if (tunnel_) tunnel_->abort(payment::Reason::client_closed);
   server_.reaper().retire(std::move(exchange_));
   server_.reaper().retire(std::move(tunnel_));
   stream_->stop_reading();

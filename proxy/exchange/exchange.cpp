@@ -2,7 +2,9 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 
+#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -65,14 +67,14 @@ void Exchange::start() {
   record_.agent = client_.agent();
   record_.method = request_.method;
   if (!request_.target.empty() && request_.target.front() == '/') {
-    fail(ProxyError::bad_request,
+    fail(payment::Reason::bad_request,
          "this is a forward proxy: send the request with an absolute-form target "
          "(http://host/path), or CONNECT for https");
     return;
   }
   const auto target = parse_absolute_target(request_.target);
   if (!target) {
-    fail(ProxyError::bad_request, "invalid request target '" + request_.target + "'");
+    fail(payment::Reason::bad_request, "invalid request target '" + request_.target + "'");
     return;
   }
   target_ = *target;
@@ -80,7 +82,7 @@ void Exchange::start() {
   record_.port = target_.port;
   record_.path = path_without_query(target_.path);
   if (target_.scheme == "https") {
-    fail(ProxyError::not_implemented,
+    fail(payment::Reason::not_implemented,
          "https:// targets sent in plaintext are not supported: use CONNECT (HTTPS_PROXY)");
     return;
   }
@@ -116,20 +118,17 @@ void Exchange::acquire_upstream() {
     }
   }
   record_.upstream_reused = false;
-  connector_ = std::make_unique<Connector>(
-      server_, target_,
-      [this](ProxyError error, std::string message, std::unique_ptr<ByteStream> s) {
-        connected(error, std::move(message), std::move(s));
-      });
+  connector_ =
+      std::make_unique<Connector>(server_, target_, std::bind_front(&Exchange::connected, this));
   connector_->start();
 }
 
-void Exchange::connected(ProxyError error, std::string message,
+void Exchange::connected(Connector::Error error, std::string message,
                          std::unique_ptr<ByteStream> stream) {
   server_.reaper().retire(std::move(connector_));
   record_.connect_us = elapsed_us();
-  if (error != ProxyError::none) {
-    fail(error, message);
+  if (error) {
+    fail(*error, message);
     return;
   }
   const std::size_t head_limit =
@@ -196,10 +195,10 @@ void Exchange::on_request_end() {
   }
   request_done_ = true;
   if (hooks_ && hooks_->on_request_end()) return;
-  if (response_done_ && !taken_) finish(ProxyError::none);
+  if (response_done_ && !taken_) finish(std::nullopt);
 }
 
-void Exchange::on_request_malformed(ProxyError error, std::string_view message) {
+void Exchange::on_request_malformed(payment::Reason error, std::string_view message) {
   upstream_reusable_ = false;
   fail(error, message);
 }
@@ -208,7 +207,7 @@ void Exchange::on_client_gone(bool /*eof_only*/) {
   if (stage_ == Stage::done) return;
   upstream_reusable_ = false;
   close_client_after_ = true;
-  finish(ProxyError::client_closed);
+  finish(payment::Reason::client_closed);
 }
 
 void Exchange::on_client_drained() {
@@ -239,7 +238,7 @@ void Exchange::feed_response(const char* data, std::size_t len) {
     if (r.status == HttpParser::Status::need_more) break;
     if (r.status == HttpParser::Status::error) {
       const bool too_large = upstream_->parser.error() == ParseError::head_too_large;
-      fail(ProxyError::upstream_protocol,
+      fail(payment::Reason::upstream_protocol,
            std::string(too_large ? "the origin's response head is too large: "
                                  : "the origin's response is not valid HTTP/1.1: ") +
                std::string(upstream_->parser.error_reason()));
@@ -253,8 +252,8 @@ void Exchange::feed_response(const char* data, std::size_t len) {
       upstream_deadline_.disarm();
       return;
     }
-    if (deferred_error_ != ProxyError::none) {
-      fail(deferred_error_, "the origin switched protocols, which this proxy does not relay");
+    if (deferred_error_) {
+      fail(*deferred_error_, "the origin switched protocols, which this proxy does not relay");
       return;
     }
     if (r.status == HttpParser::Status::paused_end) {
@@ -281,7 +280,7 @@ MessageSink::HeadAction Exchange::on_head() {
   const int status = head.status;
   if (status >= 100 && status < 200) {
     if (status == 101) {
-      deferred_error_ = ProxyError::upstream_protocol;
+      deferred_error_ = payment::Reason::upstream_protocol;
       return HeadAction::pause;
     }
     interim_ = true;
@@ -409,7 +408,7 @@ void Exchange::response_complete() {
     upstream_reusable_ = false;
     close_client_after_ = true;
   }
-  finish(ProxyError::none);
+  finish(std::nullopt);
 }
 
 void Exchange::on_eof(ByteStream& /*stream*/) {
@@ -432,11 +431,11 @@ void Exchange::upstream_closed_early(std::string_view why) {
   upstream_reusable_ = false;
   if (!response_started_) {
     if (retry_on_fresh_connection()) return;
-    if (hooks_ && hooks_->on_upstream_failure(ProxyError::upstream_unreachable, why)) return;
-    fail(ProxyError::upstream_unreachable, std::string(why) + " before sending a response");
+    if (hooks_ && hooks_->on_upstream_failure(payment::Reason::upstream_unreachable, why)) return;
+    fail(payment::Reason::upstream_unreachable, std::string(why) + " before sending a response");
     return;
   }
-  fail(ProxyError::upstream_closed, std::string(why) + " in the middle of the response");
+  fail(payment::Reason::upstream_closed, std::string(why) + " in the middle of the response");
 }
 
 bool Exchange::retry_on_fresh_connection() {
@@ -469,22 +468,22 @@ void Exchange::on_upstream_deadline() {
   if (stage_ == Stage::done || stage_ == Stage::connecting || parked_) return;
   const auto ms = std::to_string(server_.settings().timeouts.upstream.count());
   if (!response_started_ && hooks_ &&
-      hooks_->on_upstream_failure(ProxyError::upstream_timeout,
+      hooks_->on_upstream_failure(payment::Reason::upstream_timeout,
                                   "did not answer within " + ms + " ms")) {
     return;
   }
-  fail(ProxyError::upstream_timeout, response_started_
-                                         ? "the origin stopped sending for " + ms + " ms"
-                                         : "the origin did not answer within " + ms + " ms");
+  fail(payment::Reason::upstream_timeout, response_started_
+                                              ? "the origin stopped sending for " + ms + " ms"
+                                              : "the origin did not answer within " + ms + " ms");
 }
 
-void Exchange::fail(ProxyError error, std::string_view message) {
+void Exchange::fail(payment::Reason error, std::string_view message) {
   if (stage_ == Stage::done) return;
   upstream_reusable_ = false;
   close_client_after_ = true;
   if (!response_started_) write_own_answer(error_answer(error, message));
   server_.log().debug("exchange failed", "\"host\":\"" + target_.host + "\",\"error\":\"" +
-                                             std::string(proxy_error_name(error)) + "\"");
+                                             std::string(payment::reason_name(error)) + "\"");
   finish(error);
 }
 
@@ -503,7 +502,7 @@ void Exchange::write_own_answer(const ProxyAnswer& answer) {
   client_.write(serialize_answer(answer, persistence));
 }
 
-void Exchange::finish(ProxyError error) {
+void Exchange::finish(std::optional<payment::Reason> error) {
   if (stage_ == Stage::done) return;
   stage_ = Stage::done;
   upstream_deadline_.disarm();
@@ -512,8 +511,8 @@ void Exchange::finish(ProxyError error) {
   if (upstream_) {
     upstream_->stream->set_handler(nullptr);
     upstream_->parser.set_sink(nullptr);
-    const bool reuse = error == ProxyError::none && upstream_reusable_ && request_done_ &&
-                       response_done_ && upstream_->parser.keep_alive();
+    const bool reuse = !error && upstream_reusable_ && request_done_ && response_done_ &&
+                       upstream_->parser.keep_alive();
     if (reuse) {
       server_.pool().put(std::move(upstream_));
     } else {
@@ -524,12 +523,11 @@ void Exchange::finish(ProxyError error) {
   --stats.exchanges_active;
   stats.request_body_bytes += record_.request_body_bytes;
   stats.response_body_bytes += record_.response_body_bytes;
-  if (error != ProxyError::none) stats.count(error);
+  if (error) stats.count(*error);
   record_.error = error;
   record_.duration_us = elapsed_us();
   server_.write_access(record_);
-  const bool keep_alive =
-      error == ProxyError::none && !close_client_after_ && request_done_ && response_done_;
+  const bool keep_alive = !error && !close_client_after_ && request_done_ && response_done_;
   client_.exchange_ended(keep_alive);
 }
 
@@ -537,7 +535,7 @@ void Exchange::answer(const ProxyAnswer& answer) {
   if (stage_ == Stage::done) return;
   write_own_answer(answer);
   response_done_ = true;
-  finish(ProxyError::none);
+  finish(std::nullopt);
 }
 
 void Exchange::give_back_upstream() {
@@ -594,7 +592,7 @@ void Exchange::resume_held_response() {
   if (r.status == HttpParser::Status::paused_end) {
     response_complete();
   } else if (r.status == HttpParser::Status::error) {
-    fail(ProxyError::upstream_protocol,
+    fail(payment::Reason::upstream_protocol,
          "the merchant's answer to the paid request is not valid HTTP");
   }
 }

@@ -1,6 +1,9 @@
 #include "flow/proxy/exchange/tunnel.hpp"
 
+#include <functional>
+
 #include "flow/proxy/exchange/client_connection.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -9,7 +12,7 @@ Tunnel::Tunnel(ClientConnection& client, Target target, std::string early_bytes)
     : client_(client),
       target_(std::move(target)),
       early_bytes_(std::move(early_bytes)),
-      idle_(client.server().loop(), [this] { finish(ProxyError::upstream_timeout); }) {}
+      idle_(client.server().loop(), [this] { finish(payment::Reason::upstream_timeout); }) {}
 
 Tunnel::~Tunnel() = default;
 
@@ -23,20 +26,18 @@ void Tunnel::start() {
   record_.method = "CONNECT";
   record_.host = target_.host;
   record_.port = target_.port;
-  connector_ = std::make_unique<Connector>(
-      server, target_,
-      [this](ProxyError error, std::string message, std::unique_ptr<ByteStream> s) {
-        connected(error, std::move(message), std::move(s));
-      });
+  connector_ =
+      std::make_unique<Connector>(server, target_, std::bind_front(&Tunnel::connected, this));
   connector_->start();
 }
 
-void Tunnel::connected(ProxyError error, std::string message, std::unique_ptr<ByteStream> stream) {
+void Tunnel::connected(Connector::Error error, std::string message,
+                       std::unique_ptr<ByteStream> stream) {
   Server& server = client_.server();
   server.reaper().retire(std::move(connector_));
   connect_us_ = (uv_hrtime() - start_ns_) / 1000;
-  if (error != ProxyError::none) {
-    const ProxyAnswer answer = error_answer(error, message);
+  if (error) {
+    const ProxyAnswer answer = error_answer(*error, message);
     record_.status = answer.status;
     record_.reason = answer.code;
     client_.stream().write(serialize_answer(answer, Persistence::close));
@@ -85,14 +86,14 @@ void Tunnel::client_eof() {
 }
 
 void Tunnel::client_failed() {
-  finish(ProxyError::client_closed);
+  finish(payment::Reason::client_closed);
 }
 
 void Tunnel::client_drained() {
   if (established_ && !upstream_eof_) upstream_->start_reading();
 }
 
-void Tunnel::abort(ProxyError error) {
+void Tunnel::abort(payment::Reason error) {
   finish(error);
 }
 
@@ -109,7 +110,7 @@ void Tunnel::on_eof(ByteStream& /*stream*/) {
 }
 
 void Tunnel::on_error(ByteStream& /*stream*/, int /*uv_status*/) {
-  finish(ProxyError::upstream_closed);
+  finish(payment::Reason::upstream_closed);
 }
 
 void Tunnel::on_drained(ByteStream& /*stream*/) {
@@ -128,17 +129,17 @@ void Tunnel::client_shutdown_done() {
 
 void Tunnel::maybe_done() {
   // Both directions have ended and each FIN went out after everything queued before it.
-  if (client_eof_ && upstream_eof_ && client_shut_ && upstream_shut_) finish(ProxyError::none);
+  if (client_eof_ && upstream_eof_ && client_shut_ && upstream_shut_) finish(std::nullopt);
 }
 
-void Tunnel::finish(ProxyError error) {
+void Tunnel::finish(std::optional<payment::Reason> error) {
   if (finished_) return;
   finished_ = true;
   idle_.disarm();
   Server& server = client_.server();
   server.reaper().retire(std::move(connector_));
   --server.stats().tunnels_active;
-  if (error != ProxyError::none) server.stats().count(error);
+  if (error) server.stats().count(*error);
   record_.error = error;
   record_.connect_us = connect_us_;
   record_.duration_us = (uv_hrtime() - start_ns_) / 1000;

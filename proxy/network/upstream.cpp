@@ -100,7 +100,7 @@ Connector::Connector(Server& server, Target target, Done done)
       target_(std::move(target)),
       done_(std::move(done)),
       timeout_(server.loop(), [this] {
-        complete(ProxyError::upstream_timeout,
+        complete(payment::Reason::upstream_timeout,
                  "connecting to " + target_.authority() + " timed out after " +
                      std::to_string(server_.settings().timeouts.connect.count()) + " ms");
       }) {}
@@ -119,13 +119,13 @@ void Connector::start() {
                                     resolved(status, std::move(addresses));
                                   });
   if (!resolution_) {
-    complete(ProxyError::upstream_unreachable, "cannot resolve " + target_.host);
+    complete(payment::Reason::upstream_unreachable, "cannot resolve " + target_.host);
   }
 }
 
 void Connector::resolved(int status, std::vector<sockaddr_storage> addresses) {
   if (status != 0 || addresses.empty()) {
-    complete(ProxyError::upstream_unreachable,
+    complete(payment::Reason::upstream_unreachable,
              "cannot resolve " + target_.host + ": " +
                  (status != 0 ? uv_strerror(status) : "no address"));
     return;
@@ -138,7 +138,7 @@ void Connector::try_next() {
   while (next_ < addresses_.size()) {
     const auto* addr = reinterpret_cast<const sockaddr*>(&addresses_[next_++]);
     if (server_.is_own_endpoint(addr)) {
-      complete(ProxyError::loop_detected,
+      complete(payment::Reason::loop_detected,
                target_.authority() + " is this proxy's own address; the request would loop");
       return;
     }
@@ -151,14 +151,14 @@ void Connector::try_next() {
     }
     stream_.reset();
   }
-  complete(ProxyError::upstream_unreachable,
+  complete(payment::Reason::upstream_unreachable,
            "cannot connect to " + target_.authority() + ": " +
                (last_status_ != 0 ? uv_strerror(last_status_) : "no address"));
 }
 
 void Connector::on_connected(ByteStream& /*stream*/, int status) {
   if (status == 0) {
-    complete(ProxyError::none, {});
+    complete(std::nullopt, {});
     return;
   }
   last_status_ = status;
@@ -166,10 +166,10 @@ void Connector::on_connected(ByteStream& /*stream*/, int status) {
   try_next();
 }
 
-void Connector::complete(ProxyError error, std::string message) {
+void Connector::complete(Error error, std::string message) {
   timeout_.stop();
   resolution_.reset();
-  if (error != ProxyError::none) stream_.reset();
+  if (error) stream_.reset();
   if (stream_) stream_->set_handler(nullptr);
   // The owner may destroy this connector from inside `done`: touch nothing afterwards.
   auto done = std::move(done_);

@@ -22,6 +22,7 @@
 #include "flow/payment/reason.hpp"
 #include "flow/payment/unix_clock.hpp"
 #include "flow/proxy/exchange/downstream.hpp"
+#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
 #include "flow/proxy/paid/payment_answer.hpp"
 #include "flow/proxy/paid/payment_decision.hpp"
@@ -251,18 +252,18 @@ ExchangeHooks::HeadVerdict PaidAttempt::on_response_head(ResponseHead& head) {
 
 void PaidAttempt::on_challenge_deadline() {
   if (state_ != State::reading_challenge) return;
-  ex_.fail(ProxyError::upstream_timeout,
+  ex_.fail(payment::Reason::upstream_timeout,
            "the merchant's 402 challenge did not arrive within " +
                std::to_string(ex_.server().settings().timeouts.challenge.count()) + " ms");
 }
 
-bool PaidAttempt::on_upstream_failure(ProxyError error, std::string_view why) {
-  if (state_ == State::reading_challenge && error == ProxyError::upstream_timeout) {
+bool PaidAttempt::on_upstream_failure(payment::Reason error, std::string_view why) {
+  if (state_ == State::reading_challenge && error == payment::Reason::upstream_timeout) {
     on_challenge_deadline();
     return true;
   }
   if (state_ != State::retrying) return false;
-  if (error == ProxyError::upstream_timeout) {
+  if (error == payment::Reason::upstream_timeout) {
     paid_without_answer(
         error, "the merchant did not answer the paid request within " +
                    std::to_string(ex_.server().settings().timeouts.upstream.count()) + " ms");
@@ -853,7 +854,7 @@ void PaidAttempt::on_finalized(std::string receipt_id, bool recorded) {
   ex_.release_held_head(held_head_, extra, held_reason_);
 }
 
-void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message) {
+void PaidAttempt::paid_without_answer(payment::Reason error, std::string_view message) {
   // The credential left the proxy and no verdict came back: the payment may or may not have
   // settled. The attempt becomes unknown (its budget stays held); the agent's retry with the
   // same Idempotency-Key resends the identical credential, never a new one.
@@ -866,8 +867,8 @@ void PaidAttempt::paid_without_answer(ProxyError error, std::string_view message
   o.failure_code = reason_of(error).value_or(payment::Reason::payment_outcome_unknown);
   o.failure_reason = std::string(message);
   auto token = link_;
-  const int status = proxy_error_status(error);
-  const std::string name(proxy_error_name(error));
+  const int status = payment::reason_status(error);
+  const std::string name(payment::reason_name(error));
   const std::string text(message);
   auto done = pay.mailbox().on_loop<storage::Result<storage::Receipt>>(
       [token, status, name, text](storage::Result<storage::Receipt> result) {

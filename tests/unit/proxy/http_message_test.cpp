@@ -43,7 +43,8 @@ TEST_CASE("header lookups ignore case and token lists are split") {
 }
 
 TEST_CASE("a proxy error answer is complete HTTP with a JSON body naming the code") {
-  const std::string r = error_response(ProxyError::upstream_timeout, "slow \"origin\"", true);
+  const std::string r =
+      error_response(flow::payment::Reason::upstream_timeout, "slow \"origin\"", true);
   CHECK(r.rfind("HTTP/1.1 504 Gateway Timeout\r\n", 0) == 0);
   CHECK(r.find("X-402flow-Error: upstream_timeout\r\n") != std::string::npos);
   CHECK(r.find("Connection: close\r\n") != std::string::npos);

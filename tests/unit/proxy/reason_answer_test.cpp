@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstddef>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,52 +14,66 @@
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/http/reason_field.hpp"
 #include "flow/proxy/paid/payment_answer.hpp"
+#include "flow/proxy/proxy_stats.hpp"
 #include "flow/storage/result.hpp"
 
 using flow::payment::Reason;
-using flow::proxy::ProxyError;
-
-TEST_CASE("every proxy error keeps its name and status, now read from the reason taxonomy") {
+TEST_CASE("every transport reason keeps the name and status it had as a proxy error") {
   struct Row {
-    ProxyError error;
+    Reason reason;
     std::string_view name;
     int status;
   };
   // As they were before the taxonomy: the names are on the wire and in the metrics.
   const Row rows[] = {
-      {ProxyError::none, "none", 0},
-      {ProxyError::bad_request, "bad_request", 400},
-      {ProxyError::header_too_large, "header_too_large", 431},
-      {ProxyError::request_timeout, "request_timeout", 408},
-      {ProxyError::connect_port_denied, "connect_port_denied", 403},
-      {ProxyError::loop_detected, "loop_detected", 508},
-      {ProxyError::not_implemented, "not_implemented", 501},
-      {ProxyError::upstream_unreachable, "upstream_unreachable", 502},
-      {ProxyError::upstream_timeout, "upstream_timeout", 504},
-      {ProxyError::upstream_protocol, "upstream_protocol", 502},
-      {ProxyError::too_many_connections, "too_many_connections", 503},
-      {ProxyError::client_closed, "client_closed", 0},
-      {ProxyError::upstream_closed, "upstream_closed", 502},
-      {ProxyError::shutting_down, "shutting_down", 503},
-      {ProxyError::proxy_auth_required, "proxy_auth_required", 407},
+      {Reason::bad_request, "bad_request", 400},
+      {Reason::header_too_large, "header_too_large", 431},
+      {Reason::request_timeout, "request_timeout", 408},
+      {Reason::connect_port_denied, "connect_port_denied", 403},
+      {Reason::loop_detected, "loop_detected", 508},
+      {Reason::not_implemented, "not_implemented", 501},
+      {Reason::upstream_unreachable, "upstream_unreachable", 502},
+      {Reason::upstream_timeout, "upstream_timeout", 504},
+      {Reason::upstream_protocol, "upstream_protocol", 502},
+      {Reason::too_many_connections, "too_many_connections", 503},
+      {Reason::client_closed, "client_closed", 0},
+      {Reason::upstream_closed, "upstream_closed", 502},
+      {Reason::shutting_down, "shutting_down", 503},
+      {Reason::proxy_auth_required, "proxy_auth_required", 407},
   };
-  REQUIRE(std::size(rows) == static_cast<std::size_t>(flow::proxy::kProxyErrorCount));
+  std::size_t transport = 0;
+  for (const auto& info : flow::payment::reasons()) {
+    if (info.category == flow::payment::ReasonCategory::transport) ++transport;
+  }
+  REQUIRE(std::size(rows) == transport);
   for (const auto& row : rows) {
     CAPTURE(row.name);
-    CHECK(flow::proxy::proxy_error_name(row.error) == row.name);
-    CHECK(flow::proxy::proxy_error_status(row.error) == row.status);
-    const auto reason = flow::proxy::reason_of(row.error);
-    CHECK(reason.has_value() == (row.error != ProxyError::none));
-    if (reason) {
-      CHECK(flow::payment::reason_category(*reason) == flow::payment::ReasonCategory::transport);
-    }
+    CHECK(flow::payment::reason_name(row.reason) == row.name);
+    CHECK(flow::payment::reason_status(row.reason) == row.status);
+    CHECK(flow::payment::reason_category(row.reason) == flow::payment::ReasonCategory::transport);
+    const auto answer = flow::proxy::error_answer(row.reason, "why");
+    CHECK(answer.status == row.status);
+    CHECK(answer.close);
+    REQUIRE(answer.headers.size() >= 2);
+    CHECK(answer.headers[1].name == "X-402flow-Error");
+    CHECK(answer.headers[1].value == row.name);
   }
 }
 
 TEST_CASE("a proxy error answer carries its reason for the access log") {
-  const auto answer = flow::proxy::error_answer(ProxyError::loop_detected, "a loop");
+  const auto answer = flow::proxy::error_answer(Reason::loop_detected, "a loop");
   CHECK(answer.code.reason() == Reason::loop_detected);
   CHECK(answer.code.name() == "loop_detected");
+}
+
+TEST_CASE("the proxy's stats count errors by reason and print each counted one by name") {
+  flow::proxy::ProxyStats stats;
+  CHECK(flow::proxy::stats_fields(stats).ends_with(",\"errors\":{}"));
+  stats.count(Reason::upstream_timeout);
+  stats.count(Reason::bad_request);
+  stats.count(Reason::upstream_timeout);
+  CHECK(flow::proxy::stats_fields(stats).ends_with(
+      ",\"errors\":{\"bad_request\":1,\"upstream_timeout\":2}"));
 }
 
 TEST_CASE("challenge errors and offer problems name their reasons") {

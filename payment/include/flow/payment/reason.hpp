@@ -80,7 +80,8 @@ enum class Reason {
   // The ledger.
   ledger_unavailable,  // it could not record, or is not taking work: nothing was paid
 
-  // The proxy's own HTTP handling (flow::proxy::ProxyError).
+  // The proxy's own HTTP handling and connections (flow::proxy::error_answer; ProxyStats counts
+  // them).
   bad_request,
   header_too_large,
   request_timeout,
@@ -98,6 +99,11 @@ enum class Reason {
   // Appended after the first release (names are only ever appended).
   payment_interrupted,  // 402flow stopped while a payment was in flight (found at start-up)
 };
+
+// How many reasons there are: the last one's number + 1 (a new last one updates it; reason.cpp
+// checks it against the table). Sizes arrays indexed by Reason.
+inline constexpr std::size_t kReasonCount =
+    static_cast<std::size_t>(Reason::payment_interrupted) + 1;
 
 // Who or what a reason is about (for docs, metrics and reading a log at a glance).
 enum class ReasonCategory {

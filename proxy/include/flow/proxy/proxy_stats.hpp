@@ -1,9 +1,10 @@
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "flow/proxy/http/proxy_error.hpp"
+#include "flow/payment/reason.hpp"
 
 namespace flow::proxy {
 
@@ -22,13 +23,14 @@ struct ProxyStats {
   std::uint64_t upstream_retries = 0;
   std::uint64_t request_body_bytes = 0;
   std::uint64_t response_body_bytes = 0;
-  std::array<std::uint64_t, kProxyErrorCount> errors{};
+  std::array<std::uint64_t, payment::kReasonCount> errors{};  // indexed by Reason
 
-  void count(ProxyError e) { ++errors[static_cast<std::size_t>(e)]; }
+  // An exchange, tunnel or connection that ended on `reason` (the transport category).
+  void count(payment::Reason reason) { ++errors[static_cast<std::size_t>(reason)]; }
 };
 
 // The totals as JSON log fields: "connections_accepted":N,... and "errors":{"code":N,...} for
-// every proxy error that happened at least once.
+// every reason counted at least once, in the taxonomy's order.
 std::string stats_fields(const ProxyStats& stats);
 
 }  // namespace flow::proxy

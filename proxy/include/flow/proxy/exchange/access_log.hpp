@@ -1,8 +1,9 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
-#include "flow/proxy/http/proxy_error.hpp"
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/http/reason_field.hpp"
 #include "flow/proxy/log_writer.hpp"
 
@@ -23,7 +24,8 @@ struct AccessRecord {
   std::uint64_t duration_us = 0;
   std::uint64_t connect_us = 0;
   std::uint64_t ttfb_us = 0;
-  ProxyError error = ProxyError::none;
+  // How the exchange or tunnel ended when it did not end cleanly (the line's `error`).
+  std::optional<payment::Reason> error;
   ReasonField reason;            // of an answer the proxy wrote or annotated itself
   std::string agent;             // who asked (empty when unknown)
   std::string receipt;           // the receipt id of a payment made for this exchange

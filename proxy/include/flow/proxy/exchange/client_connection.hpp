@@ -3,9 +3,9 @@
 #include <memory>
 #include <string>
 
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/http/http_codec.hpp"
-#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
 #include "flow/proxy/network/timer.hpp"
@@ -39,7 +39,7 @@ class ClientConnection : public Downstream,
 
   void start_accepted();
   // Over the connection limit: answer 503 and close.
-  void reject(ProxyError error, std::string_view message);
+  void reject(payment::Reason error, std::string_view message);
   void begin_drain();
 
   State state() const { return state_; }
@@ -62,7 +62,7 @@ class ClientConnection : public Downstream,
   // From the Tunnel.
   void tunnel_ended();
   // Answer with a proxy error and close. Only when no response byte was sent yet.
-  void fail(ProxyError error, std::string_view message);
+  void fail(payment::Reason error, std::string_view message);
   void close_now();
 
   // StreamHandler
@@ -85,7 +85,7 @@ class ClientConnection : public Downstream,
   void start_tunnel(const char* early, std::size_t early_len);
   void parse_error();
   // Answers `error` (closing), writes its access line, and closes after the write.
-  void refuse(ProxyError error, std::string_view message);
+  void refuse(payment::Reason error, std::string_view message);
   void close_gracefully();
   void on_deadline();
   void arm_idle();

@@ -5,13 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/exchange/exchange_hooks.hpp"
 #include "flow/proxy/http/http_codec.hpp"
 #include "flow/proxy/http/http_message.hpp"
 #include "flow/proxy/http/proxy_answer.hpp"
-#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
@@ -49,7 +49,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   void on_request_body(std::string_view data);
   void on_request_end();
   // The request turned out malformed after its head (a bad chunk): refuse it.
-  void on_request_malformed(ProxyError error, std::string_view message);
+  void on_request_malformed(payment::Reason error, std::string_view message);
   // The client closed or failed: the exchange is abandoned.
   void on_client_gone(bool eof_only);
   // The client's write queue drained: upstream reading may resume.
@@ -80,7 +80,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   // Writes an answer the proxy made itself and ends the exchange.
   void answer(const ProxyAnswer& answer);
   // Ends the exchange with a proxy error, answered when nothing was sent to the client yet.
-  void fail(ProxyError error, std::string_view message);
+  void fail(payment::Reason error, std::string_view message);
   // Relays a response head (with `extra` headers) and body bytes the hooks read themselves;
   // `reason` (the X-402flow-Error the extra headers name, if any) goes to the access log.
   void relay_head(ResponseHead& head, const HeaderList& extra, ReasonField reason);
@@ -104,14 +104,14 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
 
  private:
   void acquire_upstream();
-  void connected(ProxyError error, std::string message, std::unique_ptr<ByteStream> stream);
+  void connected(Connector::Error error, std::string message, std::unique_ptr<ByteStream> stream);
   void attach(std::unique_ptr<UpstreamConnection> upstream);
   void send_request_head();
   void response_complete();
   // Writes an answer the proxy made itself, honouring the client's wish to keep the connection
   // (Connection: close, HTTP/1.0 without keep-alive) and noting its code and size for the log.
   void write_own_answer(const ProxyAnswer& answer);
-  void finish(ProxyError error);
+  void finish(std::optional<payment::Reason> error);
   void on_upstream_deadline();
   void feed_response(const char* data, std::size_t len);
   void upstream_closed_early(std::string_view why);
@@ -148,7 +148,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   bool interim_ = false;  // the response being parsed is a 1xx
   bool taken_ = false;    // the hooks read this response themselves
   bool parked_ = false;
-  ProxyError deferred_error_ = ProxyError::none;  // found inside a parser callback
+  std::optional<payment::Reason> deferred_error_;  // found inside a parser callback
   std::string pending_body_;  // framed request body that arrived before the upstream was ready
   const HeaderList* request_trailers_ = nullptr;
 

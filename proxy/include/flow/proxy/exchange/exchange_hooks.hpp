@@ -3,9 +3,9 @@
 
 #include <string_view>
 
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/http/http_message.hpp"
-#include "flow/proxy/http/proxy_error.hpp"
 
 namespace flow::proxy {
 
@@ -53,7 +53,7 @@ class ExchangeHooks {
   virtual void on_taken_complete() = 0;
   // The origin closed, failed or fell silent before a response head went to the client. True:
   // the hooks answered (or ended the exchange) themselves.
-  virtual bool on_upstream_failure(ProxyError error, std::string_view why) = 0;
+  virtual bool on_upstream_failure(payment::Reason error, std::string_view why) = 0;
   // The exchange ended, whatever ended it; runs exactly once, before the access record is
   // written. Pending work is cancelled here (its completions then clean up after themselves).
   virtual void on_end(AccessRecord& record) = 0;

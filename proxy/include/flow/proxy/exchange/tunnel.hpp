@@ -1,8 +1,10 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/byte_stream.hpp"
@@ -28,7 +30,7 @@ class Tunnel : public StreamHandler, public Retirable {
   void client_drained();
   void client_shutdown_done();
   bool client_backlogged() const;
-  void abort(ProxyError error);
+  void abort(payment::Reason error);
 
   // StreamHandler (upstream side)
   void on_read(ByteStream& stream, const char* data, std::size_t len) override;
@@ -38,9 +40,9 @@ class Tunnel : public StreamHandler, public Retirable {
   void on_shutdown(ByteStream& stream) override;
 
  private:
-  void connected(ProxyError error, std::string message, std::unique_ptr<ByteStream> stream);
+  void connected(Connector::Error error, std::string message, std::unique_ptr<ByteStream> stream);
   void maybe_done();
-  void finish(ProxyError error);
+  void finish(std::optional<payment::Reason> error);
 
   ClientConnection& client_;
   Target target_;

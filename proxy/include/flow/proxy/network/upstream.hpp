@@ -6,12 +6,13 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "flow/payment/reason.hpp"
 #include "flow/proxy/http/http_codec.hpp"
-#include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
@@ -67,9 +68,12 @@ class UpstreamPool {
 // created here; what it hands over is a ByteStream (a TLS layer may wrap it before use).
 class Connector : public StreamHandler, public Retirable {
  public:
-  // On success `error` is none and `stream` is connected (its handler must be replaced).
-  using Done = std::function<void(ProxyError error, std::string message,
-                                  std::unique_ptr<ByteStream> stream)>;
+  // Why connecting failed (upstream_unreachable, upstream_timeout or loop_detected); empty: it
+  // did not.
+  using Error = std::optional<payment::Reason>;
+  // On success `error` is empty and `stream` is connected (its handler must be replaced).
+  using Done =
+      std::function<void(Error error, std::string message, std::unique_ptr<ByteStream> stream)>;
   Connector(Server& server, Target target, Done done);
   ~Connector() override;
   void start();
@@ -82,7 +86,7 @@ class Connector : public StreamHandler, public Retirable {
  private:
   void resolved(int status, std::vector<sockaddr_storage> addresses);
   void try_next();
-  void complete(ProxyError error, std::string message);
+  void complete(Error error, std::string message);
 
   Server& server_;
   Target target_;

@@ -79,7 +79,7 @@ class PaidAttempt final : public ExchangeHooks {
   HeadVerdict on_response_head(ResponseHead& head) override;
   bool on_taken_body(std::string_view data) override;
   void on_taken_complete() override;
-  bool on_upstream_failure(ProxyError error, std::string_view why) override;
+  bool on_upstream_failure(payment::Reason error, std::string_view why) override;
   void on_end(AccessRecord& record) override;
 
  private:
@@ -103,7 +103,7 @@ class PaidAttempt final : public ExchangeHooks {
   void resend_credential(std::size_t offer_index, std::int64_t attempt_id,
                          const std::string& credential_ref);
   void use_credential(payment::Credential credential);
-  void paid_without_answer(ProxyError error, std::string_view message);
+  void paid_without_answer(payment::Reason error, std::string_view message);
   HeaderList receipt_headers(std::string_view receipt_id, bool settled) const;
   storage::Result<void> record_outcome(storage::Outcome outcome,
                                        storage::LedgerWriter::Done<storage::Receipt> done);
