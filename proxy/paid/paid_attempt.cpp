@@ -864,7 +864,7 @@ void PaidAttempt::paid_without_answer(payment::Reason error, std::string_view me
   ex_.drop_upstream();
   storage::Outcome o;
   o.state = storage::AttemptState::unknown;
-  o.failure_code = reason_of(error).value_or(payment::Reason::payment_outcome_unknown);
+  o.failure_code = error;
   o.failure_reason = std::string(message);
   auto token = link_;
   const int status = payment::reason_status(error);
