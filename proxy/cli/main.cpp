@@ -206,6 +206,10 @@ int main(int argc, char** argv) {
                        "payee address of every route (default " +
                            std::string(flow::proxy::kDefaultMerchantPayTo) + ")");
   merchant->add_flag("--quiet", merchant_options.quiet, "no log line per request");
+  merchant->add_option("--tls-cert", merchant_options.tls_cert,
+                       "serve HTTPS with this certificate (PEM, then its intermediates)");
+  merchant->add_option("--tls-key", merchant_options.tls_key,
+                       "the private key (PEM) of --tls-cert");
 
   std::string keygen_path;
   CLI::App* keygen =

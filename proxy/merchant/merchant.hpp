@@ -26,6 +26,9 @@ struct MerchantOptions {
   std::string listen;     // HOST:PORT; the host an IP literal or localhost; port 0 = any
   std::string port_file;  // when set, "HOST:PORT\n" is written there once listening
   std::string pay_to = std::string(kDefaultMerchantPayTo);
+  // Both set: HTTPS with this certificate (PEM, then its intermediates) and key; both empty: HTTP.
+  std::string tls_cert;
+  std::string tls_key;
   bool quiet = false;  // no per-request log line
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 64 * 1024;  // request bodies are read and discarded
@@ -37,7 +40,8 @@ struct MerchantOptions {
 // The merchant on a libuv loop the caller runs: its listener and connections. Loop thread only.
 class MerchantServer {
  public:
-  // Throws std::runtime_error when options.pay_to is not an EVM address.
+  // Throws std::runtime_error when options.pay_to is not an EVM address, or the TLS certificate
+  // or key is given alone, cannot be read or does not go together (the message names the file).
   MerchantServer(uv_loop_t* loop, const MerchantOptions& options, Logger& log);
   ~MerchantServer();
   MerchantServer(const MerchantServer&) = delete;

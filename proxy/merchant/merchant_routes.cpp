@@ -140,7 +140,8 @@ std::size_t MerchantRoutes::HashKey::operator()(const payment::Hash32& h) const 
   return v;
 }
 
-MerchantRoutes::MerchantRoutes(const EvmAddress& pay_to) {
+MerchantRoutes::MerchantRoutes(const EvmAddress& pay_to, std::string_view scheme)
+    : url_prefix_(std::string(scheme) + "://") {
   EvmAddress other_pay_to = pay_to;
   other_pay_to[19] ^= 0xff;  // a different payee, for /v2/payto-change
   const auto eip3009 = EvmTransferMethod::eip3009;
@@ -450,7 +451,7 @@ void MerchantRoutes::write_challenge(Route& route, std::string_view host, std::s
   std::string built;
   std::string& text = cached != nullptr ? *cached : built;
   if (text.empty()) {
-    std::string url = "http://";
+    std::string url = url_prefix_;
     url += host;
     url += route.path;
     const auto& requirements = current_price ? route.required : route.offered;

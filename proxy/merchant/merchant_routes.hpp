@@ -86,8 +86,9 @@ struct PaymentRecord {
 
 class MerchantRoutes {
  public:
-  // `pay_to` must be an EVM address (checked by the caller).
-  explicit MerchantRoutes(const payment::EvmAddress& pay_to);
+  // `pay_to` must be an EVM address (checked by the caller). `scheme` ("http" or "https") starts
+  // the resource URLs of the challenges: what the listener speaks.
+  explicit MerchantRoutes(const payment::EvmAddress& pay_to, std::string_view scheme = "http");
   MerchantRoutes(const MerchantRoutes&) = delete;
   MerchantRoutes& operator=(const MerchantRoutes&) = delete;
 
@@ -123,6 +124,7 @@ class MerchantRoutes {
                                MerchantAnswer& answer);
   void write_payments(MerchantAnswer& answer) const;
 
+  std::string url_prefix_;  // "http://" or "https://"
   std::vector<std::unique_ptr<Route>> routes_;
   std::vector<PaymentRecord> payments_;
 

@@ -1,5 +1,6 @@
-// `402flow merchant`: the listener and the connections (keep-alive HTTP/1.1 over TcpStream and
-// HttpParser); the routes themselves live in merchant_routes.cpp.
+// `402flow merchant`: the listener and the connections (keep-alive HTTP/1.1 over a TcpStream, or
+// a TlsStream over it with --tls-cert/--tls-key, and HttpParser); the routes themselves live in
+// merchant_routes.cpp.
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,8 @@
 #include "flow/proxy/network/reaper.hpp"
 #include "flow/proxy/network/tcp_stream.hpp"
 #include "flow/proxy/network/timer.hpp"
+#include "flow/proxy/network/tls_context.hpp"
+#include "flow/proxy/network/tls_stream.hpp"
 #include "merchant/merchant.hpp"
 #include "merchant/merchant_routes.hpp"
 
@@ -61,8 +64,14 @@ std::string_view reason_phrase(int status) {
 }  // namespace
 
 struct MerchantServer::Impl {
-  Impl(uv_loop_t* l, const MerchantOptions& o, Logger& lg, const payment::EvmAddress& pay_to)
-      : loop(l), options(o), log(lg), routes(pay_to), reaper(l) {}
+  Impl(uv_loop_t* l, const MerchantOptions& o, Logger& lg, const payment::EvmAddress& pay_to,
+       std::shared_ptr<SSL_CTX> tls)
+      : loop(l),
+        options(o),
+        log(lg),
+        tls_context(std::move(tls)),
+        routes(pay_to, tls_context ? "https" : "http"),
+        reaper(l) {}
 
   void on_new_connection(int status);
   void connection_closed(MerchantConnection* connection);
@@ -70,6 +79,7 @@ struct MerchantServer::Impl {
   uv_loop_t* loop;
   MerchantOptions options;
   Logger& log;
+  std::shared_ptr<SSL_CTX> tls_context;  // null: plain HTTP
   merchant::MerchantRoutes routes;
   merchant::MerchantAnswer answer;  // reused by every request: one request at a time per loop
   std::string log_fields;
@@ -88,26 +98,40 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
  public:
   explicit MerchantConnection(MerchantServer::Impl& server)
       : server_(server),
-        stream_(server.loop, this, kWriteHighWater),
         parser_(HttpParser::Kind::request, server.options.max_header_bytes),
         deadline_(server.loop, [this] { close_now(); }) {
     parser_.set_sink(this);
   }
 
-  TcpStream& stream() { return stream_; }
+  // Takes the listener's pending connection; over TLS the handshake begins at once (its outcome
+  // is on_connected). 0 or a libuv error.
+  int accept_from(uv_stream_t* listener) {
+    auto tcp = std::make_unique<TcpStream>(server_.loop, this, kWriteHighWater);
+    if (const int rc = tcp->accept_from(listener); rc != 0) return rc;
+    if (!server_.tls_context) {
+      stream_ = std::move(tcp);
+      return 0;
+    }
+    auto tls = std::make_unique<TlsStream>(server_.loop, std::move(tcp),
+                                           TlsServerRole{server_.tls_context.get(), {}}, this,
+                                           kWriteHighWater);
+    tls_ = tls.get();
+    stream_ = std::move(tls);
+    return 0;
+  }
   void set_position(std::list<std::unique_ptr<MerchantConnection>>::iterator it) { self_ = it; }
   std::list<std::unique_ptr<MerchantConnection>>::iterator position() const { return self_; }
 
   void start() {
-    deadline_.arm(server_.options.idle_timeout);
-    stream_.start_reading();
+    deadline_.arm(server_.options.idle_timeout);  // bounds a stalled TLS handshake too
+    stream_->start_reading();
   }
 
   void close_now() {
     if (closed_) return;
     closed_ = true;
     deadline_.disarm();
-    stream_.stop_reading();
+    stream_->stop_reading();
     server_.connection_closed(this);
   }
 
@@ -124,13 +148,13 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
     }
     flush();
     // A client that sends faster than it reads waits until its answers have drained.
-    if (!input_.empty() && stream_.above_high_water()) stream_.stop_reading();
+    if (!input_.empty() && stream_->above_high_water()) stream_->stop_reading();
   }
 
   void on_eof(ByteStream&) override {
     peer_eof_ = true;
     if (closed_) return;
-    if (parser_.in_message() || stream_.queued() == 0) {
+    if (parser_.in_message() || stream_->queued() == 0) {
       close_now();
       return;
     }
@@ -139,11 +163,23 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
 
   void on_error(ByteStream&, int /*uv_status*/) override { close_now(); }
 
+  // Only a TlsStream reports this for an accepted connection: a failed handshake ends this
+  // connection alone.
+  void on_connected(ByteStream&, int uv_status) override {
+    if (uv_status >= 0 || closed_) return;
+    std::string fields = "\"peer\":";
+    append_json_string(fields, stream_->peer_name());
+    fields += ",\"reason\":";
+    append_json_string(fields, tls_ != nullptr ? tls_->handshake_error() : uv_err_name(uv_status));
+    server_.log.warn("TLS handshake failed", fields);
+    close_now();
+  }
+
   void on_drained(ByteStream&) override {
     if (closing_ || closed_ || input_.empty()) return;
     input_.erase(0, consume(input_.data(), input_.size()));
     flush();
-    if (!closing_ && !closed_ && !stream_.above_high_water()) stream_.start_reading();
+    if (!closing_ && !closed_ && !stream_->above_high_water()) stream_->start_reading();
   }
 
   void on_shutdown(ByteStream&) override {
@@ -152,7 +188,7 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
       return;
     }
     deadline_.arm(kLingerAfterFin);
-    stream_.start_reading();  // to see the peer's close; its bytes are discarded
+    stream_->start_reading();  // to see the peer's close; its bytes are discarded
   }
 
   // MessageSink
@@ -178,9 +214,9 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
   std::size_t consume(const char* data, std::size_t len) {
     std::size_t pos = 0;
     while (pos < len && !closing_ && !closed_) {
-      if (stream_.queued() + out_.size() > kWriteHighWater) {
+      if (stream_->queued() + out_.size() > kWriteHighWater) {
         flush();
-        if (stream_.above_high_water()) break;
+        if (stream_->above_high_water()) break;
       }
       const HttpParser::Result r = parser_.feed(data + pos, len - pos);
       if (body_too_large_) {
@@ -288,7 +324,7 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
 
   void flush() {
     if (out_.empty() || closed_) return;
-    stream_.write(out_);
+    stream_->write(out_);
     out_.clear();
   }
 
@@ -298,13 +334,14 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
     closing_ = true;
     flush();
     input_.clear();
-    stream_.stop_reading();
+    stream_->stop_reading();
     deadline_.arm(kLingerAfterFin + server_.options.idle_timeout);  // a peer that never reads
-    stream_.shutdown_after_writes();
+    stream_->shutdown_after_writes();
   }
 
   MerchantServer::Impl& server_;
-  TcpStream stream_;
+  std::unique_ptr<ByteStream> stream_;  // set by accept_from
+  TlsStream* tls_ = nullptr;            // stream_ when serving TLS
   HttpParser parser_;
   Deadline deadline_;
   std::string input_;  // bytes received but not yet parsed (backpressure)
@@ -318,6 +355,15 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
   std::list<std::unique_ptr<MerchantConnection>>::iterator self_;
 };
 
+// The server context of --tls-cert/--tls-key; null when neither is given.
+std::shared_ptr<SSL_CTX> load_tls_context(const MerchantOptions& options) {
+  if (options.tls_cert.empty() && options.tls_key.empty()) return nullptr;
+  if (options.tls_cert.empty() || options.tls_key.empty()) {
+    throw std::runtime_error("--tls-cert and --tls-key go together: give both to serve HTTPS");
+  }
+  return make_server_context_from_files(options.tls_cert, options.tls_key);
+}
+
 }  // namespace
 
 void MerchantServer::Impl::on_new_connection(int status) {
@@ -326,7 +372,7 @@ void MerchantServer::Impl::on_new_connection(int status) {
     return;
   }
   auto connection = std::make_unique<MerchantConnection>(*this);
-  if (connection->stream().accept_from(reinterpret_cast<uv_stream_t*>(listener.get())) != 0) {
+  if (connection->accept_from(reinterpret_cast<uv_stream_t*>(listener.get())) != 0) {
     return;
   }
   MerchantConnection* raw = connection.get();
@@ -347,7 +393,7 @@ MerchantServer::MerchantServer(uv_loop_t* loop, const MerchantOptions& options, 
     throw std::runtime_error("invalid --pay-to '" + options.pay_to +
                              "': expected an EVM address, 0x and 40 hex digits");
   }
-  impl_ = std::make_unique<Impl>(loop, options, log, *pay_to);
+  impl_ = std::make_unique<Impl>(loop, options, log, *pay_to, load_tls_context(options));
 }
 
 MerchantServer::~MerchantServer() {
@@ -453,7 +499,7 @@ int run_merchant(const MerchantOptions& options) {
         log.info("merchant listening",
                  "\"addr\":\"" + bound + "\",\"payTo\":\"" +
                      payment::evm_address_checksummed(*payment::parse_evm_address(options.pay_to)) +
-                     "\"");
+                     "\"" + (options.tls_cert.empty() ? "" : ",\"tls\":true"));
         if (options.on_listening) options.on_listening(bound);
         uv_run(&loop, UV_RUN_DEFAULT);
       }

@@ -1,10 +1,15 @@
 #include "flow/proxy/network/tls_context.hpp"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 #include "flow/proxy/network/openssl_handles.hpp"
 
@@ -148,6 +153,25 @@ namespace {
 std::shared_ptr<SSL_CTX> share(SslCtxPtr ctx) {
   return std::shared_ptr<SSL_CTX>(ctx.release(), OpenSslFree<SSL_CTX_free>{});
 }
+// OpenSSL's own words for a missing file are cryptic; this says which file and why.
+void check_readable(const std::string& path, std::string_view what) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    throw std::runtime_error("cannot read the " + std::string(what) + " " + path + ": " +
+                             std::strerror(errno));
+  }
+  std::fclose(file);
+}
+
+EvpPkeyPtr read_private_key(const std::string& path) {
+  const BioPtr bio(BIO_new_file(path.c_str(), "rb"));
+  EvpPkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) {
+    throw openssl_failure("cannot load the TLS key " + path + " (expected a PEM private key)");
+  }
+  return key;
+}
+
 SslCtxPtr new_server_context() {
   SslCtxPtr ctx = new_context(TLS_server_method());
   select_http11_alpn(ctx.get());
@@ -166,13 +190,18 @@ std::shared_ptr<SSL_CTX> make_server_context(X509* cert, EVP_PKEY* key) {
 
 std::shared_ptr<SSL_CTX> make_server_context_from_files(const std::string& cert_file,
                                                         const std::string& key_file) {
+  check_readable(cert_file, "TLS certificate");
+  check_readable(key_file, "TLS key");
   SslCtxPtr ctx = new_server_context();
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
-    throw openssl_failure("cannot load the TLS certificate " + cert_file);
+    throw openssl_failure("cannot load the TLS certificate " + cert_file +
+                          " (expected PEM: the certificate, then its intermediates)");
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+  const EvpPkeyPtr key = read_private_key(key_file);
+  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
       SSL_CTX_check_private_key(ctx.get()) != 1) {
-    throw openssl_failure("cannot load the TLS key " + key_file + " for " + cert_file);
+    throw openssl_failure("the TLS key " + key_file + " is not the key of the certificate " +
+                          cert_file);
   }
   return share(std::move(ctx));
 }

@@ -502,3 +502,147 @@ TEST_CASE("keygen writes a new 0600 key file and prints only its address") {
   CHECK(again.status.describe() != "exit code 0");
   CHECK(read_file(path) == secret);
 }
+
+// --- HTTPS (--tls-cert/--tls-key) ---
+
+namespace {
+
+MerchantProcess https_merchant(std::vector<std::string> extra_args = {}) {
+  return MerchantProcess(MerchantProcessOptions{std::move(extra_args), true});
+}
+
+// Log lines are written in batches: waits for one holding `needle`.
+bool wait_for_log(const MerchantProcess& merchant, std::string_view needle) {
+  const Deadline deadline = default_deadline();
+  while (merchant.stderr_text().find(needle) == std::string::npos) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the log file
+  }
+  return true;
+}
+
+CommandResult run_merchant_with(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv = {flow_binary(), "merchant", "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return run_command(argv, kDefaultTimeout);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "over HTTPS the merchant challenges with https:// resources, keeps the TLS connection "
+    "alive and settles a payment") {
+  const MerchantProcess merchant = https_merchant();
+  REQUIRE(merchant.url("/v2/weather").starts_with("https://127.0.0.1:"));
+  ClientConnection client = merchant.connect();  // verifies the certificate for 127.0.0.1
+
+  const HttpResponse unpaid = get(client, merchant, "/v2/weather");
+  REQUIRE(unpaid.status == 402);
+  const json required =
+      json::parse(*flow::payment::base64_decode(*unpaid.header("PAYMENT-REQUIRED")));
+  CHECK(required["resource"]["url"] == merchant.url("/v2/weather"));
+  const X402Challenge challenge = challenge_of(unpaid, merchant.url("/v2/weather"));
+
+  // The same TLS connection, kept alive: a v1 challenge names https:// too.
+  const HttpResponse v1 = get(client, merchant, "/v1/weather");
+  REQUIRE(v1.status == 402);
+  CHECK(json::parse(v1.body)["accepts"][0]["resource"] == merchant.url("/v1/weather"));
+
+  const HttpResponse paid = get(client, merchant, "/v2/weather", pay(challenge, 0));
+  check_paid(paid, "eip155:8453");
+  const json book = payment_book(client, merchant);
+  REQUIRE(book.size() == 1);
+  CHECK(book[0]["transaction"] == settlement_of(paid).transaction);
+  CHECK(wait_for_log(merchant, "\"tls\":true"));
+}
+
+TEST_CASE(
+    "over HTTPS a client that does not trust the certificate fails its handshake, and the "
+    "merchant serves the next client") {
+  const MerchantProcess merchant = https_merchant();
+  const TlsIdentity stranger;  // a client trusting only another certificate
+  ClientConnection distrustful(merchant.port());
+  CHECK_THROWS_AS(distrustful.start_tls(stranger, "127.0.0.1"), IoError);
+  CHECK(wait_for_log(merchant, "\"msg\":\"TLS handshake failed\""));
+  CHECK(wait_for_log(merchant, "unknown ca"));  // the client's alert, as the reason
+
+  // Plain HTTP to the HTTPS port: no answer, the connection closes.
+  ClientConnection plain(merchant.port());
+  plain.send(get_request(merchant, "/free"));
+  std::string received;
+  CHECK(plain.wait_for_close(default_deadline(), &received));
+  CHECK(received.find("HTTP/1.1 200") == std::string::npos);
+
+  ClientConnection next = merchant.connect("localhost");
+  const HttpResponse r = get(next, merchant, "/free");
+  CHECK(r.status == 200);
+  CHECK(json::parse(r.body) == json{{"route", "free"}});
+  CHECK(get(next, merchant, "/free").status == 200);
+}
+
+TEST_CASE("curl --cacert gets the HTTPS merchant's 402 challenge") {
+  const std::string curl = find_executable("curl");
+  if (curl.empty()) {
+    MESSAGE("skipped: curl is not installed");
+    return;
+  }
+  const MerchantProcess merchant = https_merchant();
+  const CommandResult r =
+      run_command({curl, "-q", "-sS", "-i", "--max-time", "20", "--cacert", merchant.ca_file(),
+                   merchant.url("/v2/weather"), merchant.url("/free")},
+                  kDefaultTimeout);
+  INFO("curl stderr: " << r.err);
+  REQUIRE(r.status.describe() == "exit code 0");
+  CHECK(r.out.starts_with("HTTP/1.1 402 Payment Required\r\n"));
+  CHECK(r.out.find("PAYMENT-REQUIRED: ") != std::string::npos);
+  CHECK(r.out.find("HTTP/1.1 200 OK\r\n") != std::string::npos);
+  CHECK(r.out.ends_with("{\"route\":\"free\"}"));
+
+  // Without the certificate curl refuses it, and the merchant stays up.
+  const CommandResult untrusted =
+      run_command({curl, "-q", "-sS", "--max-time", "20", merchant.url("/free")}, kDefaultTimeout);
+  CHECK(untrusted.status.describe() != "exit code 0");
+  ClientConnection next = merchant.connect();
+  CHECK(get(next, merchant, "/free").status == 200);
+}
+
+TEST_CASE("a missing or unreadable --tls-cert or --tls-key is refused at start-up, naming it") {
+  TempDir dir;
+  const TlsIdentity identity;
+  write_pem_files(identity, dir.file("cert.pem"), dir.file("key.pem"));
+  const std::string missing = dir.file("missing.pem");
+
+  CommandResult r = run_merchant_with({"--tls-cert", missing, "--tls-key", dir.file("key.pem")});
+  CHECK(r.status.describe() == "exit code 2");
+  CHECK(r.err.find("TLS certificate " + missing) != std::string::npos);
+
+  r = run_merchant_with({"--tls-cert", dir.file("cert.pem"), "--tls-key", missing});
+  CHECK(r.status.describe() == "exit code 2");
+  CHECK(r.err.find("TLS key " + missing) != std::string::npos);
+
+  // A key file that holds a certificate, and a certificate file that holds a key.
+  r = run_merchant_with({"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("cert.pem")});
+  CHECK(r.status.describe() == "exit code 2");
+  CHECK(r.err.find("TLS key " + dir.file("cert.pem")) != std::string::npos);
+  r = run_merchant_with({"--tls-cert", dir.file("key.pem"), "--tls-key", dir.file("key.pem")});
+  CHECK(r.status.describe() == "exit code 2");
+  CHECK(r.err.find("TLS certificate " + dir.file("key.pem")) != std::string::npos);
+
+  r = run_merchant_with({"--tls-cert", dir.file("cert.pem")});
+  CHECK(r.status.describe() == "exit code 2");
+  CHECK(r.err.find("--tls-key") != std::string::npos);
+}
+
+TEST_CASE("a --tls-key that is not the certificate's key is refused at start-up") {
+  TempDir dir;
+  const TlsIdentity one;
+  const TlsIdentity other;
+  write_pem_files(one, dir.file("cert.pem"), dir.file("key.pem"));
+  write_pem_files(other, dir.file("other-cert.pem"), dir.file("other-key.pem"));
+  const CommandResult r = run_merchant_with(
+      {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("other-key.pem")});
+  CHECK(r.status.describe() == "exit code 2");
+  CHECK(r.err.find("the TLS key " + dir.file("other-key.pem") +
+                   " is not the key of the certificate " + dir.file("cert.pem")) !=
+        std::string::npos);
+}

@@ -24,14 +24,23 @@ std::optional<std::uint16_t> port_from_file(const std::string& path) {
 
 }  // namespace
 
-MerchantProcess::MerchantProcess(std::vector<std::string> extra_args) {
+MerchantProcess::MerchantProcess(std::vector<std::string> extra_args)
+    : MerchantProcess(MerchantProcessOptions{std::move(extra_args), false}) {}
+
+MerchantProcess::MerchantProcess(MerchantProcessOptions options) {
   std::vector<std::string> argv = {flow_binary(), "merchant",    "--listen",
                                    "127.0.0.1:0", "--port-file", dir_.file("port")};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  SpawnOptions options;
-  options.stdout_path = dir_.file("stdout.log");
-  options.stderr_path = dir_.file("stderr.log");
-  child_ = std::make_unique<ChildProcess>(argv, options);
+  if (options.tls) {
+    identity_ = std::make_unique<TlsIdentity>();
+    write_pem_files(*identity_, dir_.file("cert.pem"), dir_.file("key.pem"));
+    argv.insert(argv.end(),
+                {"--tls-cert", dir_.file("cert.pem"), "--tls-key", dir_.file("key.pem")});
+  }
+  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  SpawnOptions spawn;
+  spawn.stdout_path = dir_.file("stdout.log");
+  spawn.stderr_path = dir_.file("stderr.log");
+  child_ = std::make_unique<ChildProcess>(argv, spawn);
 
   const Deadline deadline = default_deadline();
   for (;;) {
@@ -49,6 +58,22 @@ MerchantProcess::MerchantProcess(std::vector<std::string> extra_args) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling for the port file
   }
+}
+
+const TlsIdentity& MerchantProcess::tls_identity() const {
+  if (!identity_) throw std::logic_error("this merchant serves plain HTTP");
+  return *identity_;
+}
+
+std::string MerchantProcess::ca_file() const {
+  if (!identity_) throw std::logic_error("this merchant serves plain HTTP");
+  return dir_.file("cert.pem");
+}
+
+ClientConnection MerchantProcess::connect(std::string_view host, Deadline deadline) const {
+  ClientConnection client(port_, deadline);
+  if (identity_) client.start_tls(*identity_, host, deadline);
+  return client;
 }
 
 std::string MerchantProcess::stderr_text() const {

@@ -1,15 +1,21 @@
 #include "support/tls_support.hpp"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 
 namespace flow::testing {
 namespace {
@@ -140,6 +146,32 @@ TlsIdentity::TlsIdentity() {
 TlsIdentity::~TlsIdentity() {
   X509_free(cert_);
   EVP_PKEY_free(key_);
+}
+
+namespace {
+
+// `path` created (or truncated) with `mode`, filled by `fill`.
+void write_pem(const std::string& path, mode_t mode, const std::function<bool(FILE*)>& fill) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw IoError("cannot write " + path + ": " + std::strerror(errno));
+  FILE* out = ::fdopen(fd, "w");
+  if (out == nullptr) {
+    ::close(fd);
+    throw IoError("cannot write " + path);
+  }
+  const bool filled = fill(out);
+  if (std::fclose(out) != 0 || !filled) throw IoError(openssl_error("cannot write " + path));
+}
+
+}  // namespace
+
+void write_pem_files(const TlsIdentity& identity, const std::string& cert_file,
+                     const std::string& key_file) {
+  write_pem(cert_file, 0644,
+            [&](FILE* out) { return PEM_write_X509(out, identity.certificate()) == 1; });
+  write_pem(key_file, 0600, [&](FILE* out) {
+    return PEM_write_PrivateKey(out, identity.key(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  });
 }
 
 std::unique_ptr<ByteStream> accept_tls(Fd fd, const TlsIdentity& identity, Deadline deadline) {

@@ -29,6 +29,11 @@ class TlsIdentity {
   X509* cert_ = nullptr;
 };
 
+// Writes the certificate and its key as PEM files (the key 0600), for a server that loads files
+// and for clients told to trust the certificate (`curl --cacert`); throws IoError.
+void write_pem_files(const TlsIdentity& identity, const std::string& cert_file,
+                     const std::string& key_file);
+
 // Server side of a handshake on an accepted socket; throws IoError when it fails.
 std::unique_ptr<ByteStream> accept_tls(Fd fd, const TlsIdentity& identity, Deadline deadline);
 

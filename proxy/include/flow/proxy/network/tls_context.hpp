@@ -68,7 +68,8 @@ void select_http11_alpn(SSL_CTX* ctx);
 // A server context (TLS 1.2 or later, ALPN http/1.1) for one certificate and its key (the
 // context takes its own references). Throws std::runtime_error when they do not match.
 std::shared_ptr<SSL_CTX> make_server_context(X509* cert, EVP_PKEY* key);
-// The same from PEM files: `cert_file` holds the certificate followed by its intermediates.
+// The same from PEM files: `cert_file` holds the certificate followed by its intermediates. The
+// std::runtime_error names the file at fault: unreadable, not PEM, or a key not the certificate's.
 std::shared_ptr<SSL_CTX> make_server_context_from_files(const std::string& cert_file,
                                                         const std::string& key_file);
 
