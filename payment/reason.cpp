@@ -88,6 +88,8 @@ constexpr std::array kReasons = std::to_array<ReasonInfo>({
     {R::proxy_auth_required, "proxy_auth_required", 407, transport},
 
     {R::payment_interrupted, "payment_interrupted", 0, payment_outcome},
+    {R::upstream_tls_failed, "upstream_tls_failed", 502, transport},
+    {R::client_tls_failed, "client_tls_failed", 0, transport},
 });
 
 constexpr bool in_enum_order() {

@@ -89,6 +89,12 @@ std::vector<std::string> restart_only_changes(const FlowConfig& running, const F
   if (running.ledger.path != next.ledger.path) changed.emplace_back("ledger.path");
   if (running.ledger.url_query != next.ledger.url_query) changed.emplace_back("ledger.url_query");
   if (!same_wallets(running.wallets, next.wallets)) changed.emplace_back("wallets");
+  const TlsSettings& a = running.tls;
+  const TlsSettings& b = next.tls;
+  if (a.ca_dir != b.ca_dir || a.upstream_ca_file != b.upstream_ca_file ||
+      a.intercept_hosts != b.intercept_hosts || a.exclude_hosts != b.exclude_hosts) {
+    changed.emplace_back("tls");
+  }
   return changed;
 }
 

@@ -66,6 +66,21 @@ std::unique_ptr<PaymentServices> open_payments(uv_loop_t* loop, const RunOptions
                                            std::move(signers), ledger_options.url_query);
 }
 
+// Interception on or off, and every merchant whose upstream TLS is not verified (loudly).
+void log_tls(Logger& log, const policy::PolicySnapshot& policy, const TlsService& tls) {
+  if (tls.intercepting()) {
+    std::string fields = "\"ca_dir\":";
+    append_json_string(fields, tls.settings().ca_dir);
+    log.info("https interception on", fields);
+  }
+  for (const policy::MerchantRule& rule : policy.definition().merchants) {
+    if (!rule.insecure_upstream) continue;
+    std::string fields = "\"merchant\":";
+    append_json_string(fields, rule.name);
+    log.warn("upstream TLS to this merchant is NOT verified (insecure_upstream: true)", fields);
+  }
+}
+
 }  // namespace
 
 void request_stop() {
@@ -77,6 +92,13 @@ int run_proxy(const RunOptions& options) {
   try {
     plan = check_start(options);
   } catch (const StartError& e) {
+    std::fprintf(stderr, "402flow: %s\n", e.what());
+    return 2;
+  }
+  std::unique_ptr<TlsService> tls;
+  try {
+    tls = std::make_unique<TlsService>(options.tls, plan.ca);
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
     return 2;
   }
@@ -104,6 +126,8 @@ int run_proxy(const RunOptions& options) {
     auto server = std::make_unique<Server>(&loop, options.settings, log,
                                            access_file ? *access_file : diagnostics);
     server->set_policy_source([policy_store] { return policy_store->current(); });
+    server->set_tls(std::move(tls));
+    log_tls(log, *options.policy, server->tls());
     std::unique_ptr<PaymentServices> payments;
     bool started = false;
     try {

@@ -28,6 +28,11 @@ std::string stats_fields(const ProxyStats& s) {
       {"upstream_retries", &ProxyStats::upstream_retries},
       {"request_body_bytes", &ProxyStats::request_body_bytes},
       {"response_body_bytes", &ProxyStats::response_body_bytes},
+      {"tunnels_intercepted", &ProxyStats::tunnels_intercepted},
+      {"tunnels_carrying_http", &ProxyStats::tunnels_carrying_http},
+      {"client_tls_handshakes", &ProxyStats::client_tls_handshakes},
+      {"upstream_tls_handshakes", &ProxyStats::upstream_tls_handshakes},
+      {"upstream_tls_resumed", &ProxyStats::upstream_tls_resumed},
   };
   std::string out;
   for (const auto& [name, member] : kTotals) field(out, name, s.*member);

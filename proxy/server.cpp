@@ -141,4 +141,13 @@ void Server::check_drained() {
   done();
 }
 
+TlsService& Server::tls() {
+  if (!tls_) tls_ = std::make_unique<TlsService>(policy::TlsSettings{}, nullptr);
+  return *tls_;
+}
+
+std::shared_ptr<TlsClientContext> Server::upstream_tls(std::string_view host) {
+  return tls().upstream(policy()->definition(), host);
+}
+
 }  // namespace flow::proxy

@@ -110,7 +110,7 @@ StartPlan check_start(const RunOptions& options) {
   if (options.settings.access_log != "-") {
     check_writable_file(options.settings.access_log, "access_log");
   }
-  plan.ca = checked_ca(options.file.tls);
+  plan.ca = checked_ca(options.tls);
   return plan;
 }
 

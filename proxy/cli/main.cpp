@@ -68,6 +68,7 @@ struct RunFlags {
   std::string log_level;
   std::string db;
   std::string agent;
+  std::string ca_dir;
 };
 
 void add_run_options(CLI::App& run, RunFlags& f) {
@@ -96,6 +97,8 @@ void add_run_options(CLI::App& run, RunFlags& f) {
   run.add_option("--agent", f.agent,
                  "sidecar mode: the agent this proxy pays for (default: FLOW402_AGENT, then "
                  "proxy.agent)");
+  run.add_option("--ca-dir", f.ca_dir,
+                 "intercept HTTPS with the CA in DIR (402flow ca init); default: tls.ca_dir");
 }
 
 ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& config) {
@@ -140,6 +143,8 @@ flow::proxy::RunOptions run_options(const RunFlags& flags) {
   options.ledger = config.ledger;
   if (!flags.db.empty()) options.ledger.path = flags.db;
   options.wallets = config.wallets;
+  options.tls = config.tls;
+  if (!flags.ca_dir.empty()) options.tls.ca_dir = flags.ca_dir;
   return options;
 }
 

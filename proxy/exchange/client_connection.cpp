@@ -5,6 +5,7 @@
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/exchange/tunnel.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/network/client_hello.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
@@ -61,6 +62,12 @@ void ClientConnection::on_read(ByteStream& /*stream*/, const char* data, std::si
     case State::tunnel:
       tunnel_->from_client(data, len);
       return;
+    case State::opening:
+      input_.append(data, len);
+      look_into_tunnel();
+      return;
+    case State::handshake:
+      return;  // the TLS stream delivers nothing before its handshake is done
     case State::exchange:
       if (exchange_ && !exchange_->request_complete()) deadline_.touch();
       break;
@@ -92,7 +99,8 @@ void ClientConnection::process_input() {
   while (pos < input_.size() && parsing_allowed()) {
     pos += step(input_.data() + pos, input_.size() - pos);
   }
-  if (state_ == State::closing || state_ == State::closed || state_ == State::tunnel) {
+  if (state_ == State::closing || state_ == State::closed || state_ == State::tunnel ||
+      state_ == State::handshake) {
     input_.clear();
   } else {
     input_.erase(0, pos);
@@ -131,7 +139,9 @@ std::size_t ClientConnection::step(const char* data, std::size_t len) {
 }
 
 MessageSink::HeadAction ClientConnection::on_head() {
-  if (server_.settings().identity == policy::AgentIdentity::shared) {
+  // Inside a tunnel the agent is the one its CONNECT named (requests in it carry no
+  // Proxy-Authorization).
+  if (server_.settings().identity == policy::AgentIdentity::shared && !origin_) {
     auto id = identify_agent(server_.settings(), *server_.policy(), parser_.request().headers);
     if (!id.ok) {
       fail(payment::Reason::proxy_auth_required, id.problem);
@@ -171,16 +181,18 @@ void ClientConnection::start_tunnel(const char* early, std::size_t early_len) {
          "CONNECT needs an authority target HOST:PORT, got '" + parser_.request().target + "'");
     return;
   }
-  if (!server_.connect_port_allowed(target->port)) {
-    fail(payment::Reason::connect_port_denied,
-         "CONNECT to port " + std::to_string(target->port) +
-             " is not allowed (allowed: proxy.connect_ports / --connect-ports)");
-    return;
-  }
-  state_ = State::tunnel;
   std::string early_bytes(early, early_len);
   early_bytes += input_;
   input_.clear();
+  // A tunnel that may be decrypted, or that may only carry HTTP (a port CONNECT may not splice
+  // to), is answered at once and looked into; any other connects first (502 when it cannot).
+  if (!server_.connect_port_allowed(target->port) ||
+      server_.tls().decide(server_.policy()->definition(), target->host).intercept) {
+    input_ = std::move(early_bytes);
+    open_tunnel(*target);
+    return;
+  }
+  state_ = State::tunnel;
   tunnel_ = std::make_unique<Tunnel>(*this, *target, std::move(early_bytes));
   tunnel_->start();
 }
@@ -248,6 +260,9 @@ void ClientConnection::update_reading() {
     case State::tunnel:
       want = tunnel_ && !tunnel_->client_backlogged();
       break;
+    case State::opening:
+      want = input_.size() < client_hello_max_bytes;
+      break;
     case State::closed:
       want = false;
       break;
@@ -292,6 +307,9 @@ void ClientConnection::on_eof(ByteStream& /*stream*/) {
   switch (state_) {
     case State::tunnel:
       tunnel_->client_eof();
+      return;
+    case State::opening:
+      look_into_tunnel();  // decides now, or ends the opening
       return;
     case State::exchange:
       // A client may half-close after its request: the response still goes out.
@@ -348,6 +366,11 @@ void ClientConnection::on_deadline() {
     case State::exchange:
       if (exchange_) exchange_->on_client_gone(false);
       close_now();
+      return;
+    case State::opening:
+    case State::handshake:
+      end_opening(payment::Reason::request_timeout,
+                  "the tunnel's first bytes or TLS handshake did not arrive in time");
       return;
     case State::tunnel:
     case State::closing:

@@ -10,8 +10,6 @@
 namespace flow::proxy {
 namespace {
 
-constexpr std::size_t kMinResponseHeadLimit = 64 * 1024;
-
 // "1a2b\r\n" for a chunk of `size` bytes.
 std::string_view chunk_size_line(std::size_t size, char (&scratch)[24]) {
   const int n = std::snprintf(scratch, sizeof scratch, "%zx\r\n", size);
@@ -66,26 +64,10 @@ void Exchange::start() {
   record_.client = client_.peer();
   record_.agent = client_.agent();
   record_.method = request_.method;
-  if (!request_.target.empty() && request_.target.front() == '/') {
-    fail(payment::Reason::bad_request,
-         "this is a forward proxy: send the request with an absolute-form target "
-         "(http://host/path), or CONNECT for https");
-    return;
-  }
-  const auto target = parse_absolute_target(request_.target);
-  if (!target) {
-    fail(payment::Reason::bad_request, "invalid request target '" + request_.target + "'");
-    return;
-  }
-  target_ = *target;
+  if (!resolve_target()) return;
   record_.host = target_.host;
   record_.port = target_.port;
   record_.path = path_without_query(target_.path);
-  if (target_.scheme == "https") {
-    fail(payment::Reason::not_implemented,
-         "https:// targets sent in plaintext are not supported: use CONNECT (HTTPS_PROXY)");
-    return;
-  }
   expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
   if (hooks_ && !hooks_->on_request()) return;
 
@@ -107,10 +89,41 @@ void Exchange::start() {
   acquire_upstream();
 }
 
+// Where the request goes: its absolute-form target (http:// or https://, the proxy originating
+// TLS for the latter), or, inside a tunnel that carries HTTP, its origin-form path at the
+// tunnel's origin. False when the exchange has failed.
+bool Exchange::resolve_target() {
+  const Target* origin = client_.fixed_origin();
+  const bool origin_form = !request_.target.empty() && request_.target.front() == '/';
+  if (origin_form && origin == nullptr) {
+    fail(payment::Reason::bad_request,
+         "this is a forward proxy: send the request with an absolute-form target "
+         "(http://host/path), or CONNECT for https");
+    return false;
+  }
+  if (origin_form) {
+    target_ = *origin;
+    target_.path = request_.target;
+    return true;
+  }
+  const auto target = parse_absolute_target(request_.target);
+  if (!target) {
+    fail(payment::Reason::bad_request, "invalid request target '" + request_.target + "'");
+    return false;
+  }
+  if (origin != nullptr && target->pool_key() != origin->pool_key()) {
+    fail(payment::Reason::bad_request, "a request inside the tunnel to " + origin->authority() +
+                                           " names another origin: " + target->pool_key());
+    return false;
+  }
+  target_ = *target;
+  return true;
+}
+
 void Exchange::acquire_upstream() {
   stage_ = Stage::connecting;
   if (!retried_) {
-    if (auto pooled = server_.pool().take(target_.authority())) {
+    if (auto pooled = server_.pool().take(target_.pool_key())) {
       ++server_.stats().upstream_reused;
       record_.upstream_reused = true;
       attach(std::move(pooled));
@@ -131,9 +144,9 @@ void Exchange::connected(Connector::Error error, std::string message,
     fail(*error, message);
     return;
   }
-  const std::size_t head_limit =
-      std::max<std::size_t>(kMinResponseHeadLimit, server_.settings().max_header_bytes);
-  attach(std::make_unique<UpstreamConnection>(std::move(stream), target_.authority(), head_limit));
+  attach(std::make_unique<UpstreamConnection>(
+      std::move(stream), target_.pool_key(),
+      response_head_limit(server_.settings().max_header_bytes)));
 }
 
 void Exchange::attach(std::unique_ptr<UpstreamConnection> upstream) {

@@ -4,14 +4,23 @@
 
 #include "flow/proxy/exchange/client_connection.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
+#include "flow/proxy/network/client_hello.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
 
-Tunnel::Tunnel(ClientConnection& client, Target target, std::string early_bytes)
+namespace {
+// An HTTP method is at most this long before its space (client_hello.hpp's classifier): more
+// undecided bytes than this are not HTTP.
+constexpr std::size_t kMaxUndecidedBytes = 64;
+}  // namespace
+
+Tunnel::Tunnel(ClientConnection& client, Target target, std::string early_bytes, bool answered)
     : client_(client),
       target_(std::move(target)),
       early_bytes_(std::move(early_bytes)),
+      answered_(answered),
+      looked_(answered),
       idle_(client.server().loop(), [this] { finish(payment::Reason::upstream_timeout); }) {}
 
 Tunnel::~Tunnel() = default;
@@ -19,7 +28,7 @@ Tunnel::~Tunnel() = default;
 void Tunnel::start() {
   Server& server = client_.server();
   start_ns_ = uv_hrtime();
-  ++server.stats().tunnels_total;
+  if (!answered_) ++server.stats().tunnels_total;  // else counted when the connection answered
   ++server.stats().tunnels_active;
   record_.tunnel = true;
   record_.client = client_.peer();
@@ -37,10 +46,16 @@ void Tunnel::connected(Connector::Error error, std::string message,
   server.reaper().retire(std::move(connector_));
   connect_us_ = (uv_hrtime() - start_ns_) / 1000;
   if (error) {
-    const ProxyAnswer answer = error_answer(*error, message);
-    record_.status = answer.status;
-    record_.reason = answer.code;
-    client_.stream().write(serialize_answer(answer, Persistence::close));
+    if (answered_) {
+      // The 200 went out already: closing is all that is left to say.
+      record_.status = 200;
+      record_.reason = *error;
+    } else {
+      const ProxyAnswer answer = error_answer(*error, message);
+      record_.status = answer.status;
+      record_.reason = answer.code;
+      client_.stream().write(serialize_answer(answer, Persistence::close));
+    }
     finish(error);
     return;
   }
@@ -48,14 +63,10 @@ void Tunnel::connected(Connector::Error error, std::string message,
   upstream_->set_handler(this);
   established_ = true;
   record_.status = 200;
-  client_.stream().write("HTTP/1.1 200 Connection Established\r\n\r\n");
-  if (!early_bytes_.empty()) {
-    record_.request_body_bytes += early_bytes_.size();
-    upstream_->write(early_bytes_);
-    early_bytes_.clear();
-    early_bytes_.shrink_to_fit();
-  }
-  if (client_eof_) upstream_->shutdown_after_writes();
+  if (!answered_) client_.stream().write("HTTP/1.1 200 Connection Established\r\n\r\n");
+  if (!looked_ && hand_over_http()) return;
+  if (looked_) send_early_bytes();
+  if (client_eof_ && looked_) upstream_->shutdown_after_writes();
   upstream_->start_reading();
   idle_.arm(server.settings().timeouts.tunnel_idle);
   client_.update_reading();
@@ -64,10 +75,17 @@ void Tunnel::connected(Connector::Error error, std::string message,
 void Tunnel::from_client(const char* data, std::size_t len) {
   if (finished_) return;
   idle_.touch();
-  if (!established_) {
-    // Bytes sent before the tunnel is up (e.g. a ClientHello right behind CONNECT): bounded by
-    // client backpressure below.
+  if (!established_ || !looked_) {
+    // Bytes sent before the tunnel is up (e.g. a ClientHello right behind CONNECT), or before
+    // its first bytes said what it carries: bounded by client backpressure below.
     early_bytes_.append(data, len);
+    if (established_) {
+      if (hand_over_http()) return;
+      if (looked_) {
+        send_early_bytes();
+        if (client_eof_) upstream_->shutdown_after_writes();
+      }
+    }
   } else {
     record_.request_body_bytes += len;
     upstream_->write(std::string_view(data, len));
@@ -75,14 +93,50 @@ void Tunnel::from_client(const char* data, std::size_t len) {
   client_.update_reading();
 }
 
+bool Tunnel::hand_over_http() {
+  const FirstBytes kind = classify_first_bytes(early_bytes_);
+  if (kind == FirstBytes::need_more && early_bytes_.size() < kMaxUndecidedBytes && !client_eof_) {
+    return false;  // wait for more
+  }
+  if (kind != FirstBytes::http) {
+    looked_ = true;
+    return false;
+  }
+  finished_ = true;
+  idle_.disarm();
+  Server& server = client_.server();
+  --server.stats().tunnels_active;
+  ++server.stats().tunnels_carrying_http;
+  upstream_->set_handler(nullptr);
+  Target origin = target_;
+  origin.scheme = "http";
+  client_.carry_http(std::move(origin), std::move(upstream_), std::move(early_bytes_));
+  return true;
+}
+
+void Tunnel::send_early_bytes() {
+  if (early_bytes_.empty()) return;
+  record_.request_body_bytes += early_bytes_.size();
+  upstream_->write(early_bytes_);
+  early_bytes_.clear();
+  early_bytes_.shrink_to_fit();
+}
+
 bool Tunnel::client_backlogged() const {
-  if (!established_) return early_bytes_.size() > client_.server().settings().write_high_water;
+  if (!established_ || !looked_) {
+    return early_bytes_.size() > client_.server().settings().write_high_water;
+  }
   return upstream_->above_high_water();
 }
 
 void Tunnel::client_eof() {
   client_eof_ = true;
-  if (established_) upstream_->shutdown_after_writes();
+  if (!established_) return;
+  if (!looked_) {
+    if (hand_over_http()) return;
+    send_early_bytes();
+  }
+  upstream_->shutdown_after_writes();
 }
 
 void Tunnel::client_failed() {

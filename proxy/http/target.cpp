@@ -66,6 +66,10 @@ bool parse_host_port(std::string_view hp, std::optional<std::uint16_t> default_p
 
 }  // namespace
 
+std::string Target::pool_key() const {
+  return scheme + "://" + authority();
+}
+
 std::string Target::authority() const {
   std::string out;
   if (host.find(':') != std::string::npos) {

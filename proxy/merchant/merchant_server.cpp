@@ -113,8 +113,8 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
       return 0;
     }
     auto tls = std::make_unique<TlsStream>(server_.loop, std::move(tcp),
-                                           TlsServerRole{server_.tls_context.get(), {}}, this,
-                                           kWriteHighWater);
+                                           TlsServerRole{server_.tls_context.get(), {}, nullptr},
+                                           this, kWriteHighWater);
     tls_ = tls.get();
     stream_ = std::move(tls);
     return 0;

@@ -179,6 +179,10 @@ SslCtxPtr new_server_context() {
 }
 }  // namespace
 
+std::shared_ptr<SSL_CTX> make_leaf_server_context() {
+  return share(new_server_context());
+}
+
 std::shared_ptr<SSL_CTX> make_server_context(X509* cert, EVP_PKEY* key) {
   SslCtxPtr ctx = new_server_context();
   if (SSL_CTX_use_certificate(ctx.get(), cert) != 1 ||

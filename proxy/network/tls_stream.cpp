@@ -77,6 +77,10 @@ TlsStream::TlsStream(uv_loop_t* loop, std::unique_ptr<ByteStream> inner, TlsServ
                      StreamHandler* handler, std::size_t high_water)
     : TlsStream(loop, std::move(inner), handler, high_water) {
   if (!set_up(role.context)) return;
+  if (role.leaf && !role.leaf->install(ssl_.get())) {
+    fail("cannot present the certificate for " + role.leaf->name, UV_EPROTO, Report::later);
+    return;
+  }
   SSL_set_accept_state(ssl_.get());
   if (!role.initial_bytes.empty()) {
     BIO_write(network_in_, role.initial_bytes.data(), static_cast<int>(role.initial_bytes.size()));

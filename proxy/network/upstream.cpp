@@ -2,9 +2,14 @@
 
 #include "flow/proxy/network/net_address.hpp"
 #include "flow/proxy/network/tcp_stream.hpp"
+#include "flow/proxy/network/tls_stream.hpp"
 #include "flow/proxy/server.hpp"
 
 namespace flow::proxy {
+
+std::size_t response_head_limit(std::size_t max_header_bytes) {
+  return std::max<std::size_t>(64 * 1024, max_header_bytes);
+}
 
 // An idle pooled connection watches its socket: the origin closing it (or sending anything)
 // makes it unusable.
@@ -157,8 +162,22 @@ void Connector::try_next() {
 }
 
 void Connector::on_connected(ByteStream& /*stream*/, int status) {
+  if (tls_) {
+    if (status == 0) {
+      if (tls_->session_resumed()) ++server_.stats().upstream_tls_resumed;
+      complete(std::nullopt, {});
+    } else {
+      complete(payment::Reason::upstream_tls_failed,
+               "TLS with " + target_.authority() + " failed: " + tls_->handshake_error());
+    }
+    return;
+  }
   if (status == 0) {
-    complete(std::nullopt, {});
+    if (target_.scheme == "https") {
+      start_tls();
+    } else {
+      complete(std::nullopt, {});
+    }
     return;
   }
   last_status_ = status;
@@ -166,14 +185,29 @@ void Connector::on_connected(ByteStream& /*stream*/, int status) {
   try_next();
 }
 
+void Connector::start_tls() {
+  ++server_.stats().upstream_tls_handshakes;
+  TlsClientRole role{server_.upstream_tls(target_.host), target_.host, target_.port};
+  tls_ = std::make_unique<TlsStream>(server_.loop(), std::move(stream_), std::move(role), this,
+                                     server_.settings().write_high_water);
+}
+
 void Connector::complete(Error error, std::string message) {
   timeout_.stop();
   resolution_.reset();
-  if (error) stream_.reset();
-  if (stream_) stream_->set_handler(nullptr);
+  if (error) {
+    stream_.reset();
+    tls_.reset();
+  }
+  std::unique_ptr<ByteStream> stream;
+  if (tls_) {
+    stream = std::move(tls_);
+  } else {
+    stream = std::move(stream_);
+  }
+  if (stream) stream->set_handler(nullptr);
   // The owner may destroy this connector from inside `done`: touch nothing afterwards.
   auto done = std::move(done_);
-  std::unique_ptr<ByteStream> stream = std::move(stream_);
   if (done) done(error, std::move(message), std::move(stream));
 }
 

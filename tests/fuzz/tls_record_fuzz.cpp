@@ -70,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t initial = std::min(input.size(), std::size_t{data[1]} * 4);
     stream = std::make_unique<TlsStream>(
         &w.loop, std::move(inner),
-        TlsServerRole{w.server.get(), std::string(input.substr(0, initial))}, &echo, 64 * 1024);
+        TlsServerRole{w.server.get(), std::string(input.substr(0, initial)), nullptr}, &echo,
+        64 * 1024);
     input.remove_prefix(initial);
   } else {
     stream = std::make_unique<TlsStream>(

@@ -8,6 +8,7 @@
 #include "proxy_expectations.hpp"
 #include "support/client_connection.hpp"
 #include "support/proxy_process.hpp"
+#include "support/raw_origin.hpp"
 #include "support/test_origin.hpp"
 
 using namespace flow::testing;
@@ -92,19 +93,23 @@ TEST_CASE("a proxy-generated answer is logged with its status and error code") {
 }
 
 TEST_CASE("a CONNECT tunnel is logged with status 200 and the exact bytes each way") {
-  const std::string answer = http_response(200, "through the tunnel");
-  TestOrigin origin([&](OriginExchange& ex) {
-    ex.send(answer);
-    ex.close_after();
+  const std::string answer = "PONG from the far end\n";
+  const std::string request = "ping the far end\n";  // not HTTP: the tunnel is spliced
+  RawOrigin origin([&](SocketStream& peer) {
+    const Deadline deadline = default_deadline();
+    (void)RawOrigin::read_to_eof(peer, deadline);
+    peer.write_all(answer, deadline);
+    peer.shutdown_write();
   });
   ProxyProcess proxy({"--connect-ports", std::to_string(origin.port())});
-  const std::string request = "GET /tunnelled HTTP/1.1\r\nHost: tunnel\r\n\r\n";
   {
     ClientConnection client(proxy.port());
     REQUIRE(client.open_tunnel(origin.authority()).status == 200);
-    auto response = client.exchange(request);
-    CHECK(response.body == "through the tunnel");
-    CHECK(client.wait_for_close());
+    client.send(request);
+    client.shutdown_write();
+    std::string received;
+    CHECK(client.wait_for_close(default_deadline(), &received));
+    CHECK(received == answer);
   }
   auto entries = proxy.wait_for_access_log(1, default_deadline());
   REQUIRE(entries.size() == 1);

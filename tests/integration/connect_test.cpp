@@ -1,5 +1,6 @@
 // CONNECT tunnels: a TLS session end to end through the proxy (certificate generated here and
-// verified by the client), the port allow-list, and half-close propagation.
+// verified by the client), the port allow-list, plain HTTP inside a tunnel, and half-close
+// propagation.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -7,6 +8,7 @@
 #include "proxy_expectations.hpp"
 #include "support/client_connection.hpp"
 #include "support/proxy_process.hpp"
+#include "support/raw_origin.hpp"
 #include "support/test_origin.hpp"
 #include "support/tls_support.hpp"
 
@@ -34,32 +36,57 @@ TEST_CASE("a CONNECT tunnel to an allowed port carries a TLS handshake and HTTPS
   CHECK(origin.accepted_connections() == 1);
 }
 
-TEST_CASE("CONNECT to a port outside --connect-ports is answered 403 connect_port_denied") {
+// A port CONNECT may not splice to is still answered 200: the tunnel may carry plain HTTP
+// (undici sends http:// targets as CONNECT host:PORT), which runs as exchanges. Anything else is
+// refused by closing the tunnel, before anything reaches the origin.
+TEST_CASE("CONNECT to a port outside --connect-ports splices nothing: non-HTTP bytes are refused") {
   TlsIdentity identity;
   TestOrigin origin([](OriginExchange& ex) { ex.respond(200, "should not be reached"); },
                     &identity);
   ProxyProcess proxy;  // default allow-list: 443 only
   ClientConnection client(proxy.port());
-  auto response = client.open_tunnel(origin.authority());
-  check_proxy_error(response, 403, "connect_port_denied");
+  REQUIRE(client.open_tunnel(origin.authority()).status == 200);
+  client.send("SSH-2.0-OpenSSH_9.2\r\n");
+  CHECK(client.wait_for_close());
   CHECK(origin.accepted_connections() == 0);
+  const auto entries = proxy.wait_for_access_log(1, default_deadline());
+  CHECK(entries[0]["method"] == "CONNECT");
+  CHECK(entries[0]["reason"] == "connect_port_denied");
 }
 
+TEST_CASE("CONNECT to a port outside --connect-ports carrying plain HTTP runs it as exchanges") {
+  TestOrigin origin([](OriginExchange& ex) { ex.respond(200, "plain: " + ex.request().target); });
+  ProxyProcess proxy;  // default allow-list: 443 only
+  ClientConnection client(proxy.port());
+  REQUIRE(client.open_tunnel(origin.authority()).status == 200);
+  auto first = client.exchange("GET /one HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n");
+  CHECK(first.status == 200);
+  CHECK(first.body == "plain: /one");
+  auto second = client.exchange("GET /two HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n");
+  CHECK(second.body == "plain: /two");
+  REQUIRE(origin.request_count() == 2);
+  // Proxied, not spliced: the origin sees the proxy's Via.
+  CHECK(origin.requests()[0].head.find("Via: ") != std::string::npos);
+}
+
+// A tunnel whose first bytes are neither TLS nor HTTP is spliced as it is, half-close included.
 TEST_CASE("a CONNECT tunnel propagates the client's half-close to the origin and back") {
-  TestOrigin origin([](OriginExchange& ex) {
-    bool saw_eof = ex.wait_for_peer_eof(deadline_in(std::chrono::seconds(10)));
-    ex.respond(200, saw_eof ? "saw-eof" : "no-eof");
-    ex.close_after();
+  std::string origin_saw;
+  RawOrigin origin([&](SocketStream& peer) {
+    const Deadline deadline = deadline_in(std::chrono::seconds(10));
+    origin_saw = RawOrigin::read_to_eof(peer, deadline);
+    peer.write_all("saw-eof", deadline);  // only after the client's FIN came through
+    peer.shutdown_write();
   });
   ProxyProcess proxy({"--connect-ports", std::to_string(origin.port())});
   ClientConnection client(proxy.port());
   REQUIRE(client.open_tunnel(origin.authority()).status == 200);
-  client.send("GET /half HTTP/1.1\r\nHost: tunnel\r\n\r\n");
+  client.send("ping half\n");
   client.shutdown_write();
-  auto response = client.read_response();
-  CHECK(response.status == 200);
-  CHECK(response.body == "saw-eof");
-  CHECK(client.wait_for_close());  // the origin's close comes back through the tunnel
+  std::string received;
+  CHECK(client.wait_for_close(default_deadline(), &received));  // the origin's FIN came back
+  CHECK(received == "saw-eof");
+  CHECK(origin_saw == "ping half\n");
 }
 
 TEST_CASE("CONNECT to an allowed port where nothing listens is answered 502 upstream_unreachable") {

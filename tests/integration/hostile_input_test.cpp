@@ -7,6 +7,7 @@
 #include "proxy_expectations.hpp"
 #include "support/client_connection.hpp"
 #include "support/proxy_process.hpp"
+#include "support/raw_origin.hpp"
 #include "support/test_origin.hpp"
 
 using namespace flow::testing;
@@ -109,9 +110,24 @@ TEST_CASE("a request addressed to the proxy's own listen address is answered 508
                    508, "loop_detected", false);
 }
 
-TEST_CASE("an absolute-form https target in plaintext is answered 501 not_implemented") {
-  Fixture f;
-  f.expect_refused("GET https://" + f.origin.authority() +
-                       "/secure HTTP/1.1\r\nHost: " + f.origin.authority() + "\r\n\r\n",
-                   501, "not_implemented", false);
+// The proxy originates TLS for an https:// target sent in plaintext (older axios): to an origin
+// that does not speak TLS that fails, and the answer names why; nothing goes out in clear.
+TEST_CASE(
+    "an absolute-form https target to an origin without TLS is answered 502 upstream_tls_failed") {
+  std::string origin_saw;
+  RawOrigin origin([&](SocketStream& peer) {  // reads what comes, answers nothing, closes
+    char buf[4096];
+    const std::size_t n = peer.read_some(buf, sizeof buf, default_deadline());
+    origin_saw.assign(buf, n);
+  });
+  ProxyProcess proxy;
+  ClientConnection client(proxy.port());
+  client.send("GET https://" + origin.authority() +
+              "/secure HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n");
+  auto response = client.read_response();
+  check_proxy_error(response, 502, "upstream_tls_failed");
+  CHECK(response.body.find("TLS with " + origin.authority() + " failed") != std::string::npos);
+  REQUIRE_FALSE(origin_saw.empty());
+  CHECK(origin_saw[0] == '\x16');  // a TLS handshake record: the request never went in clear
+  CHECK(origin_saw.find("/secure") == std::string::npos);
 }

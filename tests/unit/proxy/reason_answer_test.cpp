@@ -18,7 +18,8 @@
 #include "flow/storage/result.hpp"
 
 using flow::payment::Reason;
-TEST_CASE("every transport reason keeps the name and status it had as a proxy error") {
+TEST_CASE(
+    "every transport reason keeps its name and status (those of the old proxy errors, then TLS)") {
   struct Row {
     Reason reason;
     std::string_view name;
@@ -40,6 +41,9 @@ TEST_CASE("every transport reason keeps the name and status it had as a proxy er
       {Reason::upstream_closed, "upstream_closed", 502},
       {Reason::shutting_down, "shutting_down", 503},
       {Reason::proxy_auth_required, "proxy_auth_required", 407},
+      // Appended with HTTPS.
+      {Reason::upstream_tls_failed, "upstream_tls_failed", 502},
+      {Reason::client_tls_failed, "client_tls_failed", 0},
   };
   std::size_t transport = 0;
   for (const auto& info : flow::payment::reasons()) {

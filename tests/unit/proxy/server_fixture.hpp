@@ -34,7 +34,8 @@
 
 namespace flow::proxy::testing {
 
-inline constexpr const char* kOrigin = "origin.test:80";
+// The pool key of http://origin.test (Target::pool_key).
+inline constexpr const char* kOrigin = "http://origin.test:80";
 
 struct ServerFixture {
   explicit ServerFixture(policy::ProxySettings settings = {}) {

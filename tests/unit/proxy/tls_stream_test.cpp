@@ -185,8 +185,8 @@ struct Pair {
         TlsClientRole{context ? context : pki.client, std::move(host), listener.port()},
         &client_events, kHighWater);
     server = std::make_unique<TlsStream>(&loop.loop, listener.take(loop),
-                                         TlsServerRole{pki.server.get(), {}}, &server_events,
-                                         kHighWater);
+                                         TlsServerRole{pki.server.get(), {}, nullptr},
+                                         &server_events, kHighWater);
   }
   bool handshake(Loop& loop) {
     return loop.run_until(
@@ -282,8 +282,8 @@ TEST_CASE(
 
   Recorder events;
   events.echo = true;
-  TlsStream server(&loop.loop, std::move(tcp), TlsServerRole{pki.server.get(), peek.data}, &events,
-                   kHighWater);
+  TlsStream server(&loop.loop, std::move(tcp), TlsServerRole{pki.server.get(), peek.data, nullptr},
+                   &events, kHighWater);
   server.start_reading();
   REQUIRE(loop.run_until([&] { return events.eof; }, 20s));
   CHECK(*events.connected == 0);
@@ -511,8 +511,8 @@ TEST_CASE("records split into single bytes are reassembled, in both directions")
   server_events.echo = true;
   TlsStream client(&loop.loop, std::move(client_inner), TlsClientRole{pki.client, "localhost", 1},
                    &client_events, kHighWater);
-  TlsStream server(&loop.loop, std::move(server_inner), TlsServerRole{pki.server.get(), {}},
-                   &server_events, kHighWater);
+  TlsStream server(&loop.loop, std::move(server_inner),
+                   TlsServerRole{pki.server.get(), {}, nullptr}, &server_events, kHighWater);
   client.write("hello through byte-sized pieces");
   client.start_reading();
   server.start_reading();
@@ -539,8 +539,8 @@ TEST_CASE("garbage instead of a ClientHello fails the server's handshake, report
   testing::FakeByteStream& wire = *inner;
   Recorder events;
   TlsStream server(&loop.loop, std::move(inner),
-                   TlsServerRole{pki.server.get(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"}, &events,
-                   kHighWater);
+                   TlsServerRole{pki.server.get(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", nullptr},
+                   &events, kHighWater);
   CHECK_FALSE(events.connected.has_value());  // never from inside the constructor
   REQUIRE(loop.run_until([&] { return events.connected.has_value(); }));
   CHECK(*events.connected < 0);
@@ -556,8 +556,8 @@ TEST_CASE("a client's renegotiation is refused") {
   testing::FakeByteStream& wire = *inner;
   Recorder events;
   events.echo = true;
-  TlsStream server(&loop.loop, std::move(inner), TlsServerRole{pki.server.get(), {}}, &events,
-                   kHighWater);
+  TlsStream server(&loop.loop, std::move(inner), TlsServerRole{pki.server.get(), {}, nullptr},
+                   &events, kHighWater);
   server.start_reading();
 
   // A TLS 1.2 client on memory BIOs, driven by hand.

@@ -22,6 +22,9 @@ struct RunOptions {
   // (and locked) at start-up.
   policy::LedgerSettings ledger;
   std::vector<policy::WalletSpec> wallets;
+  // HTTPS: flow.yaml's tls: section, `run --ca-dir` over its ca_dir. Interception is on when
+  // ca_dir is set.
+  policy::TlsSettings tls;
   // Called on the loop thread once listening, with the bound address (the demo uses it).
   std::function<void(const std::string& bound)> on_listening;
 };

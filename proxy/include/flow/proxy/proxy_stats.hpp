@@ -23,6 +23,13 @@ struct ProxyStats {
   std::uint64_t upstream_retries = 0;
   std::uint64_t request_body_bytes = 0;
   std::uint64_t response_body_bytes = 0;
+  // CONNECT tunnels decrypted (TLS terminated with a leaf of the CA), and those whose first
+  // bytes were plain HTTP: both run exchanges rather than a splice.
+  std::uint64_t tunnels_intercepted = 0;
+  std::uint64_t tunnels_carrying_http = 0;
+  std::uint64_t client_tls_handshakes = 0;    // completed with intercepted clients
+  std::uint64_t upstream_tls_handshakes = 0;  // started with origins (https targets)
+  std::uint64_t upstream_tls_resumed = 0;     // of those, completed with a resumed session
   std::array<std::uint64_t, payment::kReasonCount> errors{};  // indexed by Reason
 
   // An exchange, tunnel or connection that ended on `reason` (the transport category).

@@ -11,6 +11,7 @@
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/proxy/exchange/access_log.hpp"
 #include "flow/proxy/exchange/exchange_hooks.hpp"
+#include "flow/proxy/exchange/tls_service.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/reaper.hpp"
 #include "flow/proxy/network/timer.hpp"
@@ -49,6 +50,12 @@ class Server {
   Reaper& reaper() { return reaper_; }
   void write_access(const AccessRecord& record) { write_access_record(access_log_, record); }
   bool connect_port_allowed(std::uint16_t port) const;
+  // Interception and origination (set_tls; without it, interception is off and origins are
+  // verified against the system store alone).
+  TlsService& tls();
+  void set_tls(std::unique_ptr<TlsService> tls) { tls_ = std::move(tls); }
+  // The client context for TLS to origin `host` (TlsService::upstream under the current policy).
+  std::shared_ptr<TlsClientContext> upstream_tls(std::string_view host);
   // True when `addr` is this proxy's own listening endpoint (a request that would loop).
   bool is_own_endpoint(const sockaddr* addr) const;
 
@@ -86,6 +93,7 @@ class Server {
       index_;  // O(1) removal when a connection closes
   bool draining_ = false;
   HooksFactory hooks_factory_;
+  std::unique_ptr<TlsService> tls_;
   std::function<std::shared_ptr<const policy::PolicySnapshot>()> policy_source_;
   std::function<void()> on_drained_;
   Timer drain_timer_;

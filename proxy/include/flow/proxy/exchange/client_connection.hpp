@@ -1,11 +1,13 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "flow/payment/reason.hpp"
 #include "flow/proxy/exchange/downstream.hpp"
 #include "flow/proxy/http/http_codec.hpp"
+#include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/byte_stream.hpp"
 #include "flow/proxy/network/reaper.hpp"
 #include "flow/proxy/network/timer.hpp"
@@ -19,6 +21,11 @@ class Tunnel;
 // One accepted client connection over a ByteStream. Reads requests one at a time (pipelined
 // requests wait in the input buffer until the exchange before them has ended) and hands each to
 // an Exchange, for which it is the Downstream, or turns into a Tunnel after CONNECT.
+//
+// A CONNECT tunnel may carry HTTP the proxy runs as exchanges (tunnel_opening.cpp): an
+// intercepted TLS session (the stream becomes a TlsStream over the accepted one, presenting a
+// leaf of the CA) or plain HTTP. The connection then serves origin-form requests for the
+// tunnel's origin (fixed_origin), keep-alive and pipelining as usual.
 class ClientConnection : public Downstream,
                          public StreamHandler,
                          public MessageSink,
@@ -28,6 +35,8 @@ class ClientConnection : public Downstream,
     idle,          // between requests (keep-alive) or before the first byte
     reading_head,  // part of a request head has arrived
     exchange,      // an Exchange owns the current request/response
+    opening,       // CONNECT answered by the proxy: waiting for what the tunnel carries
+    handshake,     // TLS with an intercepted client in progress
     tunnel,        // CONNECT established: bytes are spliced
     closing,       // answer written, FIN sent, draining the peer's last bytes
     closed,
@@ -51,6 +60,7 @@ class ClientConnection : public Downstream,
   // The agent the current request speaks for (identified at its head).
   const std::string& agent() const override { return agent_; }
   PersistenceWish persistence_wish() const override;
+  const Target* fixed_origin() const override { return origin_ ? &*origin_ : nullptr; }
   using Downstream::write;
   void write(const uv_buf_t* bufs, unsigned count) override;
   bool write_backlogged() const override;
@@ -61,6 +71,9 @@ class ClientConnection : public Downstream,
 
   // From the Tunnel.
   void tunnel_ended();
+  // The tunnel to `origin` carries plain HTTP: serve it as exchanges from `bytes` on. A
+  // connected `upstream` (the tunnel's) serves the first request through the pool.
+  void carry_http(Target origin, std::unique_ptr<ByteStream> upstream, std::string bytes);
   // Answer with a proxy error and close. Only when no response byte was sent yet.
   void fail(payment::Reason error, std::string_view message);
   void close_now();
@@ -71,6 +84,7 @@ class ClientConnection : public Downstream,
   void on_error(ByteStream& stream, int uv_status) override;
   void on_drained(ByteStream& stream) override;
   void on_shutdown(ByteStream& stream) override;
+  void on_connected(ByteStream& stream, int status) override;  // the intercepted handshake
 
   // MessageSink (requests)
   HeadAction on_head() override;
@@ -83,6 +97,13 @@ class ClientConnection : public Downstream,
   bool parsing_allowed() const;
   void start_exchange();
   void start_tunnel(const char* early, std::size_t early_len);
+  // tunnel_opening.cpp: a CONNECT the proxy answers itself, then reads the first bytes of.
+  void open_tunnel(Target target);
+  void look_into_tunnel();
+  void intercept(const std::string& name);
+  void splice_opened(std::optional<payment::Reason> refusal);
+  void end_opening(payment::Reason reason, std::string_view detail);
+  void serve_tunnel_requests();
   void parse_error();
   // Answers `error` (closing), writes its access line, and closes after the write.
   void refuse(payment::Reason error, std::string_view message);
@@ -103,6 +124,8 @@ class ClientConnection : public Downstream,
   std::unique_ptr<Tunnel> tunnel_;
   std::string peer_;
   std::string agent_;
+  Target connect_target_;         // the CONNECT's authority, while opening
+  std::optional<Target> origin_;  // the tunnel's origin, once it carries HTTP
   Deadline deadline_;
   std::uint64_t requests_ = 0;
 };

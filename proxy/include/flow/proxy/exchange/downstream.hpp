@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/byte_stream.hpp"
 
 namespace flow::proxy {
@@ -26,6 +27,10 @@ class Downstream {
   virtual const std::string& peer() const = 0;
   virtual const std::string& agent() const = 0;
   virtual PersistenceWish persistence_wish() const = 0;
+  // The origin every request goes to when the client reached it through a tunnel (an
+  // intercepted TLS session, or a CONNECT carrying plain HTTP): origin-form request targets
+  // ("/path") are sent there. Null for a plain proxy connection (absolute-form targets).
+  virtual const Target* fixed_origin() const { return nullptr; }
 
   // Response bytes, in order. Never blocks; a client that reads slowly shows as backlogged.
   // An empty write is a no-op.

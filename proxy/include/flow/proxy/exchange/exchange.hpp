@@ -103,6 +103,7 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   bool parked() const { return parked_; }
 
  private:
+  bool resolve_target();
   void acquire_upstream();
   void connected(Connector::Error error, std::string message, std::unique_ptr<ByteStream> stream);
   void attach(std::unique_ptr<UpstreamConnection> upstream);

@@ -17,9 +17,15 @@ namespace flow::proxy {
 class ClientConnection;
 
 // A CONNECT tunnel: blind splice in both directions with backpressure and half-close.
+//
+// Unless the connection has already looked at what the tunnel carries (`answered`: it answered
+// the CONNECT itself, see ClientConnection's opening), the tunnel connects first, answers 200,
+// and reads the client's first bytes before sending any on: a tunnel whose first bytes are an
+// HTTP request (undici sends http:// targets as CONNECT host:80) is handed back to the
+// connection to run as exchanges, paid path included; anything else is spliced.
 class Tunnel : public StreamHandler, public Retirable {
  public:
-  Tunnel(ClientConnection& client, Target target, std::string early_bytes);
+  Tunnel(ClientConnection& client, Target target, std::string early_bytes, bool answered = false);
   ~Tunnel() override;
   void start();
 
@@ -43,10 +49,16 @@ class Tunnel : public StreamHandler, public Retirable {
   void connected(Connector::Error error, std::string message, std::unique_ptr<ByteStream> stream);
   void maybe_done();
   void finish(std::optional<payment::Reason> error);
+  // Reads the client's first bytes once: true when the tunnel was handed to the connection as
+  // HTTP (this object is then retired: touch nothing).
+  bool hand_over_http();
+  void send_early_bytes();
 
   ClientConnection& client_;
   Target target_;
   std::string early_bytes_;
+  bool answered_;  // the connection answered the CONNECT (and looked at the first bytes)
+  bool looked_;    // the client's first bytes were read: splicing
   std::unique_ptr<Connector> connector_;
   std::unique_ptr<ByteStream> upstream_;
   bool established_ = false;

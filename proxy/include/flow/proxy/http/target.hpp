@@ -13,8 +13,11 @@ struct Target {
   std::uint16_t port = 0;
   std::string path;  // origin-form: path and query, at least "/"
 
-  // "host:port" with brackets around IPv6, the key of the upstream pool.
+  // "host:port" with brackets around IPv6.
   std::string authority() const;
+  // "scheme://host:port": the key of the upstream pool (a TLS connection never serves a plain
+  // request to the same authority, nor the reverse).
+  std::string pool_key() const;
   // The Host header value: the port is omitted when it is the scheme's default.
   std::string host_header() const;
 };

@@ -65,6 +65,9 @@ std::shared_ptr<TlsClientContext> make_insecure_client_context();
 // otherwise: HTTP/2 is not spoken). For server contexts built elsewhere (the leaf cache).
 void select_http11_alpn(SSL_CTX* ctx);
 
+// A server context (TLS 1.2 or later, ALPN http/1.1) with no certificate of its own: each
+// handshake is given its leaf (TlsServerRole::leaf), as interception does.
+std::shared_ptr<SSL_CTX> make_leaf_server_context();
 // A server context (TLS 1.2 or later, ALPN http/1.1) for one certificate and its key (the
 // context takes its own references). Throws std::runtime_error when they do not match.
 std::shared_ptr<SSL_CTX> make_server_context(X509* cert, EVP_PKEY* key);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "flow/proxy/network/byte_stream.hpp"
+#include "flow/proxy/network/leaf_cache.hpp"
 #include "flow/proxy/network/openssl_handles.hpp"
 
 namespace flow::proxy {
@@ -21,6 +22,8 @@ class TlsClientContext;
 struct TlsServerRole {
   SSL_CTX* context = nullptr;
   std::string initial_bytes;
+  // Presented instead of the context's own certificate (an intercepted host's leaf); may be null.
+  std::shared_ptr<const ServerLeaf> leaf;
 };
 
 // Originating to an upstream: SNI `host` (not sent for an IP literal), the certificate checked

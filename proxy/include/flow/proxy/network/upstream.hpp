@@ -23,6 +23,7 @@ namespace flow::proxy {
 
 class Server;
 class TcpStream;
+class TlsStream;
 
 // A connection to an origin, with its response parser. Lent to one exchange at a time; kept
 // in the pool between exchanges.
@@ -33,9 +34,13 @@ struct UpstreamConnection : public Retirable {
         key(std::move(k)) {}
   std::unique_ptr<ByteStream> stream;
   HttpParser parser;
-  std::string key;         // Target::authority()
+  std::string key;         // Target::pool_key()
   std::uint64_t uses = 0;  // exchanges served, including the current one
 };
+
+// The most response head bytes read from an origin: the client's limit, and at least 64 KiB
+// (origins send more headers than clients).
+std::size_t response_head_limit(std::size_t max_header_bytes);
 
 // Idle upstream connections per origin. An idle connection is watched: a close or any byte
 // from the origin removes it. Entries older than the pool idle timeout are closed.
@@ -64,12 +69,14 @@ class UpstreamPool {
 };
 
 // Resolves a target and opens a TCP connection to it, trying each address in turn within one
-// connect timeout. Refuses addresses that are the proxy's own listener (a loop). The socket is
-// created here; what it hands over is a ByteStream (a TLS layer may wrap it before use).
+// connect timeout. Refuses addresses that are the proxy's own listener (a loop). For an https
+// target it then runs TLS over it (verified, SNI and host name set: Server::upstream_tls), within
+// the same timeout; a failed handshake is upstream_tls_failed naming OpenSSL's reason, never a
+// plain connection instead. What it hands over is a ByteStream, TCP or TLS alike.
 class Connector : public StreamHandler, public Retirable {
  public:
-  // Why connecting failed (upstream_unreachable, upstream_timeout or loop_detected); empty: it
-  // did not.
+  // Why connecting failed (upstream_unreachable, upstream_timeout, loop_detected or
+  // upstream_tls_failed); empty: it did not.
   using Error = std::optional<payment::Reason>;
   // On success `error` is empty and `stream` is connected (its handler must be replaced).
   using Done =
@@ -86,6 +93,7 @@ class Connector : public StreamHandler, public Retirable {
  private:
   void resolved(int status, std::vector<sockaddr_storage> addresses);
   void try_next();
+  void start_tls();
   void complete(Error error, std::string message);
 
   Server& server_;
@@ -96,6 +104,7 @@ class Connector : public StreamHandler, public Retirable {
   std::size_t next_ = 0;
   int last_status_ = 0;
   std::unique_ptr<TcpStream> stream_;
+  std::unique_ptr<TlsStream> tls_;  // https: the handshake over stream_ (which it then owns)
   Timer timeout_;
 };
 
