@@ -89,6 +89,11 @@ void Exchange::start() {
   acquire_upstream();
 }
 
+std::string Exchange::url() const {
+  if (request_.target.empty() || request_.target.front() != '/') return request_.target;
+  return target_.scheme + "://" + target_.host_header() + request_.target;
+}
+
 // Where the request goes: its absolute-form target (http:// or https://, the proxy originating
 // TLS for the latter), or, inside a tunnel that carries HTTP, its origin-form path at the
 // tunnel's origin. False when the exchange has failed.

@@ -314,8 +314,8 @@ void PaidAttempt::parse_challenge() {
     return;
   }
   const auto headers = header_fields(challenge_head_.headers);
-  auto read = pay.rails().read_challenge(
-      {challenge_head_.status, headers, challenge_body_, ex_.request().target});
+  auto read =
+      pay.rails().read_challenge({challenge_head_.status, headers, challenge_body_, ex_.url()});
   if (auto* error = std::get_if<payment::RailError>(&read)) {
     ++pay.counters().not_payable;
     relay_challenge(error->code, error->detail);
@@ -332,8 +332,8 @@ void PaidAttempt::parse_challenge() {
   const std::int64_t now = payment::unix_now();
   if (!controls_.prepared_id.empty()) {
     prepared = pay.take_prepared(controls_.prepared_id, now);
-    if (!prepared || prepared->agent != ex_.record().agent ||
-        prepared->url != ex_.request().target || prepared->method != ex_.request().method) {
+    if (!prepared || prepared->agent != ex_.record().agent || prepared->url != ex_.url() ||
+        prepared->method != ex_.request().method) {
       answer(problem_response(payment::Reason::prepared_offer_unknown,
                               "no prepared offer '" + controls_.prepared_id +
                                   "' for this agent and request (prepared offers are used once "
@@ -392,7 +392,7 @@ void PaidAttempt::parse_challenge() {
   in.path = ex_.target().path.substr(0, ex_.target().path.find('?'));
   in.method = ex_.request().method;
   in.merchant_origin = origin_of(ex_.target());
-  in.url = ex_.request().target;
+  in.url = ex_.url();
   in.offers_seen = static_cast<int>(accepts.size());
   in.protocols_offered = std::string(rail->name());
   in.now = now;
@@ -543,7 +543,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
       PreparedOffer p;
       p.agent = ex_.record().agent;
       p.method = ex_.request().method;
-      p.url = ex_.request().target;
+      p.url = ex_.url();
       p.offer = *d.offer;
       const std::string id = pay.add_prepared(std::move(p), payment::unix_now());
       body["prepared_id"] = id;
@@ -643,7 +643,7 @@ void PaidAttempt::answer_existing(const DecideOutcome& outcome) {
   // A key names one logical request: the same key on another method or URL is a mistake, and
   // answering it with the first request's payment (or credential) would be wrong either way.
   if (a.intent.method != ex_.request().method ||
-      a.intent.url != storage::redact_url_query(ex_.request().target, pay.url_query())) {
+      a.intent.url != storage::redact_url_query(ex_.url(), pay.url_query())) {
     answer(problem_response(payment::Reason::idempotency_conflict,
                             "this Idempotency-Key belongs to another request (" + a.intent.method +
                                 " " + a.intent.url + "); not paid",

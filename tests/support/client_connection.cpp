@@ -49,13 +49,25 @@ HttpResponse ClientConnection::open_tunnel(std::string_view authority, Deadline 
 
 void ClientConnection::start_tls(const TlsIdentity& trusted, std::string_view host,
                                  Deadline deadline) {
+  Fd fd = take_plain_fd();
+  stream_ = connect_tls(std::move(fd), trusted, host, deadline);
+  reader_ = std::make_unique<BufferedReader>(*stream_);
+}
+
+void ClientConnection::start_tls(const std::string& ca_file, std::string_view host,
+                                 Deadline deadline) {
+  Fd fd = take_plain_fd();
+  stream_ = connect_tls(std::move(fd), ca_file, host, deadline);
+  reader_ = std::make_unique<BufferedReader>(*stream_);
+}
+
+Fd ClientConnection::take_plain_fd() {
   if (reader_->buffered() != 0) throw IoError("bytes arrived before the TLS handshake began");
   auto* plain = dynamic_cast<SocketStream*>(stream_.get());
   if (plain == nullptr) throw IoError("connection is already TLS");
   Fd fd = plain->release_fd();
   reader_.reset();
-  stream_ = connect_tls(std::move(fd), trusted, host, deadline);
-  reader_ = std::make_unique<BufferedReader>(*stream_);
+  return fd;
 }
 
 }  // namespace flow::testing

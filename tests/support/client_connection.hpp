@@ -37,10 +37,14 @@ class ClientConnection {
   // Runs a TLS handshake over this connection (typically inside a tunnel), trusting `trusted`.
   void start_tls(const TlsIdentity& trusted, std::string_view host,
                  Deadline deadline = default_deadline());
+  // The same, trusting the certificates in a PEM file (402flow's CA for an intercepted tunnel).
+  void start_tls(const std::string& ca_file, std::string_view host,
+                 Deadline deadline = default_deadline());
 
   BufferedReader& reader() { return *reader_; }
 
  private:
+  Fd take_plain_fd();  // the socket under a plain connection, for a TLS handshake
   std::unique_ptr<ByteStream> stream_;
   std::unique_ptr<BufferedReader> reader_;
 };

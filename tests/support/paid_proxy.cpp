@@ -150,7 +150,7 @@ HttpResponse get_via_proxy(std::uint16_t proxy_port, std::string_view authority,
 }
 
 nlohmann::json merchant_book(const MerchantProcess& merchant) {
-  ClientConnection client(merchant.port());
+  ClientConnection client = merchant.connect();
   const HttpResponse r =
       client.exchange("GET /_merchant/payments HTTP/1.1\r\nHost: " + merchant.authority() +
                       "\r\nConnection: close\r\n\r\n");

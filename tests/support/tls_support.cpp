@@ -1,5 +1,6 @@
 #include "support/tls_support.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -186,23 +187,51 @@ std::unique_ptr<ByteStream> accept_tls(Fd fd, const TlsIdentity& identity, Deadl
   return stream;
 }
 
-std::unique_ptr<ByteStream> connect_tls(Fd fd, const TlsIdentity& trusted, std::string_view host,
-                                        Deadline deadline) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) throw IoError(openssl_error("SSL_CTX_new"));
-  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), trusted.certificate());
+namespace {
+
+// The client side of a handshake in `ctx` (whose store holds what is trusted): SNI and a DNS
+// name check for a host name; for an IP literal no SNI (RFC 6066) and an IP address check.
+std::unique_ptr<ByteStream> handshake_as_client(Fd fd, SslCtxPtr ctx, std::string_view host,
+                                                Deadline deadline) {
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   auto stream = std::make_unique<TlsStream>(std::move(fd), std::move(ctx));
   std::string host_name(host);
-  // SSL_set_tlsext_host_name() is a macro with a C-style cast; this is its expansion.
-  SSL_ctrl(stream->ssl(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-           host_name.data());
-  SSL_set1_host(stream->ssl(), host_name.c_str());
+  unsigned char ip[16];
+  const bool is_ip = inet_pton(AF_INET, host_name.c_str(), ip) == 1 ||
+                     inet_pton(AF_INET6, host_name.c_str(), ip) == 1;
+  if (is_ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream->ssl()), host_name.c_str());
+  } else {
+    // SSL_set_tlsext_host_name() is a macro with a C-style cast; this is its expansion.
+    SSL_ctrl(stream->ssl(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             host_name.data());
+    SSL_set1_host(stream->ssl(), host_name.c_str());
+  }
   stream->handshake(false, deadline);
   if (SSL_get_verify_result(stream->ssl()) != X509_V_OK) {
     throw IoError("TLS peer certificate did not verify");
   }
   return stream;
+}
+
+}  // namespace
+
+std::unique_ptr<ByteStream> connect_tls(Fd fd, const TlsIdentity& trusted, std::string_view host,
+                                        Deadline deadline) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) throw IoError(openssl_error("SSL_CTX_new"));
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), trusted.certificate());
+  return handshake_as_client(std::move(fd), std::move(ctx), host, deadline);
+}
+
+std::unique_ptr<ByteStream> connect_tls(Fd fd, const std::string& ca_file, std::string_view host,
+                                        Deadline deadline) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) throw IoError(openssl_error("SSL_CTX_new"));
+  if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1) {
+    throw IoError(openssl_error("loading " + ca_file));
+  }
+  return handshake_as_client(std::move(fd), std::move(ctx), host, deadline);
 }
 
 }  // namespace flow::testing

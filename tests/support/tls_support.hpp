@@ -40,5 +40,9 @@ std::unique_ptr<ByteStream> accept_tls(Fd fd, const TlsIdentity& identity, Deadl
 // Client side: trusts only `trusted`'s certificate and checks it matches `host` (SNI + name check).
 std::unique_ptr<ByteStream> connect_tls(Fd fd, const TlsIdentity& trusted, std::string_view host,
                                         Deadline deadline);
+// The same, trusting the certificates of a PEM file (a CA: 402flow's, say). `host` may be an IP
+// literal (then checked against the IP SANs, and no SNI is sent).
+std::unique_ptr<ByteStream> connect_tls(Fd fd, const std::string& ca_file, std::string_view host,
+                                        Deadline deadline);
 
 }  // namespace flow::testing

@@ -75,6 +75,10 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   Downstream& downstream() { return client_; }
   const RequestHead& request() const { return request_; }
   const Target& target() const { return target_; }
+  // The request's URL as the ledger and policy see it: the absolute-form target as the agent
+  // sent it, or, inside a tunnel, the tunnel's origin followed by the origin-form target
+  // ("https://api.example.com/v1/x").
+  std::string url() const;
   AccessRecord& record() { return record_; }
   std::uint64_t elapsed_us() const;
   // Writes an answer the proxy made itself and ends the exchange.
