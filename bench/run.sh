@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# 402flow benchmark: 402flow vs Squid vs tinyproxy vs going direct, against a local nginx origin.
-# Usage: bench/run.sh [--duration S] [--rounds R] [options]   (bench/run.sh --help; details in bench/README.md)
+# 402flow benchmark: 402flow vs Squid vs tinyproxy vs going direct, against a local nginx origin; with
+# --suite https, 402flow intercepting HTTPS vs mitmproxy vs going direct over HTTPS.
+# Usage: bench/run.sh [--suite http|https] [--duration S] [--rounds R] [options]
+#        (bench/run.sh --help; details in bench/README.md)
 #
 # Everything runs on 127.0.0.1 with ports picked free at run time, from a temp dir, as the current user
 # (Squid excepted when run as root: it refuses root and runs as Debian's "proxy" user).
@@ -17,11 +19,13 @@ export LC_ALL=C
 duration=10          # seconds per measurement
 rounds=3             # interleaved rounds; the median is reported
 warmup=1             # seconds of unmeasured load before each measurement (0 = none)
-targets="direct,402flow,squid,tinyproxy"
-scenarios="small,large,tunnel"
+suite=http          # http: the plain-HTTP and spliced-tunnel table; https: the interception table
+targets=""          # default: the suite's
+scenarios=""        # default: the suite's
 small_conns=50       # keep-alive connections, 100-byte bodies
 large_conns=10       # keep-alive connections, 1 MiB bodies
-tunnel_threads=8     # blocking client threads for CONNECT+TLS tunnels
+tunnel_threads=""    # blocking client threads for new CONNECT+TLS tunnels (default: http 8, https 16)
+ka_conns=50          # kept-alive TLS connections through the proxy (https-ka)
 loadgen_cpu=0        # wrk / tunnel_bench and the nginx origin
 proxy_cpu=1          # the proxy under test, alone
 do_setup=1
@@ -37,14 +41,20 @@ quiet_max=60         # seconds to wait for an idle machine before each measureme
 usage() {
   cat <<EOF
 usage: bench/run.sh [options]
+  --suite NAME        http (default): targets direct,402flow,squid,tinyproxy, scenarios small,large,tunnel,
+                      8 tunnel threads; https: targets direct,402flow,flow-intercept,mitmproxy, scenarios
+                      tunnel,https-new,https-ka, 16 tunnel threads. --targets, --scenarios and
+                      --tunnel-threads override the suite's choice
   --duration S        seconds per measurement (default $duration)
   --rounds R          interleaved rounds, median reported (default $rounds)
   --warmup S          unmeasured seconds before each measurement (default $warmup; 0 = none)
-  --targets LIST      comma list of direct,402flow,squid,tinyproxy (default all; direct is always run)
-  --scenarios LIST    comma list of small,large,tunnel (default all)
+  --targets LIST      comma list of direct,402flow,squid,tinyproxy,flow-intercept,mitmproxy (direct is always
+                      run). flow-intercept is 402flow with a CA (-c with tls.ca_dir): it intercepts
+  --scenarios LIST    comma list of small,large,tunnel,https-new,https-ka
   --small-conns N     connections for 100-byte bodies (default $small_conns)
   --large-conns N     connections for 1 MiB bodies (default $large_conns)
-  --tunnel-threads N  client threads for new CONNECT+TLS tunnels (default $tunnel_threads)
+  --tunnel-threads N  client threads for new CONNECT+TLS tunnels, spliced and intercepted (default 8; https: 16)
+  --ka-conns N        kept-alive TLS connections for https-ka (default $ka_conns)
   --no-setup          do not run FLOW_SETUP_BENCH=1 scripts/setup.sh
   --no-build          do not (re)build 402flow; use the binary in the build dir
   --build-dir DIR     CMake build dir for the Release build of 402flow (default build-bench/)
@@ -55,7 +65,7 @@ usage: bench/run.sh [options]
   --flow-arg ARG      pass ARG to "402flow run" as well (repeatable), e.g. --flow-arg -c --flow-arg flow.yaml
   --perf              after the rounds, one unmeasured pass per scenario with perf sampling 402flow
                       (top symbols in results/perf-SCENARIO.txt; needs perf, Debian package linux-perf)
-  --update-readme     replace the results section of bench/README.md with this run's table
+  --update-readme     replace the suite's results section of bench/README.md with this run's table
   --keep-tmp          keep the temp dir (configs, logs) for inspection
 EOF
 }
@@ -63,6 +73,7 @@ EOF
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 while [ $# -gt 0 ]; do
   case "$1" in
+    --suite) suite=${2:?}; shift 2 ;;
     --duration) duration=${2:?}; shift 2 ;;
     --rounds) rounds=${2:?}; shift 2 ;;
     --warmup) warmup=${2:?}; shift 2 ;;
@@ -71,6 +82,7 @@ while [ $# -gt 0 ]; do
     --small-conns) small_conns=${2:?}; shift 2 ;;
     --large-conns) large_conns=${2:?}; shift 2 ;;
     --tunnel-threads) tunnel_threads=${2:?}; shift 2 ;;
+    --ka-conns) ka_conns=${2:?}; shift 2 ;;
     --no-setup) do_setup=0; shift ;;
     --no-build) do_build=0; shift ;;
     --build-dir) build_dir=$(realpath -m "${2:?}"); shift 2 ;;
@@ -84,7 +96,15 @@ while [ $# -gt 0 ]; do
     *) echo "bench/run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-for v in duration rounds warmup quiet_max small_conns large_conns tunnel_threads; do
+case "$suite" in
+  http) : "${targets:=direct,402flow,squid,tinyproxy}" "${scenarios:=small,large,tunnel}" "${tunnel_threads:=8}"
+    readme_marker=results ;;
+  https) : "${targets:=direct,402flow,flow-intercept,mitmproxy}" "${scenarios:=tunnel,https-new,https-ka}"
+    : "${tunnel_threads:=16}"
+    readme_marker=https-results ;;
+  *) echo "bench/run.sh: --suite is http or https" >&2; exit 2 ;;
+esac
+for v in duration rounds warmup quiet_max small_conns large_conns tunnel_threads ka_conns; do
   is_uint "${!v}" || { echo "bench/run.sh: --${v//_/-} must be a whole number" >&2; exit 2; }
 done
 [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || { echo "bench/run.sh: --duration must be 1..600" >&2; exit 2; }
@@ -94,16 +114,29 @@ done
 IFS=, read -r -a target_list <<<"$targets"
 IFS=, read -r -a scenario_list <<<"$scenarios"
 for t in "${target_list[@]}"; do
-  case "$t" in direct|402flow|squid|tinyproxy) ;; *) echo "bench/run.sh: unknown target $t" >&2; exit 2 ;; esac
+  case "$t" in direct|402flow|squid|tinyproxy|flow-intercept|mitmproxy) ;;
+    *) echo "bench/run.sh: unknown target $t" >&2; exit 2 ;; esac
 done
 for s in "${scenario_list[@]}"; do
-  case "$s" in small|large|tunnel) ;; *) echo "bench/run.sh: unknown scenario $s" >&2; exit 2 ;; esac
+  case "$s" in small|large|tunnel|https-new|https-ka) ;; *) echo "bench/run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 # direct is the reference for every ratio: always first in the list, always run.
 tl=(direct)
 for t in "${target_list[@]}"; do [ "$t" = direct ] || tl+=("$t"); done
 target_list=("${tl[@]}")
 has_target() { local t; for t in "${target_list[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+has_scenario() { local s; for s in "${scenario_list[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+# Which targets a scenario measures. The intercepting proxies (flow-intercept, mitmproxy) only in the HTTPS
+# scenarios, where the client trusts their CA; 402flow splicing is there as a reference (the client then
+# trusts the origin's certificate); squid and tinyproxy only in the plain-HTTP and spliced-tunnel ones.
+applies() {   # applies SCENARIO TARGET
+  case "$1:$2" in
+    small:flow-intercept|small:mitmproxy|large:flow-intercept|large:mitmproxy) return 1 ;;
+    tunnel:flow-intercept|tunnel:mitmproxy) return 1 ;;
+    https-*:squid|https-*:tinyproxy) return 1 ;;
+  esac
+  return 0
+}
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -161,6 +194,7 @@ for tool in wrk nginx openssl curl taskset g++ ps awk timeout; do
 done
 has_target squid && { command -v squid >/dev/null || die "squid not found"; }
 has_target tinyproxy && { command -v tinyproxy >/dev/null || die "tinyproxy not found"; }
+has_target mitmproxy && { command -v mitmdump >/dev/null || die "mitmdump not found (Debian package mitmproxy)"; }
 [ "$perf_mode" = 1 ] && { command -v perf >/dev/null || die "--perf needs perf (Debian package linux-perf)"; }
 
 ncpu=$(nproc)
@@ -172,7 +206,7 @@ else
 fi
 
 flow_bin="$build_dir/402flow"
-if has_target 402flow; then
+if has_target 402flow || has_target flow-intercept; then
   if [ "$do_build" = 1 ]; then
     log "building 402flow (Release) in $build_dir"
     mkdir -p "$build_dir"
@@ -189,7 +223,7 @@ fi
 
 tmp=$(mktemp -d /tmp/402flow-bench.XXXXXX)
 chmod 755 "$tmp"    # nginx workers and the squid user read below it
-mkdir -p "$tmp"/{www,nginx,squid,tinyproxy,402flow,runs} "$out_dir"
+mkdir -p "$tmp"/{www,nginx,squid,tinyproxy,402flow,flow-intercept,mitmproxy,runs} "$out_dir"
 log "temp dir $tmp"
 
 tunnel_bench="$tmp/tunnel_bench"
@@ -248,6 +282,7 @@ declare -A comp_log=() port=()
 csv="$tmp/results.csv"
 echo "round,target,metric,value" >"$csv"
 record() { echo "$1,$2,$3,$4" >>"$csv"; }
+kv() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }   # kv KEY LINE
 
 # Any socket of ours that listens (TCP LISTEN, or unconnected UDP) on a non-loopback address is fatal.
 check_loopback_only() {
@@ -273,7 +308,8 @@ check_loopback_only() {
 
 # ---------------------------------------------------------------- origin: nginx (HTTP + HTTPS)
 http_port=$(free_port)
-tls_port=$(free_port)
+tls_port=$(free_port)          # no resumption at all: every handshake with the origin is full
+tls_resume_port=$(free_port)   # HTTPS scenarios: resumption allowed, for an intercepting proxy's upstream side
 head -c 100 /dev/urandom | base64 -w0 | head -c 100 >"$tmp/www/100b"
 head -c 1048576 /dev/urandom >"$tmp/www/1m"
 chmod 644 "$tmp/www/"*
@@ -314,6 +350,14 @@ http {
     ssl_session_cache off;
     ssl_session_tickets off;
   }
+  server {
+    listen 127.0.0.1:$tls_resume_port ssl;
+    root $tmp/www;
+    ssl_certificate $tmp/nginx/cert.pem;
+    ssl_certificate_key $tmp/nginx/key.pem;
+    ssl_session_cache shared:bench:1m;
+    ssl_session_tickets on;
+  }
 }
 EOF
 comp_log[nginx]="$tmp/nginx/stderr.log"
@@ -322,7 +366,8 @@ comp_log[nginx]="$tmp/nginx/stderr.log"
 comp_pid[nginx]=$!
 wait_listen nginx "${comp_pid[nginx]}" "$http_port" "$tmp/nginx/error.log"
 wait_listen nginx "${comp_pid[nginx]}" "$tls_port" "$tmp/nginx/error.log"
-log "nginx origin: http 127.0.0.1:$http_port, https 127.0.0.1:$tls_port"
+wait_listen nginx "${comp_pid[nginx]}" "$tls_resume_port" "$tmp/nginx/error.log"
+log "nginx origin: http 127.0.0.1:$http_port, https 127.0.0.1:$tls_port (no resumption) and 127.0.0.1:$tls_resume_port"
 
 # ---------------------------------------------------------------- proxies
 start_squid() {
@@ -373,46 +418,88 @@ PidFile "$d/tinyproxy.pid"
 MaxClients 1024
 Allow 127.0.0.1
 ConnectPort $tls_port
+ConnectPort $tls_resume_port
 EOF
   comp_log[tinyproxy]="$d/stderr.log"
   (cd "$tmp" && exec "${pin_proxy[@]}" tinyproxy -d -c "$d/tinyproxy.conf") >"$d/stderr.log" 2>&1 &
   comp_pid[tinyproxy]=$!
   wait_listen tinyproxy "${comp_pid[tinyproxy]}" "${port[tinyproxy]}" "$d/stderr.log"
 }
+# start_402flow NAME [ARG...]: one 402flow process; ARGs follow --flow-arg's.
 start_402flow() {
-  local d="$tmp/402flow" access_log=/dev/null
-  comp_log[402flow]="$d/stderr.log"
+  local name=$1 d="$tmp/$1" access_log=/dev/null
+  shift
+  local args=("$@")
+  comp_log[$name]="$d/stderr.log"
   start_flow_once() {
+    rm -f "$d/port"
     (cd "$tmp" && exec "${pin_proxy[@]}" "$flow_bin" run --listen 127.0.0.1:0 --port-file "$d/port" \
-      --access-log "$access_log" --connect-ports "$tls_port" --log-level warn "${flow_extra[@]}") >"$d/stderr.log" 2>&1 &
-    comp_pid[402flow]=$!
+      --access-log "$access_log" --connect-ports "$tls_port,$tls_resume_port" --log-level warn \
+      "${flow_extra[@]}" "${args[@]}") >"$d/stderr.log" 2>&1 &
+    comp_pid[$name]=$!
     local i
     for i in $(seq 1 100); do
       [ -s "$d/port" ] && return 0
-      kill -0 "${comp_pid[402flow]}" 2>/dev/null || return 1
+      kill -0 "${comp_pid[$name]}" 2>/dev/null || return 1
       sleep 0.1
     done
     tail -20 "$d/stderr.log" >&2
-    die "402flow wrote no --port-file after 10 s (log: $d/stderr.log)"
+    die "$name wrote no --port-file after 10 s (log: $d/stderr.log)"
   }
   if ! start_flow_once; then
-    log "402flow did not start with --access-log /dev/null; retrying with a file in the temp dir"
+    log "$name did not start with --access-log /dev/null; retrying with a file in the temp dir"
     tail -5 "$d/stderr.log" >&2
     access_log="$d/access.log"
-    start_flow_once || { tail -20 "$d/stderr.log" >&2; die "402flow exited at start (log: $d/stderr.log)"; }
+    start_flow_once || { tail -20 "$d/stderr.log" >&2; die "$name exited at start (log: $d/stderr.log)"; }
   fi
   local hp
   hp=$(head -n1 "$d/port")
-  port[402flow]=${hp##*:}
-  [ "${hp%:*}" = 127.0.0.1 ] && is_uint "${port[402flow]}" || die "402flow --port-file says '$hp'"
-  wait_listen 402flow "${comp_pid[402flow]}" "${port[402flow]}" "$d/stderr.log"
+  port[$name]=${hp##*:}
+  [ "${hp%:*}" = 127.0.0.1 ] && is_uint "${port[$name]}" || die "$name --port-file says '$hp'"
+  wait_listen "$name" "${comp_pid[$name]}" "${port[$name]}" "$d/stderr.log"
 }
+# flow-intercept: 402flow with a CA of its own (402flow ca init) intercepting the origin's tunnels
+# (tls.intercept.hosts), trusting the origin's self-signed certificate upstream (tls.upstream_ca_file).
+start_flow_intercept() {
+  local d="$tmp/flow-intercept"
+  "$flow_bin" ca init --dir "$d/ca" >"$d/ca-init.log" 2>&1 || { cat "$d/ca-init.log" >&2; die "402flow ca init failed"; }
+  cat >"$d/flow.yaml" <<EOF
+version: 1
+tls:
+  ca_dir: $d/ca
+  upstream_ca_file: $tmp/nginx/cert.pem
+  intercept:
+    hosts: ["127.0.0.1", "localhost"]
+EOF
+  client_ca[flow-intercept]="$d/ca/ca.pem"
+  start_402flow flow-intercept -c "$d/flow.yaml"
+}
+# mitmproxy: mitmdump (no UI, flows not kept), its CA made in its confdir at start; upstream certificates
+# verified against the origin's self-signed certificate.
+start_mitmproxy() {
+  port[mitmproxy]=$(free_port)
+  local d="$tmp/mitmproxy"
+  comp_log[mitmproxy]="$d/stderr.log"
+  (cd "$tmp" && exec "${pin_proxy[@]}" mitmdump --listen-host 127.0.0.1 --listen-port "${port[mitmproxy]}" \
+    --set confdir="$d" --set ssl_verify_upstream_trusted_ca="$tmp/nginx/cert.pem" \
+    --set termlog_verbosity=warn --set flow_detail=0) >"$d/stderr.log" 2>&1 &
+  comp_pid[mitmproxy]=$!
+  wait_listen mitmproxy "${comp_pid[mitmproxy]}" "${port[mitmproxy]}" "$d/stderr.log"
+  [ -s "$d/mitmproxy-ca-cert.pem" ] || die "mitmproxy made no CA in $d"
+  client_ca[mitmproxy]="$d/mitmproxy-ca-cert.pem"
+}
+
+# The certificate the HTTPS scenarios' client trusts: the intercepting proxy's CA, else the origin's own.
+declare -A client_ca=()
+trusted_ca() { echo "${client_ca[$1]:-$tmp/nginx/cert.pem}"; }
 
 for t in "${target_list[@]}"; do
   case "$t" in
     squid) start_squid ;;
     tinyproxy) start_tinyproxy ;;
-    402flow) start_402flow ;;
+    402flow) start_402flow 402flow ;;
+    flow-intercept) start_flow_intercept ;;
+    mitmproxy) start_mitmproxy ;;
   esac
   [ "$t" = direct ] || log "$t listening on 127.0.0.1:${port[$t]} (pid ${comp_pid[$t]})"
 done
@@ -436,12 +523,38 @@ curl_check() {   # curl_check TARGET URL EXPECTED_BYTES [curl args...]
   got=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code} %{size_download}' "$@" "$url" 2>&1) || true
   [ "$got" = "200 $want" ] || die "$t: GET $url answered '$got', expected '200 $want'"
 }
+# A short tunnel_bench run that must succeed without a single failure: the HTTPS scenarios' client works
+# against TARGET trusting CA. Returns 1 (does not die) so that the caller can tell why.
+tls_probe() {   # tls_probe TARGET CA
+  local t=$1 via=(--direct) out
+  [ "$t" = direct ] || via=(--proxy "127.0.0.1:${port[$t]}")
+  out=$(timeout 20 "$tunnel_bench" --target "127.0.0.1:$tls_resume_port" "${via[@]}" --ca "$2" \
+    --path /100b --expect-body 100 --threads 1 --duration 0.5 2>&1) || return 1
+  [ "$(kv errors "$out")" = 0 ]
+}
+declare -A pending=()   # targets left out of the measurements, and why
 for t in "${target_list[@]}"; do
   px=()
   [ "$t" = direct ] || px=(-x "http://127.0.0.1:${port[$t]}")
-  curl_check "$t" "http://127.0.0.1:$http_port/100b" 100 "${px[@]}"
-  curl_check "$t" "http://127.0.0.1:$http_port/1m" 1048576 "${px[@]}"
-  curl_check "$t" "https://127.0.0.1:$tls_port/100b" 100 -k "${px[@]}"   # through a proxy: CONNECT
+  case "$t" in
+    flow-intercept|mitmproxy)   # HTTPS only: the client trusts the proxy's CA and nothing else
+      if [ "$t" = flow-intercept ] && tls_probe "$t" "$tmp/nginx/cert.pem"; then
+        pending[$t]="pending interception: this 402flow splices the tunnel (the client saw the origin's certificate)"
+        log "$t: ${pending[$t]}; left out of the measurements"
+        continue
+      fi
+      curl_check "$t" "https://127.0.0.1:$tls_resume_port/100b" 100 --cacert "$(trusted_ca "$t")" "${px[@]}"
+      ;;
+    *)
+      curl_check "$t" "http://127.0.0.1:$http_port/100b" 100 "${px[@]}"
+      curl_check "$t" "http://127.0.0.1:$http_port/1m" 1048576 "${px[@]}"
+      curl_check "$t" "https://127.0.0.1:$tls_port/100b" 100 -k "${px[@]}"   # through a proxy: CONNECT
+      ;;
+  esac
+  if has_scenario https-new || has_scenario https-ka; then
+    tls_probe "$t" "$(trusted_ca "$t")" ||
+      die "$t: the HTTPS client trusting $(trusted_ca "$t") fails (SNI localhost, certificate checked)"
+  fi
 done
 log "all paths answer 200 with the right body sizes"
 
@@ -471,15 +584,15 @@ wrk_once() {   # wrk_once TARGET PATH CONNS SECONDS -> $result = the BENCH line 
     -s "$here/absolute.lua" "$url" "${extra[@]}" || { cat "$outf" >&2; die "wrk failed against $t"; }
   result=$(grep '^BENCH ' "$outf") || { cat "$outf" >&2; die "wrk printed no result against $t"; }
 }
-tunnel_once() {   # tunnel_once TARGET SECONDS -> $result = tunnel_bench's line
-  local t=$1 secs=$2 via=(--direct) outf="$tmp/runs/tunnel.out"
+tunnel_once() {   # tunnel_once TARGET SECONDS ORIGIN_PORT [tunnel_bench args...] -> $result = tunnel_bench's line
+  local t=$1 secs=$2 origin=$3 via=(--direct) outf="$tmp/runs/tunnel.out"
+  shift 3
   [ "$t" = direct ] || via=(--proxy "127.0.0.1:${port[$t]}")
-  run_load "$outf" "$secs" "${pin_load[@]}" "$tunnel_bench" --target "127.0.0.1:$tls_port" "${via[@]}" \
-    --path /100b --expect-body 100 --threads "$tunnel_threads" --duration "$secs" ||
-    { cat "$outf" >&2; die "tunnel_bench failed against $t (no tunnel succeeded)"; }
+  run_load "$outf" "$secs" "${pin_load[@]}" "$tunnel_bench" --target "127.0.0.1:$origin" "${via[@]}" \
+    --path /100b --expect-body 100 --duration "$secs" "$@" ||
+    { cat "$outf" >&2; die "tunnel_bench failed against $t (nothing succeeded)"; }
   result=$(grep '^tunnels=' "$outf") || { cat "$outf" >&2; die "tunnel_bench printed no result against $t"; }
 }
-kv() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }   # kv KEY LINE
 # Failed requests: non-2xx/3xx answers, timeouts (> 5 s), connect and write errors. wrk's "read errors" are
 # counted apart ("closes"): a proxy that closes the client connection after each response (tinyproxy) makes
 # one per response although every response was complete; wrk counts only complete responses as requests.
@@ -530,8 +643,10 @@ profile_pass() {
   load_run "$s" 402flow "$duration"
   wait "$perf_pid" 2>/dev/null || true
   perf_pid=""
+  local ops_kind=requests
+  case "$s" in tunnel|https-new) ops_kind=tunnels ;; esac
   case "$s" in
-    tunnel) ops=$(kv tunnels "$result") ;;
+    tunnel|https-new) ops=$(kv tunnels "$result") ;;
     *) ops=$(kv requests "$result") ;;
   esac
   {
@@ -544,7 +659,7 @@ profile_pass() {
     perf report -i "$data" --stdio --no-children -g none -F overhead,dso,sym 2>/dev/null |
       grep -E '^ +[0-9]' | sed 's/[[:space:]]*$//' | head -50 || true
     echo
-    echo "# syscalls per $([ "$s" = tunnel ] && echo tunnel || echo request), from perf trace -s over a second ${duration}s pass"
+    echo "# syscalls per $([ "$ops_kind" = tunnels ] && echo tunnel || echo request), from perf trace -s over a second ${duration}s pass"
     echo "#   (traced, so slower: $result)"
     awk -v ops="$ops" '
       $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ && NF >= 8 { calls[$1] += $2; total += $2 }
@@ -631,11 +746,14 @@ load_run() {   # load_run SCENARIO TARGET SECONDS -> $result
   case "$1" in
     small) wrk_once "$2" /100b "$small_conns" "$3" ;;
     large) wrk_once "$2" /1m "$large_conns" "$3" ;;
-    tunnel) tunnel_once "$2" "$3" ;;
+    tunnel) tunnel_once "$2" "$3" "$tls_port" --threads "$tunnel_threads" ;;
+    https-new) tunnel_once "$2" "$3" "$tls_resume_port" --threads "$tunnel_threads" --ca "$(trusted_ca "$2")" ;;
+    https-ka) tunnel_once "$2" "$3" "$tls_resume_port" --threads "$ka_conns" --requests 0 --ca "$(trusted_ca "$2")" ;;
   esac
 }
 
 foreign_limit=15   # % of one CPU taken by other processes during a measurement before it is taken again
+peak_rss_scenario() { [ "$1" = large ] || [ "$1" = https-ka ]; }   # the proxy's VmHWM is reset and read
 measure() {   # measure ROUND SCENARIO TARGET
   local r=$1 s=$2 t=$3 name line secs errs p hwm_ok ticks0 cpu_us attempt hwm=0 sampled=0
   local best_line best_foreign best_busy best_load best_proxy best_steal best_cpu_us best_hwm best_sampled
@@ -643,7 +761,7 @@ measure() {   # measure ROUND SCENARIO TARGET
   for attempt in 1 2 3; do
     quiet_wait
     [ "$warmup" -eq 0 ] || load_run "$s" "$t" "$warmup"
-    if [ "$s" = large ]; then
+    if peak_rss_scenario "$s"; then
       hwm_ok=1
       for p in $(comp_pids "$name"); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || hwm_ok=0; done  # reset VmHWM
       start_sampler "$name" "$tmp/runs/sampled" "$duration"
@@ -654,7 +772,7 @@ measure() {   # measure ROUND SCENARIO TARGET
     cpu_end
     cpu_us=$(( ($(proc_ticks "$name") - ticks0) * 1000000 / clk_tck ))
     line=$result
-    if [ "$s" = large ]; then
+    if peak_rss_scenario "$s"; then
       stop_sampler
       hwm=$(sum_status_kib VmHWM $(comp_pids "$name"))
       sampled=$(cat "$tmp/runs/sampled")
@@ -674,11 +792,12 @@ measure() {   # measure ROUND SCENARIO TARGET
   done
   line=$best_line foreign_pct=$best_foreign quiet_busy=$best_busy cpu_load_pct=$best_load
   cpu_proxy_pct=$best_proxy steal_pct=$best_steal cpu_us=$best_cpu_us hwm=$best_hwm sampled=$best_sampled
-  record "$r" "$t" "${s}_busy_before_pct" "$quiet_busy"
-  record "$r" "$t" "${s}_foreign_pct" "$foreign_pct"
-  record "$r" "$t" "${s}_cpu_load_pct" "$cpu_load_pct"
-  record "$r" "$t" "${s}_cpu_proxy_pct" "$cpu_proxy_pct"
-  record "$r" "$t" "${s}_steal_pct" "$steal_pct"
+  local m=${s//-/_}   # metric prefix
+  record "$r" "$t" "${m}_busy_before_pct" "$quiet_busy"
+  record "$r" "$t" "${m}_foreign_pct" "$foreign_pct"
+  record "$r" "$t" "${m}_cpu_load_pct" "$cpu_load_pct"
+  record "$r" "$t" "${m}_cpu_proxy_pct" "$cpu_proxy_pct"
+  record "$r" "$t" "${m}_steal_pct" "$steal_pct"
   case "$s" in
     small|large)
       secs=$(fdiv "$(kv duration_us "$line")" 1000000)
@@ -711,6 +830,23 @@ measure() {   # measure ROUND SCENARIO TARGET
       record "$r" "$t" tunnel_cpu_us_per_tunnel "$(fdiv "$cpu_us" "$(kv tunnels "$line")")"
       log "round $r tunnel $t: $(kv rate "$line") tunnels/s, p99 $(kv p99_ms "$line") ms, failed $(kv errors "$line"), CPU0 ${cpu_load_pct}% CPU1 ${cpu_proxy_pct}%"
       ;;
+    https-new)
+      record "$r" "$t" https_new_rate "$(kv rate "$line")"
+      record "$r" "$t" https_new_p99_ms "$(kv p99_ms "$line")"
+      record "$r" "$t" https_new_errors "$(kv errors "$line")"
+      record "$r" "$t" https_new_cpu_us_per_conn "$(fdiv "$cpu_us" "$(kv tunnels "$line")")"
+      log "round $r https-new $t: $(kv rate "$line") connections/s, p99 $(kv p99_ms "$line") ms, failed $(kv errors "$line"), CPU0 ${cpu_load_pct}% CPU1 ${cpu_proxy_pct}%"
+      ;;
+    https-ka)
+      record "$r" "$t" https_ka_rps "$(kv rate "$line")"
+      record "$r" "$t" https_ka_p50_ms "$(kv p50_ms "$line")"
+      record "$r" "$t" https_ka_p99_ms "$(kv p99_ms "$line")"
+      record "$r" "$t" https_ka_errors "$(kv errors "$line")"
+      record "$r" "$t" https_ka_cpu_us_per_req "$(fdiv "$cpu_us" "$(kv requests "$line")")"
+      record "$r" "$t" rss_ka_peak_kib "$hwm"
+      record "$r" "$t" rss_ka_sampled_kib "$sampled"
+      log "round $r https-ka $t: $(kv rate "$line") req/s on $(kv tunnels "$line") connections, p99 $(kv p99_ms "$line") ms, failed $(kv errors "$line"), CPU0 ${cpu_load_pct}% CPU1 ${cpu_proxy_pct}%, $name peak RSS ${hwm} KiB (sampled max ${sampled})"
+      ;;
   esac
   local c
   for c in "${!comp_pid[@]}"; do alive_or_die "$c"; done
@@ -722,6 +858,7 @@ for r in $(seq 1 "$rounds"); do
   for s in "${scenario_list[@]}"; do
     for i in $(seq 0 $((n_t - 1))); do
       t=${target_list[$(((i + r - 1) % n_t))]}   # rotate the order every round
+      applies "$s" "$t" && [ -z "${pending[$t]:-}" ] || continue
       measure "$r" "$s" "$t"
     done
   done
@@ -747,34 +884,43 @@ meta="\"date\":\"$stamp\",\"cpu\":\"$cpu_model\",\"cores\":$ncpu,\"memory_gib\":
 meta+=",\"wrk\":\"$(ver wrk -v)\",\"nginx\":\"$(ver nginx -v)\",\"openssl\":\"$(ver openssl version)\""
 has_target squid && meta+=",\"squid\":\"$(ver squid -v)\""
 has_target tinyproxy && meta+=",\"tinyproxy\":\"$(ver tinyproxy -v)\""
-has_target 402flow && meta+=",\"402flow\":\"$flow_rev\""
-params="\"duration_s\":$duration,\"rounds\":$rounds,\"warmup_s\":$warmup,\"small_conns\":$small_conns,\"large_conns\":$large_conns,\"tunnel_threads\":$tunnel_threads,\"loadgen_cpu\":$loadgen_cpu,\"proxy_cpu\":$proxy_cpu"
+{ has_target 402flow || has_target flow-intercept; } && meta+=",\"402flow\":\"$flow_rev\""
+has_target mitmproxy && meta+=",\"mitmproxy\":\"$(ver mitmdump --version)\""
+params="\"suite\":\"$suite\",\"duration_s\":$duration,\"rounds\":$rounds,\"warmup_s\":$warmup,\"small_conns\":$small_conns,\"large_conns\":$large_conns,\"tunnel_threads\":$tunnel_threads,\"ka_conns\":$ka_conns,\"loadgen_cpu\":$loadgen_cpu,\"proxy_cpu\":$proxy_cpu"
+pending_str=""   # target=why;target=why
+for t in "${!pending[@]}"; do pending_str+="$t=${pending[$t]};"; done
+case "$suite" in
+  http) load_desc="wrk -t1 -c$small_conns (100 B) / -c$large_conns (1 MiB); $tunnel_threads tunnel threads" ;;
+  https) load_desc="$tunnel_threads client threads for new tunnels and connections; $ka_conns kept-alive connections" ;;
+esac
 
 targets_str=$(IFS=,; echo "${target_list[*]}")
-cp "$csv" "$out_dir/latest.csv"
-awk -F, -v mode=json -v targets="$targets_str" -v meta="$meta" -v params="$params" \
-  -f "$here/report.awk" "$csv" >"$out_dir/latest.json"
-awk -F, -v mode=md -v targets="$targets_str" -v date="$stamp" \
+base=latest
+[ "$suite" = http ] || base="$suite-latest"   # the http suite keeps latest.* (bench/compare.sh reads it)
+cp "$csv" "$out_dir/$base.csv"
+awk -F, -v mode=json -v suite="$suite" -v tthreads="$tunnel_threads" -v ka="$ka_conns" -v targets="$targets_str" -v meta="$meta" -v params="$params" -v pending="$pending_str" \
+  -f "$here/report.awk" "$csv" >"$out_dir/$base.json"
+awk -F, -v mode=md -v suite="$suite" -v tthreads="$tunnel_threads" -v ka="$ka_conns" -v targets="$targets_str" -v date="$stamp" -v pending="$pending_str" \
   -v machine="$cpu_model, $ncpu cores, ${mem_gib} GiB, $os_name, kernel $(uname -r)" \
-  -v params="${duration}s x $rounds rounds (median), ${warmup}s warmup; wrk -t1 -c$small_conns (100 B) / -c$large_conns (1 MiB); $tunnel_threads tunnel threads; load+origin on CPU $loadgen_cpu, proxy on CPU $proxy_cpu" \
-  -f "$here/report.awk" "$csv" >"$out_dir/latest.md"
+  -v params="${duration}s x $rounds rounds (median), ${warmup}s warmup; $load_desc; load+origin on CPU $loadgen_cpu, proxy on CPU $proxy_cpu" \
+  -f "$here/report.awk" "$csv" >"$out_dir/$base.md"
 day=$(date -u +%Y%m%dT%H%M%SZ)
-cp "$out_dir/latest.csv" "$out_dir/$day.csv"
-cp "$out_dir/latest.json" "$out_dir/$day.json"
-cp "$out_dir/latest.md" "$out_dir/$day.md"
+[ "$suite" = http ] || day="$suite-$day"
+cp "$out_dir/$base.csv" "$out_dir/$day.csv"
+cp "$out_dir/$base.json" "$out_dir/$day.json"
+cp "$out_dir/$base.md" "$out_dir/$day.md"
 
 echo
-cat "$out_dir/latest.md"
+cat "$out_dir/$base.md"
 echo
-log "results: $out_dir/latest.{csv,json,md}"
+log "results: $out_dir/$base.{csv,json,md}"
 
 if [ "$update_readme" = 1 ]; then
-  readme="$here/README.md"
-  grep -q '<!-- results:begin -->' "$readme" && grep -q '<!-- results:end -->' "$readme" ||
-    die "$readme has no <!-- results:begin --> / <!-- results:end --> markers"
-  awk -v f="$out_dir/latest.md" '
-    /<!-- results:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
-    /<!-- results:end -->/ { skip = 0 }
+  readme="$here/README.md" begin="<!-- $readme_marker:begin -->" end="<!-- $readme_marker:end -->"
+  grep -qF "$begin" "$readme" && grep -qF "$end" "$readme" || die "$readme has no $begin / $end markers"
+  awk -v f="$out_dir/$base.md" -v b="$begin" -v e="$end" '
+    $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
+    $0 == e { skip = 0 }
     !skip' "$readme" >"$readme.tmp" && mv "$readme.tmp" "$readme"
-  log "updated the results section of $readme"
+  log "updated the $readme_marker section of $readme"
 fi

@@ -1,16 +1,26 @@
-// tunnel_bench: new CONNECT tunnels per second, each with a full TLS handshake.
+// tunnel_bench: new CONNECT tunnels per second, each with a full TLS handshake; or requests per
+// second on kept-alive TLS connections through a proxy (--requests).
 //
 // Each of N worker threads loops until the deadline:
 //   TCP connect to the proxy (or straight to the TLS origin with --direct),
 //   "CONNECT host:port HTTP/1.1" and wait for a 2xx answer (skipped when direct),
-//   TLS handshake to the origin through the tunnel (no session cache, no tickets: every handshake
-//   is full), "GET <path>" with "Connection: close", read the whole response until the origin
-//   closes, close.
+//   TLS handshake through the tunnel (no session cache, no tickets: every handshake is full) with
+//   whoever answers it: the origin when the proxy splices, the proxy itself when it intercepts,
+//   "GET <path>" with "Connection: close", read the whole response until the peer closes, close.
+// With --requests N (N > 1, or 0 for "until the deadline") a connection is kept alive instead: N
+// GETs one after the other on it, each read by its Content-Length, then close and open the next.
+// In that mode the measurement window opens once every thread has its first connection up, and
+// the figures are per request.
+// Without --ca the server's certificate is not checked (a self-signed test origin); with --ca FILE
+// it must chain to a certificate in FILE and name --sni (default localhost): the client trusts
+// an intercepting proxy's CA the way a configured client would.
 // Blocking sockets with send/receive timeouts, so every step is bounded in time.
 //
 // Output (one line on stdout):
 //   tunnels=<ok> errors=<failed> duration_s=<d> rate=<ok per second> p50_ms=<x> p99_ms=<y>
-// Exit 0 if at least one tunnel succeeded, 1 otherwise, 2 on bad usage.
+// and with --requests: tunnels=<connections opened> requests=<ok> errors=<failed requests and
+// connections> duration_s=<d> rate=<requests per second> p50_ms=<x> p99_ms=<y> (per request).
+// Exit 0 if at least one tunnel (request) succeeded, 1 otherwise, 2 on bad usage.
 //
 // Build: g++ -O2 -std=c++20 bench/tunnel_bench.cpp -o tunnel_bench -lssl -lcrypto -lpthread
 
@@ -25,6 +35,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +63,10 @@ struct Options {
   double duration_s = 10.0;
   int timeout_ms = 5000;
   long expect_body = -1;  // -1: accept any body length that matches Content-Length
+  std::string ca_file;    // trust anchors for the server's certificate; empty: no verification
+  std::string sni = "localhost";
+  long requests = 1;  // per connection: 1 = Connection: close; 0 = keep alive until the deadline
+  bool keep_alive() const { return requests != 1; }
 };
 
 bool parse_endpoint(const std::string& s, Endpoint& ep) {
@@ -67,7 +82,7 @@ void usage() {
       stderr,
       "usage: tunnel_bench --target HOST:PORT (--proxy HOST:PORT | --direct)\n"
       "                    [--path /100b] [--threads 8] [--duration 10] [--timeout-ms 5000]\n"
-      "                    [--expect-body BYTES]\n"
+      "                    [--expect-body BYTES] [--ca FILE] [--sni NAME] [--requests N]\n"
       "HOST must be a numeric IPv4 address (the benchmark only talks to loopback).\n");
 }
 
@@ -190,37 +205,182 @@ bool read_https_response(SSL* ssl, long expect_body) {
   return true;
 }
 
+// Reads one response on a kept-alive connection: the head, then exactly Content-Length bytes of
+// body (required: the origin sends static files). A byte beyond it is an error (no pipelining).
+bool read_keepalive_response(SSL* ssl, long expect_body) {
+  std::string buf;
+  char chunk[16384];
+  size_t head_end = std::string::npos;
+  long content_length = -1;
+  for (;;) {
+    if (head_end != std::string::npos &&
+        static_cast<long>(buf.size() - head_end - 4) >= content_length)
+      break;
+    int n = SSL_read(ssl, chunk, sizeof chunk);
+    if (n <= 0) return false;
+    buf.append(chunk, static_cast<size_t>(n));
+    if (head_end != std::string::npos) continue;
+    head_end = buf.find("\r\n\r\n");
+    if (head_end == std::string::npos) {
+      if (buf.size() > 65536) return false;
+      continue;
+    }
+    if (buf.size() < 12 || buf.compare(0, 5, "HTTP/") != 0 || buf.compare(9, 3, "200") != 0)
+      return false;
+    std::string head = buf.substr(0, head_end);
+    for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto p = head.find("\r\ncontent-length:");
+    if (p == std::string::npos) return false;
+    content_length = std::strtol(head.c_str() + p + 17, nullptr, 10);
+  }
+  long body = static_cast<long>(buf.size() - head_end - 4);
+  if (body != content_length) return false;
+  return expect_body < 0 || body == expect_body;
+}
+
 struct ThreadResult {
-  long ok = 0;
-  long errors = 0;
+  long ok = 0;           // tunnels (or, with --requests, requests) that succeeded
+  long errors = 0;       // failed tunnels, requests or connections
+  long connections = 0;  // connections opened (--requests)
   std::vector<double> latencies_ms;
 };
 
-// One tunnel, start to finish. Returns true on success.
+// A TCP connection with TLS on it, through the proxy's tunnel or straight to the origin.
+struct TlsConnection {
+  int fd = -1;
+  SSL* ssl = nullptr;
+  explicit operator bool() const { return ssl != nullptr; }
+};
+
+void close_connection(TlsConnection& c) {
+  if (c.ssl) SSL_free(c.ssl);  // no SSL_shutdown: the peer has closed, or is told by the close
+  ERR_clear_error();
+  if (c.fd >= 0) ::close(c.fd);
+  c = TlsConnection{};
+}
+
+// TCP connect, CONNECT (unless direct), full TLS handshake; the certificate is checked when --ca is
+// given. An empty connection on any failure.
+TlsConnection open_connection(const Options& o, SSL_CTX* ctx, const std::string& connect_req) {
+  bool via_proxy = !o.proxy.host.empty();
+  TlsConnection c;
+  c.fd = connect_to(via_proxy ? o.proxy : o.target, o.timeout_ms);
+  if (c.fd < 0) return c;
+  if (via_proxy && (!send_all(c.fd, connect_req) || !read_connect_reply(c.fd))) {
+    close_connection(c);
+    return c;
+  }
+  c.ssl = SSL_new(ctx);
+  if (!c.ssl) {
+    close_connection(c);
+    return c;
+  }
+  SSL_set_fd(c.ssl, c.fd);
+  SSL_set_tlsext_host_name(c.ssl, o.sni.c_str());
+  if (!o.ca_file.empty()) SSL_set1_host(c.ssl, o.sni.c_str());
+  if (SSL_connect(c.ssl) != 1) close_connection(c);
+  return c;
+}
+
+bool send_request(SSL* ssl, const std::string& req) {
+  return SSL_write(ssl, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size());
+}
+
+// One tunnel, start to finish, one request with Connection: close. Returns true on success.
 bool one_tunnel(const Options& o, SSL_CTX* ctx, const std::string& connect_req,
                 const std::string& get_req) {
-  bool via_proxy = !o.proxy.host.empty();
-  int fd = connect_to(via_proxy ? o.proxy : o.target, o.timeout_ms);
-  if (fd < 0) return false;
-  bool ok = false;
-  SSL* ssl = nullptr;
-  do {
-    if (via_proxy && (!send_all(fd, connect_req) || !read_connect_reply(fd))) break;
-    ssl = SSL_new(ctx);
-    if (!ssl) break;
-    SSL_set_fd(ssl, fd);
-    static char sni[] = "localhost";
-    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, sni);  // SNI
-    if (SSL_connect(ssl) != 1) break;
-    if (SSL_write(ssl, get_req.data(), static_cast<int>(get_req.size())) !=
-        static_cast<int>(get_req.size()))
-      break;
-    ok = read_https_response(ssl, o.expect_body);
-  } while (false);
-  if (ssl) SSL_free(ssl);  // no SSL_shutdown: the origin has already closed (Connection: close)
-  ERR_clear_error();
-  ::close(fd);
+  TlsConnection c = open_connection(o, ctx, connect_req);
+  bool ok = c && send_request(c.ssl, get_req) && read_https_response(c.ssl, o.expect_body);
+  close_connection(c);
   return ok;
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Default mode: new tunnels one after the other until the deadline.
+void run_tunnels(const Options& o, SSL_CTX* ctx, const std::string& connect_req,
+                 const std::string& get_req, Clock::time_point deadline, ThreadResult& r) {
+  while (Clock::now() < deadline) {
+    auto t0 = Clock::now();
+    bool ok = one_tunnel(o, ctx, connect_req, get_req);
+    auto t1 = Clock::now();
+    if (t1 > deadline) break;  // finished after the window: not counted either way
+    if (ok) {
+      ++r.ok;
+      r.latencies_ms.push_back(ms_between(t0, t1));
+    } else {
+      ++r.errors;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // no hot spin on a refusing peer
+    }
+  }
+}
+
+// The measurement window of the keep-alive mode: it opens when every thread has its first
+// connection up (or has failed to), run once by the barrier before any thread is released.
+struct OpenWindow {
+  Clock::time_point* start;
+  Clock::time_point* deadline;
+  Clock::duration length;
+  void operator()() noexcept {
+    *start = Clock::now();
+    *deadline = *start + length;
+  }
+};
+using StartLine = std::barrier<OpenWindow>;
+
+// --requests: GETs on a kept-alive connection; a new connection after N of them or after a failure.
+void run_keepalive(const Options& o, SSL_CTX* ctx, const std::string& connect_req,
+                   const std::string& get_req, StartLine& start_line,
+                   const Clock::time_point& deadline, ThreadResult& r) {
+  TlsConnection c = open_connection(o, ctx, connect_req);
+  if (c) ++r.connections;
+  start_line.arrive_and_wait();
+  long on_this = 0;
+  while (Clock::now() < deadline) {
+    if (!c) {
+      c = open_connection(o, ctx, connect_req);
+      on_this = 0;
+      if (!c) {
+        ++r.errors;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      ++r.connections;
+    }
+    auto t0 = Clock::now();
+    bool ok = send_request(c.ssl, get_req) && read_keepalive_response(c.ssl, o.expect_body);
+    auto t1 = Clock::now();
+    ++on_this;
+    if (!ok || (o.requests > 0 && on_this >= o.requests)) close_connection(c);
+    if (t1 > deadline) break;  // finished after the window: not counted either way
+    if (ok) {
+      ++r.ok;
+      r.latencies_ms.push_back(ms_between(t0, t1));
+    } else {
+      ++r.errors;
+    }
+  }
+  close_connection(c);
+}
+
+SSL_CTX* make_client_context(const Options& o) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return nullptr;
+  if (o.ca_file.empty()) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);  // self-signed test certificate
+  } else {
+    if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1) {
+      std::fprintf(stderr, "tunnel_bench: cannot read CA file %s\n", o.ca_file.c_str());
+      SSL_CTX_free(ctx);
+      return nullptr;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return ctx;
 }
 
 }  // namespace
@@ -259,60 +419,59 @@ int main(int argc, char** argv) {
       o.timeout_ms = std::atoi(next().c_str());
     } else if (a == "--expect-body") {
       o.expect_body = std::atol(next().c_str());
+    } else if (a == "--ca") {
+      o.ca_file = next();
+    } else if (a == "--sni") {
+      o.sni = next();
+    } else if (a == "--requests") {
+      o.requests = std::atol(next().c_str());
     } else {
       usage();
       return 2;
     }
   }
   if (o.target.host.empty() || (o.proxy.host.empty() != direct) || o.threads < 1 ||
-      o.threads > 1024 || !(o.duration_s > 0 && o.duration_s <= 3600) || o.timeout_ms < 1) {
+      o.threads > 1024 || !(o.duration_s > 0 && o.duration_s <= 3600) || o.timeout_ms < 1 ||
+      o.requests < 0 || o.sni.empty()) {
     usage();
     return 2;
   }
 
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX* ctx = make_client_context(o);
   if (!ctx) return 1;
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);  // self-signed test certificate
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
 
   std::string authority = o.target.host + ":" + std::to_string(o.target.port);
   std::string connect_req = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
   std::string get_req = "GET " + o.path + " HTTP/1.1\r\nHost: " + authority +
-                        "\r\nUser-Agent: 402flow-tunnel-bench\r\nConnection: close\r\n\r\n";
+                        "\r\nUser-Agent: 402flow-tunnel-bench\r\n" +
+                        (o.keep_alive() ? "" : "Connection: close\r\n") + "\r\n";
 
-  const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(o.duration_s));
+  const auto window =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  Clock::time_point start = Clock::now();
+  Clock::time_point deadline = start + window;  // keep-alive: set again when the window opens
+  StartLine start_line(o.threads, OpenWindow{&start, &deadline, window});
   std::vector<ThreadResult> results(static_cast<size_t>(o.threads));
   std::vector<std::thread> workers;
   for (int t = 0; t < o.threads; ++t) {
     workers.emplace_back([&, t] {
       ThreadResult& r = results[static_cast<size_t>(t)];
-      while (Clock::now() < deadline) {
-        auto t0 = Clock::now();
-        bool ok = one_tunnel(o, ctx, connect_req, get_req);
-        auto t1 = Clock::now();
-        if (t1 > deadline) break;  // finished after the window: not counted either way
-        if (ok) {
-          ++r.ok;
-          r.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-        } else {
-          ++r.errors;
-          std::this_thread::sleep_for(
-              std::chrono::milliseconds(1));  // no hot spin on a refusing peer
-        }
+      if (o.keep_alive()) {
+        run_keepalive(o, ctx, connect_req, get_req, start_line, deadline, r);
+      } else {
+        run_tunnels(o, ctx, connect_req, get_req, deadline, r);
       }
     });
   }
   for (auto& w : workers) w.join();
   SSL_CTX_free(ctx);
 
-  long ok = 0, errors = 0;
+  long ok = 0, errors = 0, connections = 0;
   std::vector<double> lat;
   for (auto& r : results) {
     ok += r.ok;
     errors += r.errors;
+    connections += r.connections;
     lat.insert(lat.end(), r.latencies_ms.begin(), r.latencies_ms.end());
   }
   std::sort(lat.begin(), lat.end());
@@ -321,7 +480,15 @@ int main(int argc, char** argv) {
     size_t idx = static_cast<size_t>(p / 100.0 * static_cast<double>(lat.size() - 1) + 0.5);
     return lat[std::min(idx, lat.size() - 1)];
   };
-  std::printf("tunnels=%ld errors=%ld duration_s=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f\n", ok,
-              errors, o.duration_s, static_cast<double>(ok) / o.duration_s, pct(50), pct(99));
+  if (o.keep_alive()) {
+    std::printf(
+        "tunnels=%ld requests=%ld errors=%ld duration_s=%.3f rate=%.1f p50_ms=%.3f "
+        "p99_ms=%.3f\n",
+        connections, ok, errors, o.duration_s, static_cast<double>(ok) / o.duration_s, pct(50),
+        pct(99));
+  } else {
+    std::printf("tunnels=%ld errors=%ld duration_s=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f\n", ok,
+                errors, o.duration_s, static_cast<double>(ok) / o.duration_s, pct(50), pct(99));
+  }
   return ok > 0 ? 0 : 1;
 }

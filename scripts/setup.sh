@@ -13,7 +13,7 @@ packages=(
 # is on PATH: NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${FLOW_SETUP_FUZZ:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
-if [ "${FLOW_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk squid tinyproxy nginx-light); fi
+if [ "${FLOW_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk squid tinyproxy nginx-light mitmproxy); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
