@@ -1,4 +1,6 @@
 #include "demo/demo.hpp"
+#include "demo/demo_https.hpp"
+#include "demo/demo_wire.hpp"
 
 #include "flow/payment/ascii.hpp"
 
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -89,87 +92,6 @@ int wait_for_port(const std::string& path) {
   return 0;
 }
 
-std::string header_value(const std::string& response, const std::string& name) {
-  std::istringstream in(response);
-  std::string line;
-  while (std::getline(in, line) && line != "\r") {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    key = payment::ascii_lower(key);
-    if (key == name) {
-      std::string value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
-      while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
-      return value;
-    }
-  }
-  return {};
-}
-
-// Reads from `fd` until `buffer` holds at least `size` bytes; false at EOF, error or timeout.
-bool read_at_least(int fd, std::string& buffer, std::size_t size) {
-  char chunk[4096];
-  while (buffer.size() < size) {
-    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer.append(chunk, static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-// Reads from `fd` until `buffer` contains `marker` at or after `from`; returns its position.
-std::size_t read_until(int fd, std::string& buffer, std::string_view marker, std::size_t from) {
-  for (;;) {
-    const auto at = buffer.find(marker, from);
-    if (at != std::string::npos) return at;
-    if (!read_at_least(fd, buffer, buffer.size() + 1)) return std::string::npos;
-  }
-}
-
-// A chunked body starting at `at`: reads until the last chunk and the trailers have arrived.
-void read_chunked(int fd, std::string& buffer, std::size_t at) {
-  for (;;) {
-    const auto line_end = read_until(fd, buffer, "\r\n", at);
-    if (line_end == std::string::npos) return;
-    const auto size = std::strtoull(buffer.c_str() + at, nullptr, 16);
-    if (size == 0) {
-      // Trailers (usually none) end with an empty line.
-      if (buffer.compare(line_end, 4, "\r\n\r\n") != 0)
-        read_until(fd, buffer, "\r\n\r\n", line_end);
-      return;
-    }
-    at = line_end + 2 + size + 2;
-    if (!read_at_least(fd, buffer, at)) return;
-  }
-}
-
-// Reads one HTTP answer by its framing (Content-Length or chunked), so an answer on a
-// connection that stays open is complete as soon as its last byte arrives; only an answer
-// framed by the end of the connection is read to EOF.
-std::string read_answer(int fd) {
-  std::string buffer;
-  const auto head_end = read_until(fd, buffer, "\r\n\r\n", 0);
-  if (head_end == std::string::npos) return buffer;
-  const std::string head = buffer.substr(0, head_end + 2);
-  const std::size_t body_start = head_end + 4;
-  const int status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
-  if (status / 100 == 1 || status == 204 || status == 304) return buffer.substr(0, body_start);
-  const std::string encoding = header_value(head, "transfer-encoding");
-  if (encoding.find("chunked") != std::string::npos) {
-    read_chunked(fd, buffer, body_start);
-    return buffer;
-  }
-  const std::string length = header_value(head, "content-length");
-  if (!length.empty()) {
-    read_at_least(fd, buffer, body_start + std::strtoull(length.c_str(), nullptr, 10));
-    return buffer;
-  }
-  while (read_at_least(fd, buffer, buffer.size() + 1)) {
-  }
-  return buffer;
-}
-
 // Sends one request through the proxy and returns its answer.
 std::string via_proxy(int proxy_port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -183,7 +105,7 @@ std::string via_proxy(int proxy_port, const std::string& request) {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
       ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(request.size())) {
-    response = read_answer(fd);
+    response = read_answer([fd](char* buf, std::size_t n) { return long{::recv(fd, buf, n, 0)}; });
   }
   ::close(fd);
   return response;
@@ -268,7 +190,8 @@ struct DemoConfig {
 
 // The demo's flow.yaml: the policy sections of `policy` (the built-in policy, or the file given
 // with -c), and the demo's own proxy (sidecar, loopback), ledger and throwaway wallet.
-DemoConfig compose_config(const YAML::Node& policy, const std::string& ledger) {
+DemoConfig compose_config(const YAML::Node& policy, const std::string& ledger,
+                          const std::string& ca_dir, const std::string& merchant_ca) {
   YAML::Node root(YAML::NodeType::Map);
   root["version"] = 1;
   DemoConfig out;
@@ -282,6 +205,10 @@ DemoConfig compose_config(const YAML::Node& policy, const std::string& ledger) {
   wallet["networks"].push_back("eip155:*");
   wallet["key_file"] = "wallet.key";
   root["wallets"].push_back(wallet);
+  // HTTPS: 402flow's own CA decrypts the hosts merchant rules name; the demo merchant's
+  // certificate comes from a CA of its own, trusted upstream like a private merchant's.
+  root["tls"]["ca_dir"] = ca_dir;
+  root["tls"]["upstream_ca_file"] = merchant_ca;
   for (const char* section : kPolicySections) {
     if (policy[section]) root[section] = policy[section];
   }
@@ -310,6 +237,8 @@ int run_demo(const DemoOptions& options) {
     std::fprintf(stderr, "402flow demo: %s: %s\n", options.config.c_str(), e.what());
     return 1;
   }
+  // A peer that closes first is an error on the write (SSL_write has no MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   char dir_template[] = "/tmp/402flow-demo-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) {
     std::perror("402flow demo: mkdtemp");
@@ -327,7 +256,15 @@ int run_demo(const DemoOptions& options) {
   const std::string db = dir + "/ledger.db";
   const std::string log = dir + "/proxy.log";
   const std::string config = dir + "/flow.yaml";
-  const DemoConfig demo = compose_config(policy, db);
+  const DemoMerchantTls merchant_tls = make_demo_merchant_tls(dir);
+  std::string ca_error;
+  const std::string ca_pem = make_demo_interception_ca(dir, ca_error);
+  if (!merchant_tls.error.empty() || ca_pem.empty()) {
+    std::fprintf(stderr, "402flow demo: %s\n",
+                 (merchant_tls.error.empty() ? ca_error : merchant_tls.error).c_str());
+    return 1;
+  }
+  const DemoConfig demo = compose_config(policy, db, dir + "/ca", merchant_tls.ca_file);
   {
     std::ofstream out(config);
     out << demo.yaml;
@@ -340,24 +277,32 @@ int run_demo(const DemoOptions& options) {
       address.c_str(), key_file.c_str(), db.c_str());
   Child merchant({"merchant", "--listen", "127.0.0.1:0", "--port-file", dir + "/merchant.port"}, {},
                  dir + "/merchant.log");
+  Child tls_merchant(
+      {"merchant", "--listen", "127.0.0.1:0", "--port-file", dir + "/merchant-tls.port",
+       "--tls-cert", merchant_tls.cert_file, "--tls-key", merchant_tls.key_file},
+      {}, dir + "/merchant-tls.log");
   const int merchant_port = wait_for_port(dir + "/merchant.port");
+  const int tls_merchant_port = wait_for_port(dir + "/merchant-tls.port");
   // --agent: FLOW402_AGENT in the operator's environment must not change the demo's agent.
   Child proxy({"run", "-c", config, "--port-file", dir + "/proxy.port", "--agent", demo.agent,
                "--access-log", dir + "/access.log"},
               {}, log);
   const int proxy_port = wait_for_port(dir + "/proxy.port");
-  if (merchant_port == 0 || proxy_port == 0) {
-    std::fprintf(stderr, "402flow demo: the %s did not start; its log:\n",
-                 merchant_port == 0 ? "merchant" : "proxy");
-    std::ifstream in(merchant_port == 0 ? dir + "/merchant.log" : log);
+  if (merchant_port == 0 || tls_merchant_port == 0 || proxy_port == 0) {
+    const std::string failed = merchant_port == 0       ? "merchant"
+                               : tls_merchant_port == 0 ? "merchant-tls"
+                                                        : "proxy";
+    std::fprintf(stderr, "402flow demo: the %s did not start; its log:\n", failed.c_str());
+    std::ifstream in(failed == "proxy" ? log : dir + "/" + failed + ".log");
     std::fprintf(stderr, "%s\n", std::string(std::istreambuf_iterator<char>(in), {}).c_str());
     return 1;
   }
   const std::string m = "127.0.0.1:" + std::to_string(merchant_port);
+  const std::string m_tls = "127.0.0.1:" + std::to_string(tls_merchant_port);
   std::printf(
-      "  merchant: http://%s (402flow merchant: x402 proof routes)\n  proxy:    "
-      "127.0.0.1:%d, agent %s\n",
-      m.c_str(), proxy_port, demo.agent.c_str());
+      "  merchant: http://%s and https://%s (402flow merchant: x402 proof routes)\n  proxy:    "
+      "127.0.0.1:%d, agent %s, intercepting HTTPS with the CA in %s/ca\n",
+      m.c_str(), m_tls.c_str(), proxy_port, demo.agent.c_str(), dir.c_str());
 
   int failures = 0;
   const std::string paid = get_request(m, "/v2/weather", "");
@@ -385,8 +330,20 @@ int run_demo(const DemoOptions& options) {
     if (execute_answer.rfind("HTTP/1.1 200", 0) != 0) ++failures;
   }
 
+  const std::string https_request =
+      "GET /v2/weather HTTP/1.1\r\nHost: " + m_tls +
+      "\r\nIdempotency-Key: demo-https-1\r\nConnection: close\r\n\r\n";
+  std::string https_error;
+  const std::string https_answer =
+      via_intercepted_tunnel(proxy_port, m_tls, ca_pem, https_request, https_error);
+  show("4. the same payment over HTTPS: CONNECT, TLS with 402flow's CA, paid inside the tunnel",
+       "GET https://" + m_tls + "/v2/weather (the client trusts only " + ca_pem + ")\r\n",
+       https_answer.empty() ? https_error : https_answer);
+  if (https_answer.rfind("HTTP/1.1 200", 0) != 0) ++failures;
+
   proxy.stop();
   merchant.stop();
+  tls_merchant.stop();
   std::printf("\n== the receipts in the ledger (402flow receipts --db %s)\n", db.c_str());
   std::fflush(stdout);
   Child receipts({"receipts", "--db", db}, {}, "");
@@ -403,7 +360,9 @@ int run_demo(const DemoOptions& options) {
       "  curl -i -x http://127.0.0.1:8402 http://127.0.0.1:4020/v2/weather\n"
       "  curl -i -x http://127.0.0.1:8402 -H 'X-402flow-Mode: prepare' "
       "http://127.0.0.1:4020/v2/weather\n"
-      "  ./build/402flow receipts\n");
+      "  ./build/402flow receipts\n"
+      "HTTPS (docs/https.md): ./build/402flow ca init --dir ca, run with --ca-dir ca, and\n"
+      "  curl -i -x http://127.0.0.1:8402 --cacert ca/ca.pem https://<merchant>/...\n");
   if (failures != 0) {
     std::fprintf(stderr, "\n402flow demo: %d step(s) did not go as expected; logs in %s\n",
                  failures, dir.c_str());

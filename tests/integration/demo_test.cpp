@@ -89,7 +89,9 @@ void check_paid_with_throwaway(const DemoRun& run, const std::string& operator_a
   REQUIRE(run.wallet.rfind("0x", 0) == 0);
   CHECK(lower(run.wallet) != lower(operator_address));
   const auto payers = receipt_payers(run.ledger);
-  CHECK(payers.size() == 2);  // the allowed payment and the executed prepared one
+  // The allowed payment, the executed prepared one, and the same payment over HTTPS.
+  CHECK(payers.size() == 3);
+  CHECK(run.result.out.find("== 4. the same payment over HTTPS") != std::string::npos);
   for (const auto& payer : payers) {
     CHECK(payer == lower(run.wallet));
     CHECK(payer != lower(operator_address));
