@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds 402flow and runs every test (unit and integration) with CTest, then (release build
-# only) the interoperability test against the official x402 SDK (tests/interop/run.sh).
+# only) the interoperability test against the official x402 SDK, over HTTP and HTTPS
+# (tests/interop/run.sh).
 #   scripts/test.sh             release build in build/
 #   scripts/test.sh --sanitize  ASan+UBSan build in build-asan/ (no interop run)
 set -euo pipefail

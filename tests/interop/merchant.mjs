@@ -4,13 +4,17 @@
 // HTTPFacilitatorClient to the official facilitator (lib/facilitator.mjs) on loopback.
 //
 //   node merchant.mjs PORT_FILE [--fund ADDRESS[=ATOMIC]]... [--pay-to ADDRESS]
+//                     [--tls-cert FILE --tls-key FILE]
 //
-// Listens on 127.0.0.1 (ephemeral port) and writes the port to PORT_FILE once ready.
+// Listens on 127.0.0.1 (ephemeral port) and writes the port to PORT_FILE once ready: plain HTTP,
+// or HTTPS (node's https.createServer around the same Express app) when given a PEM certificate
+// and key. The facilitator stays on plain HTTP on loopback: only the merchant talks to it.
 //   GET /paid  priced at $0.01 in USDC on Base Sepolia (eip155:84532), v2 challenge
 //   GET /free  not priced
 // Logs to stderr: [merchant] requests, [facilitator] every verify/settle with payer and result,
 // [chain] balance changes of the stand-in chain.
-import { renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { parseArgs } from "node:util";
 import express from "express";
 import { getAddress } from "viem";
@@ -32,7 +36,7 @@ function log(line) {
 }
 
 function usage(msg) {
-  process.stderr.write(`merchant.mjs: ${msg}\nusage: node merchant.mjs PORT_FILE [--fund ADDRESS[=ATOMIC]]... [--pay-to ADDRESS]\n`);
+  process.stderr.write(`merchant.mjs: ${msg}\nusage: node merchant.mjs PORT_FILE [--fund ADDRESS[=ATOMIC]]... [--pay-to ADDRESS] [--tls-cert FILE --tls-key FILE]\n`);
   process.exit(2);
 }
 
@@ -40,7 +44,12 @@ const { values, positionals } = (() => {
   try {
     return parseArgs({
       allowPositionals: true,
-      options: { fund: { type: "string", multiple: true }, "pay-to": { type: "string" } },
+      options: {
+        fund: { type: "string", multiple: true },
+        "pay-to": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+      },
     });
   } catch (e) {
     return usage(e.message);
@@ -49,6 +58,18 @@ const { values, positionals } = (() => {
 if (positionals.length !== 1) usage("exactly one PORT_FILE expected");
 const portFile = positionals[0];
 const payTo = getAddress(values["pay-to"] ?? DEFAULT_PAY_TO);
+if (Boolean(values["tls-cert"]) !== Boolean(values["tls-key"])) usage("--tls-cert and --tls-key go together");
+
+// The TLS identity, read before anything starts so a bad file stops the merchant at once.
+function readTlsIdentity() {
+  if (!values["tls-cert"]) return null;
+  try {
+    return { cert: readFileSync(values["tls-cert"]), key: readFileSync(values["tls-key"]) };
+  } catch (e) {
+    return usage(`cannot read the TLS certificate or key: ${e.message}`);
+  }
+}
+const tls = readTlsIdentity();
 
 const chain = createChain();
 for (const spec of values.fund ?? []) {
@@ -92,7 +113,20 @@ app.use(
 app.get("/paid", (_req, res) => res.json(PAID_BODY));
 app.get("/free", (_req, res) => res.json(FREE_BODY));
 
-const server = app.listen(0, "127.0.0.1");
+// Plain HTTP as app.listen does it, or HTTPS around the same app.
+function listen() {
+  if (!tls) return app.listen(0, "127.0.0.1");
+  let https;
+  try {
+    https = createHttpsServer(tls, app);
+  } catch (e) {
+    return usage(`--tls-cert/--tls-key: ${e.message}`);
+  }
+  https.on("tlsClientError", (e) => log(`TLS handshake failed: ${e.message}`));
+  return https.listen(0, "127.0.0.1");
+}
+const scheme = tls ? "https" : "http";
+const server = listen();
 server.once("error", (e) => {
   log(`listen failed: ${e.message}`);
   process.exit(1);
@@ -101,7 +135,7 @@ server.once("listening", () => {
   const { port } = server.address();
   writeFileSync(`${portFile}.tmp`, `${port}\n`);
   renameSync(`${portFile}.tmp`, portFile);
-  log(`listening on 127.0.0.1:${port} payTo=${payTo} price=${PRICE} network=${NETWORK}`);
+  log(`listening on ${scheme}://127.0.0.1:${port} payTo=${payTo} price=${PRICE} network=${NETWORK}`);
 });
 
 for (const sig of ["SIGTERM", "SIGINT"]) {
