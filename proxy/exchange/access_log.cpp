@@ -20,6 +20,11 @@ void write_access_record(LogWriter& writer, const AccessRecord& r) {
   if (!r.tunnel) {
     line += ",\"path\":";
     append_json_string(line, r.path);
+    if (!r.scheme.empty()) {
+      line += ",\"scheme\":";
+      append_json_string(line, r.scheme);
+    }
+    if (r.in_tunnel) line += ",\"in_tunnel\":true";
   }
   line += ",\"status\":";
   line += std::to_string(r.status);

@@ -67,6 +67,8 @@ void Exchange::start() {
   if (!resolve_target()) return;
   record_.host = target_.host;
   record_.port = target_.port;
+  record_.scheme = target_.scheme;
+  record_.in_tunnel = client_.fixed_origin() != nullptr;
   record_.path = path_without_query(target_.path);
   expect_continue_ = header_has_token(request_.headers, "expect", "100-continue");
   if (hooks_ && !hooks_->on_request()) return;

@@ -86,6 +86,11 @@ TEST_CASE("an x402 payment over HTTPS through interception: paid, receipted, kep
   CHECK(receipts[0]["receipt_id"] == receipt_id);
   CHECK(receipts[0]["state"] == "settled");
   CHECK(receipts[0]["url"] == "https://" + h.merchant.authority() + "/v2/weather");
+  // Each exchange inside the tunnel is logged as HTTPS, in a tunnel.
+  const auto entries = h.proxy.process().wait_for_access_log(2, default_deadline());
+  CHECK(entries[0]["path"] == "/v2/weather");
+  CHECK(entries[0]["scheme"] == "https");
+  CHECK(entries[0]["in_tunnel"] == true);
   const json book = merchant_book(h.merchant);
   REQUIRE(book.size() == 1);
   CHECK(book[0]["transaction"] == receipts[0]["settlement_ref"]);
