@@ -155,3 +155,25 @@ TEST_CASE("curl with 402flow's CA pays an HTTPS merchant through the proxy") {
   CHECK(lower_case(r.out).find("x-402flow-payment-state: settled") != std::string::npos);
   CHECK(receipts_for(h.proxy.receipts(), "/v2/weather").size() == 1);
 }
+
+TEST_CASE("clients that stall before or inside their handshake hold up no one, and are timed out") {
+  Https h(true, {"--header-timeout", "1s"});
+  std::vector<ClientConnection> stalled;
+  for (int i = 0; i < 20; ++i) {
+    ClientConnection& c = stalled.emplace_back(h.proxy.port());
+    REQUIRE(c.open_tunnel(h.merchant.authority()).status == 200);
+    // Half of them send nothing after CONNECT; half a TLS record header and stop.
+    if (i % 2 == 1) c.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03", 10));
+  }
+  // Meanwhile a normal client is served at once.
+  ClientConnection client = h.intercepted();
+  const HttpResponse r = client.exchange(h.get("/free"));
+  CHECK(r.status == 200);
+  // The stalled ones are closed at the header timeout, each logged with its reason.
+  for (auto& c : stalled) CHECK(c.wait_for_close());
+  std::size_t timed_out = 0;
+  for (const auto& line : h.proxy.process().wait_for_access_log(21, default_deadline())) {
+    if (line.value("reason", "") == "request_timeout") ++timed_out;
+  }
+  CHECK(timed_out == 20);
+}
