@@ -63,7 +63,10 @@ TEST_CASE("a Host header names a host, with port 80 when it has none") {
 }
 
 TEST_CASE("a target with an address is pooled apart from the same name elsewhere") {
-  Target named{"https", "api.example", 443, "/"};
+  Target named;
+  named.scheme = "https";
+  named.host = "api.example";
+  named.port = 443;
   Target pinned = named;
   pinned.address = "198.51.100.7";
   CHECK(named.pool_key() == "https://api.example:443");
