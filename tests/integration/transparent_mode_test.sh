@@ -4,9 +4,11 @@
 # proxy runs as root, excluded by --proxy-uid 0; the client runs as uid 1337), and two merchants
 # live in a second namespace behind a veth pair (198.51.100.7 over HTTPS with a self-signed
 # certificate, 198.51.100.8 over plain HTTP). A client with no proxy settings at all, trusting
-# only 402flow's CA, gets the paid answer from both; the receipts are settled; the access log
-# says mode transparent; a connection straight to the transparent port is closed as
-# loop_detected. Where the kernel refuses namespaces the test says so plainly and skips.
+# only 402flow's CA, gets the paid answer from both, also by a name that resolves nowhere (the
+# SNI decides and names the origin; the connection goes to the original address); a name no rule
+# names is spliced (the client meets the merchant's own certificate); the receipts are settled;
+# the access log says mode transparent; a connection straight to the transparent port is closed
+# as loop_detected. Where the kernel refuses namespaces the test says so plainly and skips.
 #   transparent_mode_test.sh FLOW_BINARY IPTABLES_SH
 set -u
 flow=$1
@@ -52,7 +54,7 @@ fi
 
 # --- the merchants, in a namespace of their own behind a veth pair ------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=198.51.100.7 -addext subjectAltName=IP:198.51.100.7 \
+  -subj /CN=198.51.100.7 -addext subjectAltName=IP:198.51.100.7,DNS:pay.test \
   -keyout "$dir/merchant.key" -out "$dir/merchant.pem" >/dev/null 2>&1 ||
   { echo "FAIL: openssl req"; exit 1; }
 
@@ -118,6 +120,10 @@ merchants:
     host: 198.51.100.7
     path: /v2
     action: allow
+  - name: merchant-named
+    host: pay.test
+    path: /v2
+    action: allow
   - name: merchant-plain
     host: 198.51.100.8
     path: /v2
@@ -147,6 +153,18 @@ echo "$out" | grep -q "^HTTP/1.1 200" || fail "HTTPS through the redirect not pa
 echo "$out" | grep -q "forecast" || fail "HTTPS answer has no forecast: $out"
 echo "$out" | grep -qi "^x-402flow-payment-state: settled" || fail "HTTPS not settled: $out"
 
+# --- HTTPS by name: the SNI decides and names the origin; pay.test resolves nowhere, so only the
+# original destination's address can have reached the merchant ---------------------------------
+out=$(as_client curl -sS -m 20 --cacert "$dir/trusted-ca.pem" -D - --resolve pay.test:443:198.51.100.7 \
+  -H "Idempotency-Key: transparent-sni-1" https://pay.test/v2/weather 2>&1)
+echo "$out" | grep -q "^HTTP/1.1 200" || fail "HTTPS by SNI through the redirect not paid: $out"
+echo "$out" | grep -qi "^x-402flow-payment-state: settled" || fail "HTTPS by SNI not settled: $out"
+
+# --- a name no rule names is spliced: the client meets the merchant's own certificate ----------
+out=$(echo | as_client openssl s_client -connect 198.51.100.7:443 -servername other.test \
+  -CAfile "$dir/merchant.pem" 2>&1)
+echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "other.test was not spliced: $out"
+
 # --- plain HTTP: Host names the origin, the connection goes to the original address ------------
 out=$(as_client curl -sS -m 20 -D - -H "Idempotency-Key: transparent-http-1" \
   http://198.51.100.8/v2/weather 2>&1)
@@ -160,11 +178,12 @@ as_client curl -sS -m 10 -o /dev/null https://198.51.100.7/v2/weather 2>/dev/nul
 # --- the loop guard: straight to the transparent port (conntrack reports the port itself) -------
 curl -sS -m 5 -o /dev/null http://127.0.0.1:15001/ 2>/dev/null && fail "a direct connection was served"
 
-# Two receipts, both settled, one per merchant (`receipts --json` prints one field a line).
+# Three receipts, all settled, one per merchant (`receipts --json` prints one field a line).
 receipts=$("$flow" receipts --db "$dir/ledger.db" --json 2>&1)
 settled=$(echo "$receipts" | grep -c '"state": "settled"')
-[ "$settled" = 2 ] || fail "$settled settled receipts, not 2: $receipts"
-for url in "https://198.51.100.7/v2/weather" "http://198.51.100.8/v2/weather"; do
+[ "$settled" = 3 ] || fail "$settled settled receipts, not 3: $receipts"
+for url in "https://198.51.100.7/v2/weather" "https://pay.test/v2/weather" \
+  "http://198.51.100.8/v2/weather"; do
   echo "$receipts" | grep -qF "\"url\": \"$url\"" || fail "no receipt for $url: $receipts"
 done
 
@@ -172,6 +191,8 @@ sleep 0.3
 log=$(cat "$dir/access.log")
 echo "$log" | grep '"path":"/v2/weather"' | grep -q '"mode":"transparent"' ||
   fail "the paid exchanges' access lines do not say mode transparent: $log"
+echo "$log" | grep '"method":"CONNECT","host":"198.51.100.7","port":443,"mode":"transparent"' |
+  grep -q '"status":200' || fail "no access line for the spliced connection: $log"
 echo "$log" | grep '"host":"127.0.0.1","port":15001' | grep -q '"error":"loop_detected"' ||
   fail "no loop_detected line for the direct connection: $log"
 
