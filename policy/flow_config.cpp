@@ -47,10 +47,11 @@ void read_proxy(const Reader& r, const YAML::Node& node, ProxySettings& p,
                 const std::string& source_name) {
   r.expect_map(node, "proxy");
   r.only_keys(node, "proxy",
-              {"listen", "connect_ports", "max_connections", "max_header_bytes", "write_high_water",
-               "pool_max_idle_per_origin", "timeouts", "access_log", "log_level", "identity",
-               "agent", "replay_limit", "challenge_max_bytes"});
+              {"listen", "transparent", "connect_ports", "max_connections", "max_header_bytes",
+               "write_high_water", "pool_max_idle_per_origin", "timeouts", "access_log",
+               "log_level", "identity", "agent", "replay_limit", "challenge_max_bytes"});
   if (node["listen"]) p.listen = r.string(node["listen"], "proxy.listen");
+  if (node["transparent"]) p.transparent = r.string(node["transparent"], "proxy.transparent");
   if (const auto ports = node["connect_ports"]) {
     if (!ports.IsSequence()) r.fail(ports, "proxy.connect_ports must be a list of port numbers");
     p.connect_ports.clear();

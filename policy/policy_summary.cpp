@@ -37,8 +37,12 @@ std::vector<std::string> cap_lines(const CapSet& caps) {
 void write_proxy(std::ostream& out, const ProxySettings& p) {
   std::vector<std::string> ports;
   for (auto port : p.connect_ports) ports.push_back(std::to_string(port));
-  out << "  listen           " << p.listen << "\n"
-      << "  CONNECT ports    " << join(ports, ",") << "\n"
+  out << "  listen           " << p.listen << "\n";
+  if (!p.transparent.empty()) {
+    out << "  transparent      " << p.transparent
+        << " (connections redirected by iptables REDIRECT; original destination kept)\n";
+  }
+  out << "  CONNECT ports    " << join(ports, ",") << "\n"
       << "  max connections  " << p.max_connections << "\n"
       << "  max header bytes " << p.max_header_bytes << "\n"
       << "  timeouts         header " << p.timeouts.header.count() << "ms, idle "

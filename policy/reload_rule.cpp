@@ -34,6 +34,7 @@ std::pair<const char*, SettingsEqual> timeout(const char* name, Member member) {
 const std::vector<std::pair<const char*, SettingsEqual>>& proxy_keys() {
   static const std::vector<std::pair<const char*, SettingsEqual>> keys = {
       key("proxy.listen", &ProxySettings::listen),
+      key("proxy.transparent", &ProxySettings::transparent),
       key("proxy.connect_ports", &ProxySettings::connect_ports),
       key("proxy.max_connections", &ProxySettings::max_connections),
       key("proxy.max_header_bytes", &ProxySettings::max_header_bytes),

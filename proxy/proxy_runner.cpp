@@ -196,6 +196,9 @@ int run_proxy(const RunOptions& options) {
         stop("port file");
       }
       log.info("listening", "\"addr\":\"" + bound + "\"");
+      if (const std::string transparent = server->transparent_address(); !transparent.empty()) {
+        log.info("listening transparent", "\"addr\":\"" + transparent + "\"");
+      }
       if (options.on_listening) options.on_listening(bound);
 
       uv_run(&loop, UV_RUN_DEFAULT);

@@ -30,6 +30,7 @@ std::string stats_fields(const ProxyStats& s) {
       {"response_body_bytes", &ProxyStats::response_body_bytes},
       {"tunnels_intercepted", &ProxyStats::tunnels_intercepted},
       {"tunnels_carrying_http", &ProxyStats::tunnels_carrying_http},
+      {"transparent_connections", &ProxyStats::transparent_connections},
       {"client_tls_handshakes", &ProxyStats::client_tls_handshakes},
       {"upstream_tls_handshakes", &ProxyStats::upstream_tls_handshakes},
       {"upstream_tls_resumed", &ProxyStats::upstream_tls_resumed},

@@ -52,26 +52,49 @@ payment::SignerRegistry checked_signers(const std::vector<policy::WalletSpec>& s
 
 }  // namespace
 
-std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxySettings& settings) {
-  const auto target = parse_listen_address(settings.listen);
+namespace {
+
+// `text` (the setting `key`) as a loopback-or-authenticated listening address.
+std::variant<sockaddr_storage, std::string> listener_sockaddr(const policy::ProxySettings& settings,
+                                                              const std::string& text,
+                                                              const std::string& key) {
+  const auto target = parse_listen_address(text);
   if (!target) {
-    return "invalid listen address '" + settings.listen +
+    return "invalid " + key + " address '" + text +
            "': expected HOST:PORT, e.g. 127.0.0.1:8402 or [::1]:8402";
   }
   auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
   if (!addr) {
-    return "invalid listen address '" + settings.listen +
+    return "invalid " + key + " address '" + text +
            "': the host must be an IP address (or localhost)";
   }
   if (!is_loopback(reinterpret_cast<sockaddr*>(&*addr)) &&
       settings.identity != policy::AgentIdentity::shared) {
     // Agent authentication (shared mode) is what makes a non-loopback listener safe; without
     // it, such a listener would be an open proxy.
-    return "refusing to listen on " + settings.listen +
+    return "refusing to listen on " + text +
            ": a non-loopback listener needs agent authentication (proxy.identity: shared, with "
            "agent token hashes); listen on 127.0.0.1 or ::1 instead";
   }
   return *addr;
+}
+
+}  // namespace
+
+std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxySettings& settings) {
+  return listener_sockaddr(settings, settings.listen, "listen");
+}
+
+std::variant<sockaddr_storage, std::string> transparent_sockaddr(
+    const policy::ProxySettings& settings) {
+  if (settings.identity == policy::AgentIdentity::shared) {
+    // Redirected clients never address the proxy, so they never send Proxy-Authorization.
+    return "proxy.transparent (--transparent) needs proxy.identity: sidecar: redirected clients "
+           "send no Proxy-Authorization, so shared mode could not tell which agent asks";
+  }
+  // In a pod, iptables REDIRECT in the nat OUTPUT chain delivers to 127.0.0.1 (or ::1): a
+  // loopback listener is all transparent mode needs, and anything wider would be an open proxy.
+  return listener_sockaddr(settings, settings.transparent, "transparent");
 }
 
 namespace {
@@ -104,6 +127,10 @@ std::shared_ptr<const CertAuthority> checked_ca(const policy::TlsSettings& tls) 
 StartPlan check_start(const RunOptions& options) {
   StartPlan plan;
   plan.listen = checked_listen(options.settings);
+  if (!options.settings.transparent.empty()) {
+    auto transparent = transparent_sockaddr(options.settings);
+    if (auto* error = std::get_if<std::string>(&transparent)) throw StartError(*error);
+  }
   plan.signers = checked_signers(options.wallets);
   // The ledger is opened only for the paid path, i.e. with a wallet.
   if (!plan.signers.empty()) check_writable_file(options.ledger.path, "ledger.path");

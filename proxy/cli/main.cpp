@@ -58,6 +58,7 @@ std::chrono::milliseconds parse_duration_option(const std::string& name, const s
 struct RunFlags {
   std::string config;
   std::string listen;
+  std::string transparent;
   std::string port_file;
   std::string connect_ports;
   std::uint32_t max_connections = 0;
@@ -75,6 +76,9 @@ void add_run_options(CLI::App& run, RunFlags& f) {
   run.add_option("-c,--config", f.config, "flow.yaml (optional: without it, safe defaults)")
       ->check(CLI::ExistingFile);
   run.add_option("--listen", f.listen, "HOST:PORT to listen on (default 127.0.0.1:8402)");
+  run.add_option("--transparent", f.transparent,
+                 "HOST:PORT of a second listener for connections redirected by iptables "
+                 "REDIRECT (transparent mode; default: proxy.transparent)");
   run.add_option("--port-file", f.port_file, "write the bound HOST:PORT to this file");
   run.add_option("--connect-ports", f.connect_ports, "ports CONNECT may reach (default 443)");
   run.add_option("--max-connections", f.max_connections, "client connection limit (default 1024)")
@@ -104,6 +108,7 @@ void add_run_options(CLI::App& run, RunFlags& f) {
 ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& config) {
   ProxySettings s = config.proxy;
   if (!f.listen.empty()) s.listen = f.listen;
+  if (!f.transparent.empty()) s.transparent = f.transparent;
   if (!f.connect_ports.empty()) s.connect_ports = parse_ports(f.connect_ports);
   if (f.max_connections) s.max_connections = f.max_connections;
   if (f.max_header_bytes) s.max_header_bytes = f.max_header_bytes;

@@ -17,6 +17,7 @@ void write_access_record(LogWriter& writer, const AccessRecord& r) {
   append_json_string(line, r.host);
   line += ",\"port\":";
   line += std::to_string(r.port);
+  if (r.transparent) line += ",\"mode\":\"transparent\"";
   if (!r.tunnel) {
     line += ",\"path\":";
     append_json_string(line, r.path);

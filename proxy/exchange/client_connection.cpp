@@ -152,6 +152,7 @@ MessageSink::HeadAction ClientConnection::on_head() {
     agent_ = server_.settings().agent;
   }
   if (parser_.is_connect()) return HeadAction::pause;
+  if (transparent_) name_origin_from_host();
   start_exchange();
   // The exchange may have failed at once (bad target): stop parsing this connection.
   return state_ == State::exchange ? HeadAction::proceed : HeadAction::pause;
@@ -368,6 +369,12 @@ void ClientConnection::on_deadline() {
       close_now();
       return;
     case State::opening:
+      // A redirected client that says nothing may speak a protocol whose server talks first.
+      if (transparent_ && input_.empty() && !client_eof_) {
+        splice_opened(std::nullopt);
+        return;
+      }
+      [[fallthrough]];
     case State::handshake:
       end_opening(payment::Reason::request_timeout,
                   "the tunnel's first bytes or TLS handshake did not arrive in time");

@@ -63,6 +63,7 @@ void Exchange::start() {
   ++server_.stats().exchanges_active;
   record_.client = client_.peer();
   record_.agent = client_.agent();
+  record_.transparent = client_.transparent();
   record_.method = request_.method;
   if (!resolve_target()) return;
   record_.host = target_.host;
@@ -118,12 +119,13 @@ bool Exchange::resolve_target() {
     fail(payment::Reason::bad_request, "invalid request target '" + request_.target + "'");
     return false;
   }
-  if (origin != nullptr && target->pool_key() != origin->pool_key()) {
+  if (origin != nullptr && target->origin_key() != origin->origin_key()) {
     fail(payment::Reason::bad_request, "a request inside the tunnel to " + origin->authority() +
                                            " names another origin: " + target->pool_key());
     return false;
   }
   target_ = *target;
+  if (origin != nullptr) target_.address = origin->address;
   return true;
 }
 

@@ -32,6 +32,7 @@ void Tunnel::start() {
   ++server.stats().tunnels_active;
   record_.tunnel = true;
   record_.client = client_.peer();
+  record_.transparent = client_.transparent();
   record_.method = "CONNECT";
   record_.host = target_.host;
   record_.port = target_.port;

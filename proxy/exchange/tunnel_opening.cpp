@@ -27,7 +27,7 @@ void ClientConnection::open_tunnel(Target target) {
 
 void ClientConnection::look_into_tunnel() {
   std::optional<payment::Reason> refusal;
-  if (!server_.connect_port_allowed(connect_target_.port)) {
+  if (!transparent_ && !server_.connect_port_allowed(connect_target_.port)) {
     refusal = payment::Reason::connect_port_denied;
   }
   switch (classify_first_bytes(input_)) {
@@ -75,6 +75,7 @@ void ClientConnection::intercept(const std::string& name) {
   ++server_.stats().tunnels_intercepted;
   origin_ = connect_target_;
   origin_->scheme = "https";
+  if (transparent_) origin_->host = name;  // the SNI: what the client verifies and asks for
   TlsServerRole role{server_.tls().leaf_context(), std::move(input_),
                      std::get<std::shared_ptr<const ServerLeaf>>(std::move(leaf))};
   input_.clear();
@@ -126,7 +127,10 @@ void ClientConnection::end_opening(payment::Reason reason, std::string_view deta
   record.method = "CONNECT";
   record.host = connect_target_.host;
   record.port = connect_target_.port;
-  record.status = 200;  // answered before the first bytes: closing is the refusal
+  // A CONNECT was answered before its first bytes (closing is the refusal); a transparent
+  // connection was answered nothing.
+  record.status = transparent_ ? 0 : 200;
+  record.transparent = transparent_;
   record.reason = reason;
   record.error = reason;
   server_.write_access(record);

@@ -67,6 +67,11 @@ bool parse_host_port(std::string_view hp, std::optional<std::uint16_t> default_p
 }  // namespace
 
 std::string Target::pool_key() const {
+  if (address.empty()) return origin_key();
+  return origin_key() + "@" + address;
+}
+
+std::string Target::origin_key() const {
   return scheme + "://" + authority();
 }
 
@@ -114,6 +119,12 @@ std::optional<Target> parse_absolute_target(std::string_view url) {
   } else {
     t.path = path;
   }
+  return t;
+}
+
+std::optional<Target> parse_host_header(std::string_view value) {
+  Target t;
+  if (!parse_host_port(value, 80, t)) return std::nullopt;
   return t;
 }
 

@@ -135,6 +135,10 @@ uv_stream_t* TcpStream::stream() {
   return reinterpret_cast<uv_stream_t*>(&core_->tcp);
 }
 
+const uv_tcp_t* TcpStream::tcp() const {
+  return core_ == nullptr ? nullptr : &core_->tcp;
+}
+
 int TcpStream::accept_from(uv_stream_t* server) {
   if (core_ == nullptr) return UV_EBADF;
   const int rc = uv_accept(server, stream());

@@ -114,7 +114,10 @@ Connector::~Connector() = default;
 
 void Connector::start() {
   timeout_.start(server_.settings().timeouts.connect);
-  if (auto literal = ip_literal(target_.host, target_.port)) {
+  // A transparent connection goes to the address the client connected to, not to whatever the
+  // name resolves to now.
+  const std::string& where = target_.address.empty() ? target_.host : target_.address;
+  if (auto literal = ip_literal(where, target_.port)) {
     addresses_.push_back(*literal);
     try_next();
     return;

@@ -27,6 +27,7 @@ std::string error_of(const std::string& yaml) {
 TEST_CASE("a file with only its version gives the safe defaults") {
   const auto c = parse_flow_config("version: 1\n", "flow.yaml");
   CHECK(c.proxy.listen == "127.0.0.1:8402");
+  CHECK(c.proxy.transparent.empty());  // no transparent listener unless asked for
   REQUIRE(c.proxy.connect_ports.size() == 1);
   CHECK(c.proxy.connect_ports[0] == 443);
 }
@@ -34,9 +35,11 @@ TEST_CASE("a file with only its version gives the safe defaults") {
 TEST_CASE("the proxy section sets listener, ports, limits and timeouts") {
   const auto c = parse_flow_config(
       "version: 1\nproxy:\n  listen: 127.0.0.1:9000\n  connect_ports: [443, 8443]\n"
+      "  transparent: 127.0.0.1:15001\n"
       "  max_connections: 10\n  timeouts:\n    header: 500ms\n    drain: 2s\n",
       "flow.yaml");
   CHECK(c.proxy.listen == "127.0.0.1:9000");
+  CHECK(c.proxy.transparent == "127.0.0.1:15001");
   CHECK(c.proxy.connect_ports == std::vector<std::uint16_t>{443, 8443});
   CHECK(c.proxy.max_connections == 10);
   CHECK(c.proxy.timeouts.header.count() == 500);
@@ -66,7 +69,7 @@ TEST_CASE("an empty file, or one without version, is invalid") {
 TEST_CASE("errors name the file, line and column and what was expected") {
   CHECK(error_of("proxy:\n  conect_ports: [443]\n") ==
         "flow.yaml:2:3: unknown key 'conect_ports' in proxy (expected one of: listen, "
-        "connect_ports, max_connections, max_header_bytes, write_high_water, "
+        "transparent, connect_ports, max_connections, max_header_bytes, write_high_water, "
         "pool_max_idle_per_origin, timeouts, access_log, log_level, identity, agent, "
         "replay_limit, challenge_max_bytes)");
   CHECK(error_of("proxy:\n  connect_ports: [443, 70000]\n").rfind("flow.yaml:2:24: ", 0) == 0);

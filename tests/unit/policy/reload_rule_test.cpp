@@ -60,11 +60,12 @@ TEST_CASE("changes to proxy, ledger and wallets are named as needing a restart")
   const FlowConfig running = config(std::string("proxy:\n  listen: 127.0.0.1:8402\n") + kWallet);
   CHECK(restart_only_changes(running, running).empty());
   const FlowConfig next = config(
-      "proxy:\n  listen: 127.0.0.1:9000\n  identity: shared\n  timeouts:\n    idle: 5s\n"
+      "proxy:\n  listen: 127.0.0.1:9000\n  transparent: 127.0.0.1:15001\n  identity: shared\n"
+      "  timeouts:\n    idle: 5s\n"
       "ledger:\n  path: other.db\n"
       "wallets:\n  - name: main\n    key_env: OTHER_KEY\n" +
       std::string(kAgents));
   CHECK(restart_only_changes(running, next) ==
-        std::vector<std::string>{"proxy.listen", "proxy.identity", "proxy.timeouts.idle",
-                                 "ledger.path", "wallets"});
+        std::vector<std::string>{"proxy.listen", "proxy.transparent", "proxy.identity",
+                                 "proxy.timeouts.idle", "ledger.path", "wallets"});
 }

@@ -46,3 +46,30 @@ TEST_CASE("CONNECT authorities need a host and a non-zero port") {
   REQUIRE(v6);
   CHECK(v6->host == "2001:db8::1");
 }
+
+TEST_CASE("a Host header names a host, with port 80 when it has none") {
+  auto t = parse_host_header("API.Example");
+  REQUIRE(t);
+  CHECK(t->host == "api.example");
+  CHECK(t->port == 80);
+  auto with_port = parse_host_header("198.51.100.8:8080");
+  REQUIRE(with_port);
+  CHECK(with_port->port == 8080);
+  auto v6 = parse_host_header("[2001:db8::8]");
+  REQUIRE(v6);
+  CHECK(v6->host == "2001:db8::8");
+  CHECK_FALSE(parse_host_header(""));
+  CHECK_FALSE(parse_host_header("a b"));
+}
+
+TEST_CASE("a target with an address is pooled apart from the same name elsewhere") {
+  Target named;
+  named.scheme = "https";
+  named.host = "api.example";
+  named.port = 443;
+  Target pinned = named;
+  pinned.address = "198.51.100.7";
+  CHECK(named.pool_key() == "https://api.example:443");
+  CHECK(pinned.pool_key() == "https://api.example:443@198.51.100.7");
+  CHECK(pinned.origin_key() == named.pool_key());
+}

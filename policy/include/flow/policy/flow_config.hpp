@@ -35,6 +35,8 @@ std::string_view agent_identity_name(AgentIdentity identity);
 // The `proxy:` section of flow.yaml: listener, limits and timeouts of the pass-through path.
 struct ProxySettings {
   std::string listen = "127.0.0.1:8402";
+  // The transparent listener (connections redirected by iptables REDIRECT); empty: none.
+  std::string transparent;
   std::vector<std::uint16_t> connect_ports{443};
   std::uint32_t max_connections = 1024;
   std::uint32_t max_header_bytes = 32 * 1024;

@@ -27,6 +27,7 @@ struct ProxyStats {
   // bytes were plain HTTP: both run exchanges rather than a splice.
   std::uint64_t tunnels_intercepted = 0;
   std::uint64_t tunnels_carrying_http = 0;
+  std::uint64_t transparent_connections = 0;  // accepted by the transparent listener
   std::uint64_t client_tls_handshakes = 0;    // completed with intercepted clients
   std::uint64_t upstream_tls_handshakes = 0;  // started with origins (https targets)
   std::uint64_t upstream_tls_resumed = 0;     // of those, completed with a resumed session

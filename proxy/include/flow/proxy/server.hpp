@@ -1,6 +1,7 @@
 #pragma once
 #include <uv.h>
 
+#include <array>
 #include <functional>
 #include <list>
 #include <memory>
@@ -32,11 +33,14 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Throws std::runtime_error with an operator-facing message on failure
-  // (bad address, non-loopback without agent authentication, port in use).
+  // Binds and listens (and, with proxy.transparent, the transparent listener too). Throws
+  // std::runtime_error with an operator-facing message on failure (bad address, non-loopback
+  // without agent authentication, port in use).
   void start();
   // "127.0.0.1:8402" with the port actually bound.
   std::string bound_address() const;
+  // The transparent listener's address with the port bound; empty when there is none.
+  std::string transparent_address() const;
   // Stops accepting and closes idle connections; in-flight exchanges finish, then `on_drained`
   // runs (or at the drain timeout, after the rest were closed).
   void begin_drain(std::function<void()> on_drained);
@@ -56,7 +60,7 @@ class Server {
   void set_tls(std::unique_ptr<TlsService> tls) { tls_ = std::move(tls); }
   // The client context for TLS to origin `host` (TlsService::upstream under the current policy).
   std::shared_ptr<TlsClientContext> upstream_tls(std::string_view host);
-  // True when `addr` is this proxy's own listening endpoint (a request that would loop).
+  // True when `addr` is one of this proxy's own listening endpoints (a request that would loop).
   bool is_own_endpoint(const sockaddr* addr) const;
 
   // What governs each exchange at its named stages (the paid path): made for every exchange;
@@ -76,7 +80,17 @@ class Server {
   void connection_closed(ClientConnection* connection);
 
  private:
+  // Binds `listener` to `addr` and listens; `transparent`: accepted connections are redirected
+  // ones (on_transparent_connection). Throws naming `what` on failure.
+  void listen_on(uv_tcp_t& listener, const sockaddr_storage& addr, bool transparent,
+                 const std::string& what);
+  // Accepts one connection from `listener` into the connection list; null when none was accepted.
+  ClientConnection* accept_from(uv_tcp_t& listener);
+  // Over the connection limit: the connection has been refused (counted as active until closed).
+  bool at_connection_limit(ClientConnection& connection);
   void on_new_connection(int status);
+  void on_transparent_connection(int status);
+  void close_listeners();
   void check_drained();
 
   uv_loop_t* loop_;
@@ -87,7 +101,10 @@ class Server {
   Reaper reaper_;
   UpstreamPool pool_;
   std::unique_ptr<uv_tcp_t> listener_;
-  sockaddr_storage bound_{};
+  std::unique_ptr<uv_tcp_t> transparent_listener_;
+  // The bound addresses: [0] the listener, [1] the transparent listener (when own_count_ is 2).
+  std::array<sockaddr_storage, 2> own_{};
+  std::size_t own_count_ = 0;
   std::list<std::unique_ptr<ClientConnection>> connections_;
   std::unordered_map<ClientConnection*, std::list<std::unique_ptr<ClientConnection>>::iterator>
       index_;  // O(1) removal when a connection closes

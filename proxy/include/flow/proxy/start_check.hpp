@@ -38,5 +38,9 @@ StartPlan check_start(const RunOptions& options);
 // The listener's address, or why it is refused: not HOST:PORT, not an IP address, or not
 // loopback without agent authentication (shared mode).
 std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxySettings& settings);
+// The transparent listener's address (proxy.transparent), or why it is refused: as
+// listen_sockaddr, and never with shared agent identity (redirected clients cannot authenticate).
+std::variant<sockaddr_storage, std::string> transparent_sockaddr(
+    const policy::ProxySettings& settings);
 
 }  // namespace flow::proxy

@@ -22,6 +22,7 @@ struct AccessRecord {
   std::uint64_t request_body_bytes = 0;
   std::uint64_t response_body_bytes = 0;
   bool tunnel = false;
+  bool transparent = false;  // reached through the transparent listener (the line's `mode`)
   bool upstream_reused = false;
   std::uint64_t duration_us = 0;
   std::uint64_t connect_us = 0;

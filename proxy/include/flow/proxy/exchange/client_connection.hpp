@@ -26,6 +26,9 @@ class Tunnel;
 // intercepted TLS session (the stream becomes a TlsStream over the accepted one, presenting a
 // leaf of the CA) or plain HTTP. The connection then serves origin-form requests for the
 // tunnel's origin (fixed_origin), keep-alive and pipelining as usual.
+//
+// A connection from the transparent listener (start_transparent) is that same opening without a
+// CONNECT and without the 200: its original destination stands for the CONNECT's authority.
 class ClientConnection : public Downstream,
                          public StreamHandler,
                          public MessageSink,
@@ -47,6 +50,16 @@ class ClientConnection : public Downstream,
   ~ClientConnection() override;
 
   void start_accepted();
+  // Transparent mode: a connection iptables REDIRECT sent to the transparent listener, bound for
+  // `original_destination` (an IP literal and port). Nothing is written first: the first bytes
+  // decide, as in a CONNECT the proxy answered itself, except that any port may be spliced (the
+  // kernel chose it, not the client). The connection is always made to that address; the SNI
+  // (TLS) or the Host header (plain HTTP) names the origin for policy, URLs and certificates.
+  void start_transparent(Target original_destination);
+  // A transparent connection that is not served (its destination is the proxy itself, or
+  // unknown): logged with `reason`, written to the access log, closed without a byte written.
+  void refuse_transparent(Target original_destination, payment::Reason reason,
+                          std::string_view detail);
   // Over the connection limit: answer 503 and close.
   void reject(payment::Reason error, std::string_view message);
   void begin_drain();
@@ -61,6 +74,7 @@ class ClientConnection : public Downstream,
   const std::string& agent() const override { return agent_; }
   PersistenceWish persistence_wish() const override;
   const Target* fixed_origin() const override { return origin_ ? &*origin_ : nullptr; }
+  bool transparent() const override { return transparent_; }
   using Downstream::write;
   void write(const uv_buf_t* bufs, unsigned count) override;
   bool write_backlogged() const override;
@@ -104,6 +118,9 @@ class ClientConnection : public Downstream,
   void splice_opened(std::optional<payment::Reason> refusal);
   void end_opening(payment::Reason reason, std::string_view detail);
   void serve_tunnel_requests();
+  // Transparent plain HTTP: the origin takes the current request's Host name (the connection
+  // still goes to the original destination's address).
+  void name_origin_from_host();
   void parse_error();
   // Answers `error` (closing), writes its access line, and closes after the write.
   void refuse(payment::Reason error, std::string_view message);
@@ -120,6 +137,7 @@ class ClientConnection : public Downstream,
   bool processing_ = false;     // inside process_input (guards re-entry)
   bool client_eof_ = false;
   bool draining_ = false;
+  bool transparent_ = false;  // from the transparent listener
   std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<Tunnel> tunnel_;
   std::string peer_;

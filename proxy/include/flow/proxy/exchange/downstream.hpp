@@ -31,6 +31,8 @@ class Downstream {
   // intercepted TLS session, or a CONNECT carrying plain HTTP): origin-form request targets
   // ("/path") are sent there. Null for a plain proxy connection (absolute-form targets).
   virtual const Target* fixed_origin() const { return nullptr; }
+  // The client was redirected to the transparent listener (it never addressed the proxy).
+  virtual bool transparent() const { return false; }
 
   // Response bytes, in order. Never blocks; a client that reads slowly shows as backlogged.
   // An empty write is a no-op.

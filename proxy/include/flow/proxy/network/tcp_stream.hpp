@@ -22,6 +22,8 @@ class TcpStream final : public ByteStream {
   int accept_from(uv_stream_t* server);
   // The outcome arrives as on_connected.
   int connect(const sockaddr* addr);
+  // The libuv handle (for socket options such as SO_ORIGINAL_DST); null once closed.
+  const uv_tcp_t* tcp() const;
 
   // ByteStream
   void set_handler(StreamHandler* handler) override;
