@@ -13,9 +13,13 @@
 #    sends to its proxy: undici tunnels an http:// URL (`CONNECT host:port`), axios 1.16.0 with
 #    its `proxy:` option sends `GET https://…` in plaintext, undici and current axios tunnel https;
 # 4. each client GETs /v2/weather through 402flow under `env -i` plus only its own variables, with
-#    an Idempotency-Key of its own, and must print status 200 and the paid body;
-# 5. `402flow receipts --json` must hold exactly one settled receipt per client, with its key and
-#    its URL (https://, or http:// for the undici tunnel carrying plain HTTP).
+#    an Idempotency-Key of its own, and must print status 200 and the paid body: curl, wget,
+#    Python urllib, requests and httpx, undici's EnvHttpProxyAgent, axios, undici with an http://
+#    URL (a tunnel carrying plain HTTP), axios 1.16.0's plaintext https request, and Node's
+#    built-in fetch with NODE_USE_ENV_PROXY=1 (skipped, saying so, on a Node without it);
+# 5. the TLS clients again without their CA setting: each must refuse 402flow's certificate;
+# 6. `402flow receipts --json` must hold exactly one settled receipt per paying client, with its
+#    key and its URL (https://, or http:// for the undici tunnel carrying plain HTTP).
 # Exit 0 when everything holds; otherwise 1 with the reason and the logs. Every client is
 # required: a missing one is a failure, with the package that provides it.
 set -euo pipefail
@@ -232,6 +236,24 @@ pay() { # name url command... : runs the client with only the variables given, c
   say "$name: 200, paid body"
 }
 
+refuse() { # name command... : without its CA setting the client must refuse 402flow's certificate
+  local name=$1
+  shift
+  if timeout 60 env -i PATH="$PATH_FOR_CLIENTS" HOME="$tmp/home" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"; then
+    die "$name succeeded without its CA setting: it did not verify 402flow's certificate ($*)"
+  fi
+  grep -q '"forecast"' "$tmp/$name.out" && die "$name printed the paid body without its CA setting"
+  grep -qi 'certificate' "$tmp/$name.out" "$tmp/$name.err" ||
+    die "$name failed without its CA setting, but not on the certificate: $(tail -n3 "$tmp/$name.err")"
+  say "$name: refuses 402flow's certificate"
+}
+
+# Node's built-in fetch reads the proxy variables only with NODE_USE_ENV_PROXY=1 (Node >= 24.5 or
+# 22.21 and later 22.x).
+node_reads_env_proxy() {
+  "$NODE" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>24||(a===24&&b>=5)||(a===22&&b>=21)?0:1)'
+}
+
 ca_pem=$ca/ca.pem
 pay curl "$https_url" https_proxy="$proxy" CURL_CA_BUNDLE="$bundle" \
   curl -sS --max-time 30 -H 'Idempotency-Key: curl' -w '\nstatus %{http_code}\n' "$https_url"
@@ -251,6 +273,30 @@ pay undici-http "$http_url" HTTP_PROXY="$proxy" \
   "$NODE" "$here/clients/undici_get.mjs" "$http_url" undici-http
 pay axios-plaintext "$https_url" \
   "$NODE" "$here/clients/axios_plaintext_get.mjs" "$https_url" axios-plaintext 127.0.0.1 "$proxy_port"
+
+if node_reads_env_proxy; then
+  pay fetch "$https_url" NODE_USE_ENV_PROXY=1 HTTPS_PROXY="$proxy" NODE_EXTRA_CA_CERTS="$ca_pem" \
+    "$NODE" "$here/clients/fetch_get.mjs" "$https_url" fetch
+else
+  say "skip: fetch: Node $("$NODE" --version) has no NODE_USE_ENV_PROXY (Node >= 24.5 or 22.21)"
+fi
+
+# The same clients without their CA setting (requests given SSL_CERT_FILE, which it does not
+# read): each refuses the leaf 402flow presents, so it was the setting that made them trust it.
+refuse curl-untrusted https_proxy="$proxy" \
+  curl -sS --max-time 30 -H 'Idempotency-Key: curl-untrusted' "$https_url"
+refuse wget-untrusted https_proxy="$proxy" \
+  wget -O - --timeout=30 --tries=1 --header='Idempotency-Key: wget-untrusted' "$https_url"
+refuse urllib-untrusted HTTPS_PROXY="$proxy" \
+  "$PYTHON" "$here/clients/urllib_get.py" "$https_url" urllib-untrusted
+refuse requests-untrusted HTTPS_PROXY="$proxy" SSL_CERT_FILE="$bundle" \
+  "$PYTHON" "$here/clients/requests_get.py" "$https_url" requests-untrusted
+refuse httpx-untrusted HTTPS_PROXY="$proxy" \
+  "$PYTHON" "$here/clients/httpx_get.py" "$https_url" httpx-untrusted
+refuse undici-untrusted HTTPS_PROXY="$proxy" \
+  "$NODE" "$here/clients/undici_get.mjs" "$https_url" undici-untrusted
+refuse axios-untrusted HTTPS_PROXY="$proxy" \
+  "$NODE" "$here/clients/axios_get.mjs" "$https_url" axios-untrusted
 
 # ---- one settled receipt per client ----------------------------------------------------------
 receipts=$("$BIN" receipts --db "$tmp/ledger.db" --json 2>"$tmp/receipts.err") || die "402flow receipts --json failed"
@@ -275,4 +321,4 @@ sys.exit(1 if problems else 0)
 ' "${expected[@]}") || die "the ledger: $verdict"
 "$BIN" receipts verify --db "$tmp/ledger.db" >"$tmp/verify.log" 2>&1 || die "402flow receipts verify: the chain is broken"
 say "ledger: $verdict"
-say "PASS: curl, wget, urllib, requests, httpx, undici, axios, undici's CONNECT to a plain-HTTP port and axios 1.16.0's plaintext https request all paid through 402flow"
+say "PASS: ${expected[*]%% *} paid through 402flow"
