@@ -248,10 +248,9 @@ refuse() { # name command... : without its CA setting the client must refuse 402
   say "$name: refuses 402flow's certificate"
 }
 
-# Node's built-in fetch reads the proxy variables only with NODE_USE_ENV_PROXY=1 (Node >= 24.5 or
-# 22.21 and later 22.x).
+# Node's built-in fetch reads the proxy variables only with NODE_USE_ENV_PROXY=1 (Node >= 24.0).
 node_reads_env_proxy() {
-  "$NODE" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>24||(a===24&&b>=5)||(a===22&&b>=21)?0:1)'
+  "$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)'
 }
 
 ca_pem=$ca/ca.pem
@@ -278,7 +277,7 @@ if node_reads_env_proxy; then
   pay fetch "$https_url" NODE_USE_ENV_PROXY=1 HTTPS_PROXY="$proxy" NODE_EXTRA_CA_CERTS="$ca_pem" \
     "$NODE" "$here/clients/fetch_get.mjs" "$https_url" fetch
 else
-  say "skip: fetch: Node $("$NODE" --version) has no NODE_USE_ENV_PROXY (Node >= 24.5 or 22.21)"
+  say "skip: fetch: Node $("$NODE" --version) has no NODE_USE_ENV_PROXY for fetch (Node >= 24.0)"
 fi
 
 # The same clients without their CA setting (requests given SSL_CERT_FILE, which it does not

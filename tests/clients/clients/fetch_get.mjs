@@ -1,5 +1,5 @@
 // GET URL with Node's built-in fetch. It reads no proxy variable unless NODE_USE_ENV_PROXY=1
-// (Node >= 24.5, 22.21), then HTTPS_PROXY/HTTP_PROXY; the extra trusted CA from
+// (Node >= 24.0), then HTTPS_PROXY/HTTP_PROXY; the extra trusted CA from
 // NODE_EXTRA_CA_CERTS (read by Node itself at start-up).
 //
 // usage: node fetch_get.mjs URL IDEMPOTENCY_KEY   prints "status <code>" then the body.
