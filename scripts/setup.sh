@@ -8,9 +8,11 @@ packages=(
   curl openssl procps
   iptables iproute2 util-linux
   nodejs
+  wget python3-requests python3-httpx # tests/clients: real clients paying through the proxy
 )
-# npm for tests/interop (the official x402 SDK, pinned by its package-lock.json). Only when no npm
-# is on PATH: NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
+# npm for tests/interop (the official x402 SDK) and tests/clients (undici, axios), each pinned by
+# its package-lock.json. Only when no npm is on PATH: NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${FLOW_SETUP_FUZZ:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
 if [ "${FLOW_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk squid tinyproxy nginx-light mitmproxy); fi
