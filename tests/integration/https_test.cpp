@@ -177,3 +177,32 @@ TEST_CASE("clients that stall before or inside their handshake hold up no one, a
   }
   CHECK(timed_out == 20);
 }
+
+TEST_CASE("an upstream whose certificate names another host is answered 502, naming the mismatch") {
+  const std::string openssl = find_executable("openssl");
+  REQUIRE_MESSAGE(!openssl.empty(), "openssl (scripts/setup.sh installs it) makes the certificate");
+  TempDir certs;
+  const std::string cert = certs.file("other.pem");
+  const std::string key = certs.file("other.key");
+  const CommandResult made =
+      run_command({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                   "-nodes", "-days", "2", "-subj", "/CN=other.test", "-addext",
+                   "subjectAltName=DNS:other.test", "-keyout", key, "-out", cert},
+                  std::chrono::seconds(30));
+  REQUIRE(made.status.code == 0);
+  // A merchant whose (trusted) certificate is for other.test, reached as 127.0.0.1.
+  MerchantProcess other({"--tls-cert", cert, "--tls-key", key});
+  TempDir dir;
+  make_ca(dir);
+  PaidProxyOptions o;
+  o.policy += "tls:\n  ca_dir: " + dir.file("ca") + "\n  upstream_ca_file: " + cert + "\n";
+  PaidProxy proxy(o);
+  ClientConnection client(proxy.port());
+  REQUIRE(client.open_tunnel(other.authority()).status == 200);
+  client.start_tls(dir.file("ca") + "/ca.pem", "127.0.0.1");
+  const HttpResponse r = client.exchange("GET /v2/weather HTTP/1.1\r\nHost: " + other.authority() +
+                                         "\r\nIdempotency-Key: mismatch\r\n\r\n");
+  INFO(r.head << r.body);
+  check_proxy_error(r, 502, "upstream_tls_failed");
+  CHECK(r.body.find("mismatch") != std::string::npos);
+}
