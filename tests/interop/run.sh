@@ -53,18 +53,8 @@ die() {
   exit 1
 }
 
-stop() { # pid: SIGTERM, then SIGKILL if it is still running after 10 s
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    # An exited child stays a zombie (Z) until it is waited for.
-    case $(ps -o stat= -p "$pid" 2>/dev/null) in '' | Z*) break ;; esac
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=../support/process_lib.sh
+. "$here/../support/process_lib.sh"
 
 cleanup() {
   local rc=$?

@@ -37,6 +37,20 @@ void drop_guards(RawDb& raw) {
   raw.must("DROP TRIGGER receipts_no_update; DROP TRIGGER receipts_no_delete;");
 }
 
+// A ledger of five receipts in `dir`, then `sql` run on it with the append-only guards dropped
+// (as someone with write access to the file could); its path.
+std::string five_receipts_then(const TempDir& dir, const std::string& sql) {
+  const auto path = dir.file("l.db");
+  {
+    Ledger ledger(options_for(path));
+    write_five_receipts(ledger);
+  }
+  RawDb raw(path);
+  drop_guards(raw);
+  raw.must(sql);
+  return path;
+}
+
 }  // namespace
 
 TEST_CASE("every outcome appends a receipt chained to the one before, and the chain verifies") {
@@ -100,16 +114,8 @@ TEST_CASE("receipts refuse UPDATE and DELETE through plain SQL") {
 
 TEST_CASE("verify names an edited row as the first bad one") {
   TempDir dir;
-  const auto path = dir.file("l.db");
-  {
-    Ledger ledger(options_for(path));
-    write_five_receipts(ledger);
-  }
-  {
-    RawDb raw(path);
-    drop_guards(raw);
-    raw.must("UPDATE receipts SET amount = '1' WHERE seq = 3");
-  }
+  const std::string path =
+      five_receipts_then(dir, "UPDATE receipts SET amount = '1' WHERE seq = 3");
   const ChainReport report = verify_at(path);
   CHECK_FALSE(report.ok);
   CHECK(report.first_bad_seq == 3);
@@ -119,16 +125,7 @@ TEST_CASE("verify names an edited row as the first bad one") {
 
 TEST_CASE("verify names a deleted row") {
   TempDir dir;
-  const auto path = dir.file("l.db");
-  {
-    Ledger ledger(options_for(path));
-    write_five_receipts(ledger);
-  }
-  {
-    RawDb raw(path);
-    drop_guards(raw);
-    raw.must("DELETE FROM receipts WHERE seq = 2");
-  }
+  const std::string path = five_receipts_then(dir, "DELETE FROM receipts WHERE seq = 2");
   check_broken_at(path, 2, ChainProblem::missing_row);
 }
 
@@ -151,16 +148,7 @@ TEST_CASE("verify names the first of two reordered rows") {
 
 TEST_CASE("verify notices receipts deleted from the end of the chain") {
   TempDir dir;
-  const auto path = dir.file("l.db");
-  {
-    Ledger ledger(options_for(path));
-    write_five_receipts(ledger);
-  }
-  {
-    RawDb raw(path);
-    drop_guards(raw);
-    raw.must("DELETE FROM receipts WHERE seq >= 4");
-  }
+  const std::string path = five_receipts_then(dir, "DELETE FROM receipts WHERE seq >= 4");
   check_broken_at(path, 4, ChainProblem::missing_row);
 }
 
@@ -184,16 +172,8 @@ TEST_CASE("an edit that also recomputes the row's own hash is caught at the next
 
 TEST_CASE("a receipt id that does not derive from the hash is reported") {
   TempDir dir;
-  const auto path = dir.file("l.db");
-  {
-    Ledger ledger(options_for(path));
-    write_five_receipts(ledger);
-  }
-  {
-    RawDb raw(path);
-    drop_guards(raw);
-    raw.must("UPDATE receipts SET receipt_id = 'rcpt_5_0000000000000000' WHERE seq = 5");
-  }
+  const std::string path = five_receipts_then(
+      dir, "UPDATE receipts SET receipt_id = 'rcpt_5_0000000000000000' WHERE seq = 5");
   check_broken_at(path, 5, ChainProblem::bad_receipt_id);
 }
 
