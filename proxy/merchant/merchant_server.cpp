@@ -1,314 +1,60 @@
-// `402flow merchant`: the listener and the connections (keep-alive HTTP/1.1 over a TcpStream, or
-// a TlsStream over it with --tls-cert/--tls-key, and HttpParser); the routes themselves live in
-// merchant_routes.cpp.
+// `402flow merchant`: the merchant's routes (merchant_routes.cpp) served by the shared HTTP server
+// (plain, or TLS with --tls-cert/--tls-key), and the run loop of the command.
 #include <unistd.h>
 
-#include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <list>
+#include <functional>
 #include <stdexcept>
 #include <vector>
 
 #include "flow/payment/evm_address.hpp"
 #include "flow/payment/unix_clock.hpp"
-#include "flow/proxy/http/http_codec.hpp"
+#include "flow/proxy/http/http_server.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
-#include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/handle_close.hpp"
-#include "flow/proxy/network/net_address.hpp"
 #include "flow/proxy/network/port_file.hpp"
-#include "flow/proxy/network/reaper.hpp"
-#include "flow/proxy/network/tcp_stream.hpp"
-#include "flow/proxy/network/timer.hpp"
 #include "flow/proxy/network/tls_context.hpp"
-#include "flow/proxy/network/tls_stream.hpp"
 #include "merchant/merchant.hpp"
 #include "merchant/merchant_routes.hpp"
 
 namespace flow::proxy {
 namespace {
 
-constexpr std::size_t kWriteHighWater = 1 << 20;
-// After the last answer and our FIN, how long to wait for the peer's own close.
-constexpr std::chrono::milliseconds kLingerAfterFin{2000};
-
-class MerchantConnection;
-
-// The path of an origin-form or absolute-form target, without the query.
-std::string_view request_path(std::string_view target) {
-  if (target.starts_with("http://") || target.starts_with("https://")) {
-    const auto authority = target.find("//") + 2;
-    const auto slash = target.find('/', authority);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  const auto query = target.find_first_of("?#");
-  return query == std::string_view::npos ? target : target.substr(0, query);
-}
-
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 402:
-      return "Payment Required";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Content Too Large";
-    default:
-      return default_reason(status);
-  }
-}
-
-}  // namespace
-
-struct MerchantServer::Impl {
-  Impl(uv_loop_t* l, const MerchantOptions& o, Logger& lg, const payment::EvmAddress& pay_to,
-       std::shared_ptr<SSL_CTX> tls)
-      : loop(l),
-        options(o),
-        log(lg),
-        tls_context(std::move(tls)),
-        routes(pay_to, tls_context ? "https" : "http"),
-        reaper(l) {}
-
-  void on_new_connection(int status);
-  void connection_closed(MerchantConnection* connection);
-
-  uv_loop_t* loop;
-  MerchantOptions options;
-  Logger& log;
-  std::shared_ptr<SSL_CTX> tls_context;  // null: plain HTTP
-  merchant::MerchantRoutes routes;
-  merchant::MerchantAnswer answer;  // reused by every request: one request at a time per loop
-  std::string log_fields;
-  Reaper reaper;
-  std::unique_ptr<uv_tcp_t> listener;
-  sockaddr_storage bound{};
-  std::string bound_text;
-  std::list<std::unique_ptr<MerchantConnection>> connections;
-};
-
-namespace {
-
-// One client connection: requests are answered in order as they are parsed (pipelining
-// included), answers collect in one buffer per read and go out in one write.
-class MerchantConnection final : public StreamHandler, public MessageSink, public Retirable {
+// The merchant's routes behind the shared HTTP server, with a log line per request.
+class MerchantService final : public HttpService {
  public:
-  explicit MerchantConnection(MerchantServer::Impl& server)
-      : server_(server),
-        parser_(HttpParser::Kind::request, server.options.max_header_bytes),
-        deadline_(server.loop, [this] { close_now(); }) {
-    parser_.set_sink(this);
-  }
+  MerchantService(const payment::EvmAddress& pay_to, bool https, bool quiet, Logger& log)
+      : routes_(pay_to, https ? "https" : "http"), quiet_(quiet), log_(log) {}
 
-  // Takes the listener's pending connection; over TLS the handshake begins at once (its outcome
-  // is on_connected). 0 or a libuv error.
-  int accept_from(uv_stream_t* listener) {
-    auto tcp = std::make_unique<TcpStream>(server_.loop, this, kWriteHighWater);
-    if (const int rc = tcp->accept_from(listener); rc != 0) return rc;
-    if (!server_.tls_context) {
-      stream_ = std::move(tcp);
-      return 0;
-    }
-    auto tls = std::make_unique<TlsStream>(server_.loop, std::move(tcp),
-                                           TlsServerRole{server_.tls_context.get(), {}, nullptr},
-                                           this, kWriteHighWater);
-    tls_ = tls.get();
-    stream_ = std::move(tls);
-    return 0;
-  }
-  void set_position(std::list<std::unique_ptr<MerchantConnection>>::iterator it) { self_ = it; }
-  std::list<std::unique_ptr<MerchantConnection>>::iterator position() const { return self_; }
-
-  void start() {
-    deadline_.arm(server_.options.idle_timeout);  // bounds a stalled TLS handshake too
-    stream_->start_reading();
-  }
-
-  void close_now() {
-    if (closed_) return;
-    closed_ = true;
-    deadline_.disarm();
-    stream_->stop_reading();
-    server_.connection_closed(this);
-  }
-
-  // StreamHandler
-  void on_read(ByteStream&, const char* data, std::size_t len) override {
-    if (closing_ || closed_) return;  // after our last answer: the peer's bytes are discarded
-    deadline_.touch();
-    if (input_.empty()) {
-      const std::size_t used = consume(data, len);
-      if (used < len && !closing_ && !closed_) input_.append(data + used, len - used);
-    } else {
-      input_.append(data, len);
-      input_.erase(0, consume(input_.data(), input_.size()));
-    }
-    flush();
-    // A client that sends faster than it reads waits until its answers have drained.
-    if (!input_.empty() && stream_->above_high_water()) stream_->stop_reading();
-  }
-
-  void on_eof(ByteStream&) override {
-    peer_eof_ = true;
-    if (closed_) return;
-    if (parser_.in_message() || stream_->queued() == 0) {
-      close_now();
-      return;
-    }
-    finish();  // answers still being written: FIN after them, then close
-  }
-
-  void on_error(ByteStream&, int /*uv_status*/) override { close_now(); }
-
-  // Only a TlsStream reports this for an accepted connection: a failed handshake ends this
-  // connection alone.
-  void on_connected(ByteStream&, int uv_status) override {
-    if (uv_status >= 0 || closed_) return;
-    std::string fields = "\"peer\":";
-    append_json_string(fields, stream_->peer_name());
-    fields += ",\"reason\":";
-    append_json_string(fields, tls_ != nullptr ? tls_->handshake_error() : uv_err_name(uv_status));
-    server_.log.warn("TLS handshake failed", fields);
-    close_now();
-  }
-
-  void on_drained(ByteStream&) override {
-    if (closing_ || closed_ || input_.empty()) return;
-    input_.erase(0, consume(input_.data(), input_.size()));
-    flush();
-    if (!closing_ && !closed_ && !stream_->above_high_water()) stream_->start_reading();
-  }
-
-  void on_shutdown(ByteStream&) override {
-    if (peer_eof_ || dropping_) {
-      close_now();
-      return;
-    }
-    deadline_.arm(kLingerAfterFin);
-    stream_->start_reading();  // to see the peer's close; its bytes are discarded
-  }
-
-  // MessageSink
-  HeadAction on_head() override {
-    body_bytes_ = 0;
-    const auto length = parser_.content_length();
-    if (length && *length > server_.options.max_body_bytes) {
-      body_too_large_ = true;
-    } else if (header_has_token(parser_.request().headers, "expect", "100-continue")) {
-      out_ += "HTTP/1.1 100 Continue\r\n\r\n";  // goes out when this read has been parsed
-    }
-    return HeadAction::proceed;
-  }
-  void on_body(std::string_view data) override {
-    body_bytes_ += data.size();
-    if (body_bytes_ > server_.options.max_body_bytes) body_too_large_ = true;
-  }
-  void on_message_end() override {}
-
- private:
-  // Parses and answers what it can; returns the bytes consumed. Stops while the socket is
-  // backed up (on_drained continues) and once the connection is ending.
-  std::size_t consume(const char* data, std::size_t len) {
-    std::size_t pos = 0;
-    while (pos < len && !closing_ && !closed_) {
-      if (stream_->queued() + out_.size() > kWriteHighWater) {
-        flush();
-        if (stream_->above_high_water()) break;
-      }
-      const HttpParser::Result r = parser_.feed(data + pos, len - pos);
-      if (body_too_large_) {
-        answer_error(413, "request body too large");
-        return len;
-      }
-      switch (r.status) {
-        case HttpParser::Status::need_more:
-          return len;
-        case HttpParser::Status::paused_head:  // never asked for; keep going
-          pos += r.consumed;
-          parser_.resume();
-          break;
-        case HttpParser::Status::paused_end:
-          pos += r.consumed;
-          answer_request();
-          parser_.resume();
-          break;
-        case HttpParser::Status::error:
-          answer_error(parser_.error() == ParseError::head_too_large ? 431 : 400,
-                       parser_.error_reason());
-          return len;
-      }
-    }
-    return pos;
-  }
-
-  void answer_request() {
-    const RequestHead& head = parser_.request();
+  void handle(const ServedRequest& served, ServedAnswer& out) override {
     merchant::MerchantRequest request;
-    request.method = head.method;
-    request.path = request_path(head.target);
-    const Header* host = find_header(head.headers, "host");
-    request.host = host != nullptr && !host->value.empty() ? std::string_view(host->value)
-                                                           : std::string_view(server_.bound_text);
-    for (const auto& h : head.headers) {
+    request.method = served.head.method;
+    request.path = served.path;
+    request.host = served.host;
+    for (const auto& h : served.head.headers) {
       if (iequals(h.name, "payment-signature")) {
         request.payment_signature = &h.value;
       } else if (iequals(h.name, "x-payment")) {
         request.x_payment = &h.value;
       }
     }
-    merchant::MerchantAnswer& answer = server_.answer;
-    server_.routes.handle(request, payment::unix_now(), answer);
-    log_request(head, request.path, answer);
-    if (answer.drop) {
-      // The payment is settled; the connection goes away without an answer (answers to
-      // earlier pipelined requests still go out first).
-      dropping_ = true;
-      finish();
-      return;
-    }
-    const bool keep_alive = parser_.keep_alive();
-    append_response(answer.status, answer.headers, answer.body, keep_alive, head.version);
-    if (!keep_alive) finish();
+    routes_.handle(request, payment::unix_now(), answer_);
+    log_request(served, answer_);
+    out.status = answer_.status;
+    out.drop = answer_.drop;  // the payment is settled; the connection goes away unanswered
+    out.headers.swap(answer_.headers);
+    out.body.swap(answer_.body);
   }
 
-  void answer_error(int status, std::string_view message) {
-    std::string body = "{\"error\":";
-    append_json_string(body, message);
-    body += '}';
-    append_response(status, {}, body, false, {});
-    finish();
-  }
-
-  void append_response(int status, std::string_view headers, std::string_view body, bool keep_alive,
-                       HttpVersion version) {
-    out_ += "HTTP/1.1 ";
-    out_ += std::to_string(status);
-    out_ += ' ';
-    out_ += reason_phrase(status);
-    out_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
-    out_ += std::to_string(body.size());
-    out_ += "\r\n";
-    out_ += headers;
-    if (!keep_alive) {
-      out_ += "Connection: close\r\n";
-    } else if (!version.at_least_1_1()) {
-      out_ += "Connection: keep-alive\r\n";
-    }
-    out_ += "\r\n";
-    out_ += body;
-  }
-
-  void log_request(const RequestHead& head, std::string_view path,
-                   const merchant::MerchantAnswer& answer) {
-    if (server_.options.quiet) return;
-    std::string& f = server_.log_fields;
+ private:
+  void log_request(const ServedRequest& served, const merchant::MerchantAnswer& answer) {
+    if (quiet_) return;
+    std::string& f = log_fields_;
     f = "\"method\":";
-    append_json_string(f, head.method);
+    append_json_string(f, served.head.method);
     f += ",\"path\":";
-    append_json_string(f, path);
+    append_json_string(f, served.path);
     f += ",\"status\":";
     f += answer.drop ? "\"dropped\"" : std::to_string(answer.status);
     if (!answer.payer.empty()) {
@@ -319,40 +65,14 @@ class MerchantConnection final : public StreamHandler, public MessageSink, publi
       f += ",\"reason\":";
       append_json_string(f, answer.error_reason);
     }
-    server_.log.info("request", f);
+    log_.info("request", f);
   }
 
-  void flush() {
-    if (out_.empty() || closed_) return;
-    stream_->write(out_);
-    out_.clear();
-  }
-
-  // No more requests on this connection: FIN once everything queued is written.
-  void finish() {
-    if (closing_) return;
-    closing_ = true;
-    flush();
-    input_.clear();
-    stream_->stop_reading();
-    deadline_.arm(kLingerAfterFin + server_.options.idle_timeout);  // a peer that never reads
-    stream_->shutdown_after_writes();
-  }
-
-  MerchantServer::Impl& server_;
-  std::unique_ptr<ByteStream> stream_;  // set by accept_from
-  TlsStream* tls_ = nullptr;            // stream_ when serving TLS
-  HttpParser parser_;
-  Deadline deadline_;
-  std::string input_;  // bytes received but not yet parsed (backpressure)
-  std::string out_;    // answers not yet handed to the socket
-  std::size_t body_bytes_ = 0;
-  bool body_too_large_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-  bool dropping_ = false;
-  bool peer_eof_ = false;
-  std::list<std::unique_ptr<MerchantConnection>>::iterator self_;
+  merchant::MerchantRoutes routes_;
+  merchant::MerchantAnswer answer_;  // reused by every request: one request at a time per loop
+  std::string log_fields_;
+  bool quiet_;
+  Logger& log_;
 };
 
 // The server context of --tls-cert/--tls-key; null when neither is given.
@@ -364,28 +84,27 @@ std::shared_ptr<SSL_CTX> load_tls_context(const MerchantOptions& options) {
   return make_server_context_from_files(options.tls_cert, options.tls_key);
 }
 
+HttpServerOptions server_options(const MerchantOptions& options) {
+  HttpServerOptions o;
+  o.listen = options.listen;
+  o.max_header_bytes = options.max_header_bytes;
+  o.max_body_bytes = options.max_body_bytes;
+  o.idle_timeout = options.idle_timeout;
+  o.tls = load_tls_context(options);
+  return o;
+}
+
 }  // namespace
 
-void MerchantServer::Impl::on_new_connection(int status) {
-  if (status < 0) {
-    log.warn("accept failed", "\"error\":\"" + std::string(uv_err_name(status)) + "\"");
-    return;
-  }
-  auto connection = std::make_unique<MerchantConnection>(*this);
-  if (connection->accept_from(reinterpret_cast<uv_stream_t*>(listener.get())) != 0) {
-    return;
-  }
-  MerchantConnection* raw = connection.get();
-  connections.push_back(std::move(connection));
-  raw->set_position(std::prev(connections.end()));
-  raw->start();
-}
+struct MerchantServer::Impl {
+  Impl(uv_loop_t* loop, const MerchantOptions& options, Logger& log,
+       const payment::EvmAddress& pay_to)
+      : service(pay_to, !options.tls_cert.empty(), options.quiet, log),
+        server(loop, server_options(options), service, log) {}
 
-void MerchantServer::Impl::connection_closed(MerchantConnection* connection) {
-  const auto it = connection->position();
-  reaper.retire(std::move(*it));
-  connections.erase(it);
-}
+  MerchantService service;
+  HttpServer server;
+};
 
 MerchantServer::MerchantServer(uv_loop_t* loop, const MerchantOptions& options, Logger& log) {
   const auto pay_to = payment::parse_evm_address(options.pay_to);
@@ -393,57 +112,21 @@ MerchantServer::MerchantServer(uv_loop_t* loop, const MerchantOptions& options, 
     throw std::runtime_error("invalid --pay-to '" + options.pay_to +
                              "': expected an EVM address, 0x and 40 hex digits");
   }
-  impl_ = std::make_unique<Impl>(loop, options, log, *pay_to, load_tls_context(options));
+  impl_ = std::make_unique<Impl>(loop, options, log, *pay_to);
 }
 
-MerchantServer::~MerchantServer() {
-  stop();
-  impl_->reaper.reap_now();
-}
+MerchantServer::~MerchantServer() = default;
 
 void MerchantServer::start() {
-  const std::string& listen = impl_->options.listen;
-  const auto target = parse_listen_address(listen);
-  if (!target) {
-    throw std::runtime_error("invalid listen address '" + listen +
-                             "': expected HOST:PORT, e.g. 127.0.0.1:4021 or [::1]:4021");
-  }
-  auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
-  if (!addr) {
-    throw std::runtime_error("invalid listen address '" + listen +
-                             "': the host must be an IP address (or localhost)");
-  }
-  impl_->listener = std::make_unique<uv_tcp_t>();
-  uv_tcp_init(impl_->loop, impl_->listener.get());
-  impl_->listener->data = impl_.get();
-  int rc = uv_tcp_bind(impl_->listener.get(), reinterpret_cast<sockaddr*>(&*addr), 0);
-  if (rc == 0) {
-    rc = uv_listen(
-        reinterpret_cast<uv_stream_t*>(impl_->listener.get()), 511,
-        [](uv_stream_t* s, int status) { static_cast<Impl*>(s->data)->on_new_connection(status); });
-  }
-  if (rc != 0) {
-    auto* handle = reinterpret_cast<uv_handle_t*>(impl_->listener.get());
-    close_handle(handle, std::move(impl_->listener));
-    throw std::runtime_error("cannot listen on " + listen + ": " + uv_strerror(rc));
-  }
-  int len = sizeof impl_->bound;
-  uv_tcp_getsockname(impl_->listener.get(), reinterpret_cast<sockaddr*>(&impl_->bound), &len);
-  impl_->bound_text = format_sockaddr(reinterpret_cast<const sockaddr*>(&impl_->bound));
+  impl_->server.start();
 }
 
 std::string MerchantServer::bound_address() const {
-  return impl_->bound_text;
+  return impl_->server.bound_address();
 }
 
 void MerchantServer::stop() {
-  if (impl_->listener) {
-    auto* handle = reinterpret_cast<uv_handle_t*>(impl_->listener.get());
-    close_handle(handle, std::move(impl_->listener));
-  }
-  std::vector<MerchantConnection*> snapshot;
-  for (auto& c : impl_->connections) snapshot.push_back(c.get());
-  for (auto* c : snapshot) c->close_now();
+  impl_->server.stop();
 }
 
 namespace {
