@@ -40,35 +40,13 @@ std::string mode_octal(mode_t mode) {
 }
 
 std::variant<EvmKey, std::string> load_from_file(const std::string& path) {
-  const std::string where = "key file " + path + ": ";
-  Fd file;
-  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file.fd < 0) return where + errno_text(errno);
-  // fstat on the open descriptor: the file checked is the file read, even if the path changes.
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return where + errno_text(errno);
-  if (!S_ISREG(st.st_mode)) return where + "not a regular file";
-  if ((st.st_mode & 077) != 0) {
-    return where + "permissions " + mode_octal(st.st_mode) +
-           " let group or others read it; run chmod 600 " + path;
+  SecretFile file = read_secret_file(path, kMaxKeyFileBytes, "key file");
+  if (!file.error.empty()) return std::move(file.error);
+  std::optional<EvmKey> key = EvmKey::from_hex(file.text);
+  OPENSSL_cleanse(file.text.data(), file.text.size());
+  if (!key) {
+    return "key file " + path + ": does not hold a secp256k1 private key as \"0x\" + 64 hex digits";
   }
-  char buf[kMaxKeyFileBytes + 1];
-  std::size_t len = 0;
-  while (len < sizeof buf) {
-    const ssize_t n = ::read(file.fd, buf + len, sizeof buf - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      OPENSSL_cleanse(buf, sizeof buf);
-      return where + errno_text(err);
-    }
-    if (n == 0) break;
-    len += static_cast<std::size_t>(n);
-  }
-  std::optional<EvmKey> key;
-  if (len <= kMaxKeyFileBytes) key = EvmKey::from_hex(std::string_view(buf, len));
-  OPENSSL_cleanse(buf, sizeof buf);
-  if (!key) return where + "does not hold a secp256k1 private key as \"0x\" + 64 hex digits";
   return std::move(*key);
 }
 
@@ -107,6 +85,52 @@ void sync_parent_directory(const std::string& path) {
 }
 
 }  // namespace
+
+SecretFile read_secret_file(const std::string& path, std::size_t max_bytes,
+                            const std::string& what) {
+  const std::string where = what + " " + path + ": ";
+  SecretFile out;
+  Fd file;
+  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (file.fd < 0) {
+    out.error = where + errno_text(errno);
+    return out;
+  }
+  // fstat on the open descriptor: the file checked is the file read, even if the path changes.
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) {
+    out.error = where + errno_text(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    out.error = where + "not a regular file";
+  } else if ((st.st_mode & 077) != 0) {
+    out.error = where + "permissions " + mode_octal(st.st_mode) +
+                " let group or others read it; run chmod 600 " + path;
+  }
+  if (!out.error.empty()) return out;
+  out.text.resize(max_bytes + 1);  // one more: a longer file is refused, not cut
+  std::size_t len = 0;
+  while (len < out.text.size()) {
+    const ssize_t n = ::read(file.fd, out.text.data() + len, out.text.size() - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      OPENSSL_cleanse(out.text.data(), out.text.size());
+      out.text.clear();
+      out.error = where + errno_text(err);
+      return out;
+    }
+    if (n == 0) break;
+    len += static_cast<std::size_t>(n);
+  }
+  if (len > max_bytes) {
+    OPENSSL_cleanse(out.text.data(), out.text.size());
+    out.text.clear();
+    out.error = where + "larger than " + std::to_string(max_bytes) + " bytes";
+    return out;
+  }
+  out.text.resize(len);
+  return out;
+}
 
 std::variant<EvmKey, std::string> load_evm_key(const KeySource& source) {
   if (source.file.empty() == source.env_var.empty()) {

@@ -156,6 +156,19 @@ void read_tls(const Reader& r, const YAML::Node& node, TlsSettings& t,
   }
 }
 
+void read_admin(const Reader& r, const YAML::Node& node, AdminSettings& a,
+                const std::string& source_name) {
+  r.expect_map(node, "admin");
+  r.only_keys(node, "admin", {"listen", "token_file"});
+  if (const Field f = r.field(node, "admin", "listen")) {
+    a.listen = r.string(f);
+    if (a.listen.empty()) r.fail(f.value, "admin.listen must be HOST:PORT, or off");
+  }
+  if (const Field f = r.field(node, "admin", "token_file")) {
+    a.token_file = resolve_path(r.string(f), source_name);
+  }
+}
+
 bool valid_wallet_network(std::string_view n) {
   if (n == "eip155:*") return true;
   if (n.substr(0, 7) != "eip155:" || n.size() == 7 || n.size() > 7 + 20) return false;
@@ -235,14 +248,15 @@ FlowConfig parse_flow_config(std::string_view yaml_text, const std::string& sour
   if (root.IsNull()) throw ConfigError(source_name + ": " + kMissingVersion);
   r.expect_map(root, "the top level");
   r.only_keys(root, "the top level",
-              {"version", "proxy", "ledger", "wallets", "tls", "organization", "review", "payment",
-               "assets", "agents", "merchants"});
+              {"version", "proxy", "ledger", "wallets", "tls", "admin", "organization", "review",
+               "payment", "assets", "agents", "merchants"});
   if (!root["version"]) r.fail(root, kMissingVersion);
   config.version = static_cast<int>(r.integer(root["version"], "version", 1, 1));
   if (root["proxy"]) read_proxy(r, root["proxy"], config.proxy, source_name);
   if (root["ledger"]) read_ledger(r, root["ledger"], config.ledger, source_name);
   if (root["wallets"]) config.wallets = read_wallets(r, root["wallets"], source_name);
   if (root["tls"]) read_tls(r, root["tls"], config.tls, source_name);
+  if (root["admin"]) read_admin(r, root["admin"], config.admin, source_name);
   config.policy = PolicySnapshot::build(read_policy(r, root));
   return config;
 }

@@ -96,6 +96,8 @@ std::vector<std::string> restart_only_changes(const FlowConfig& running, const F
       a.intercept_hosts != b.intercept_hosts || a.exclude_hosts != b.exclude_hosts) {
     changed.emplace_back("tls");
   }
+  if (running.admin.listen != next.admin.listen) changed.emplace_back("admin.listen");
+  if (running.admin.token_file != next.admin.token_file) changed.emplace_back("admin.token_file");
   return changed;
 }
 

@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "flow/payment/signer_registry.hpp"
+#include "flow/proxy/admin/admin_server.hpp"
+#include "flow/proxy/http/http_server.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/log_writer.hpp"
 #include "flow/proxy/network/handle_close.hpp"
@@ -81,6 +83,37 @@ void log_tls(Logger& log, const policy::PolicySnapshot& policy, const TlsService
   }
 }
 
+// The admin listener, bound; null when admin.listen is off, or when the default address is taken
+// (another proxy on this host has it: this one runs without, and says so). Any other failure
+// throws: an address the operator chose must be served.
+std::unique_ptr<AdminServer> start_admin(uv_loop_t* loop, const RunOptions& options,
+                                         const std::string& token, Server& server,
+                                         std::shared_ptr<policy::PolicyStore> policy, Logger& log) {
+  if (!options.admin.enabled()) return nullptr;
+  AdminSources sources;
+  sources.server = &server;
+  sources.wallets_configured = !options.wallets.empty();
+  sources.policy = std::move(policy);
+  std::optional<AdminToken> guard;
+  if (!token.empty()) guard.emplace(token);
+  auto admin = std::make_unique<AdminServer>(loop, options.admin.listen, std::move(guard),
+                                             std::move(sources), log);
+  try {
+    admin->start();
+  } catch (const ListenError& e) {
+    if (e.uv_code != UV_EADDRINUSE ||
+        options.admin.listen != policy::AdminSettings::kDefaultListen) {
+      throw;
+    }
+    std::string fields = "\"addr\":";
+    append_json_string(fields, options.admin.listen);
+    log.warn("admin API not started: its default address is in use (set admin.listen or --admin)",
+             fields);
+    return nullptr;
+  }
+  return admin;
+}
+
 }  // namespace
 
 void request_stop() {
@@ -129,11 +162,14 @@ int run_proxy(const RunOptions& options) {
     server->set_tls(std::move(tls));
     log_tls(log, *options.policy, server->tls());
     std::unique_ptr<PaymentServices> payments;
+    std::unique_ptr<AdminServer> admin;
     bool started = false;
     try {
       // Bound first: a listener that cannot bind (address in use) leaves no ledger behind.
       server->start();
+      admin = start_admin(&loop, options, plan.admin_token, *server, policy_store, log);
       payments = open_payments(&loop, options, std::move(plan.signers), policy_store, log);
+      if (admin) admin->attach_payments(payments.get());
       // Every exchange gets the paid path's hooks: with no wallet they still validate the
       // agent's control headers, and every 402 is relayed unpaid.
       server->set_hooks_factory([services = payments.get()](Exchange& exchange) {
@@ -189,6 +225,19 @@ int run_proxy(const RunOptions& options) {
 
       // Signal handlers are in place before anyone can learn the port (tests and supervisors
       // may signal the moment the port file appears).
+      // The admin port file first: whoever waits for the proxy's port file finds both.
+      if (admin) {
+        const std::string admin_bound = admin->bound_address();
+        if (!options.admin_port_file.empty() &&
+            !write_port_file(options.admin_port_file, admin_bound)) {
+          std::fprintf(stderr, "402flow: cannot write the admin port file %s\n",
+                       options.admin_port_file.c_str());
+          exit_code = 2;
+          stop("port file");
+        }
+        log.info("admin API listening", "\"addr\":\"" + admin_bound + "\",\"token\":" +
+                                            (plan.admin_token.empty() ? "false" : "true"));
+      }
       const std::string bound = server->bound_address();
       if (!options.port_file.empty() && !write_port_file(options.port_file, bound)) {
         std::fprintf(stderr, "402flow: cannot write the port file %s\n", options.port_file.c_str());
@@ -213,6 +262,7 @@ int run_proxy(const RunOptions& options) {
       reloader.reset();
       log.info("stopped", stats_fields(server->stats()));
     }
+    admin.reset();
     server.reset();
     payments.reset();  // after the server: no exchange is left to receive a completion
     access_file.reset();

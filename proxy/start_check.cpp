@@ -2,13 +2,16 @@
 
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
+#include "flow/payment/key_file.hpp"
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/cert_authority.hpp"
 #include "flow/proxy/network/net_address.hpp"
@@ -124,6 +127,75 @@ std::shared_ptr<const CertAuthority> checked_ca(const policy::TlsSettings& tls) 
 
 }  // namespace
 
+namespace {
+
+constexpr std::size_t kMaxTokenBytes = 4096;
+
+// A token is printable ASCII without spaces: what fits in "Authorization: Bearer <token>".
+bool valid_token(std::string_view token) {
+  if (token.empty()) return false;
+  for (char c : token) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// The admin listener's address (or nothing when admin.listen is off), refused when it is not
+// loopback and no token guards it.
+void check_admin(const policy::AdminSettings& admin, const std::string& token) {
+  if (!admin.enabled()) return;
+  const auto target = parse_listen_address(admin.listen);
+  if (!target) {
+    throw StartError("invalid admin.listen address '" + admin.listen +
+                     "': expected HOST:PORT, e.g. 127.0.0.1:9402, or off");
+  }
+  auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
+  if (!addr) {
+    throw StartError("invalid admin.listen address '" + admin.listen +
+                     "': the host must be an IP address (or localhost)");
+  }
+  if (token.empty() && !is_loopback(reinterpret_cast<sockaddr*>(&*addr))) {
+    throw StartError("refusing to serve the admin API on " + admin.listen +
+                     " without a token: set admin.token_file or FLOW402_ADMIN_TOKEN, or listen "
+                     "on 127.0.0.1 or ::1");
+  }
+}
+
+}  // namespace
+
+std::string admin_token(const policy::AdminSettings& admin) {
+  const char* env = std::getenv("FLOW402_ADMIN_TOKEN");
+  const bool from_env = env != nullptr && *env != '\0';
+  if (from_env && !admin.token_file.empty()) {
+    throw StartError(
+        "the admin token is given twice (FLOW402_ADMIN_TOKEN and admin.token_file): keep one");
+  }
+  if (from_env) {
+    if (!valid_token(env)) {
+      throw StartError("FLOW402_ADMIN_TOKEN must be printable characters without spaces");
+    }
+    return env;
+  }
+  if (admin.token_file.empty()) return {};
+  payment::SecretFile file =
+      payment::read_secret_file(admin.token_file, kMaxTokenBytes, "admin.token_file");
+  if (!file.error.empty()) throw StartError(file.error);
+  std::string token(trimmed(file.text));
+  OPENSSL_cleanse(file.text.data(), file.text.size());
+  if (!valid_token(token)) {
+    throw StartError("admin.token_file " + admin.token_file +
+                     ": expected one line holding the token (printable, without spaces)");
+  }
+  return token;
+}
+
 StartPlan check_start(const RunOptions& options) {
   StartPlan plan;
   plan.listen = checked_listen(options.settings);
@@ -138,6 +210,10 @@ StartPlan check_start(const RunOptions& options) {
     check_writable_file(options.settings.access_log, "access_log");
   }
   plan.ca = checked_ca(options.tls);
+  if (options.admin.enabled()) {
+    plan.admin_token = admin_token(options.admin);
+    check_admin(options.admin, plan.admin_token);
+  }
   return plan;
 }
 

@@ -76,6 +76,26 @@ void LedgerWriter::thread_main() {
   }
 }
 
+void CommitLatency::record(std::chrono::nanoseconds duration) {
+  const double seconds = std::chrono::duration<double>(duration).count();
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(duration.count(), 0)),
+                    std::memory_order_relaxed);
+}
+
+CommitLatency::Snapshot CommitLatency::snapshot() const {
+  Snapshot out;
+  std::uint64_t running = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    running += buckets_[i].load(std::memory_order_relaxed);
+    out.cumulative[i] = running;
+  }
+  out.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  return out;
+}
+
 void LedgerWriter::execute(std::vector<std::unique_ptr<Job>>& batch) {
   const bool durable = std::any_of(batch.begin(), batch.end(), [](const auto& job) {
     return job->durability == Durability::durable;
@@ -97,7 +117,9 @@ void LedgerWriter::execute(std::vector<std::unique_ptr<Job>>& batch) {
       return;
     }
   }
+  const auto commit_start = std::chrono::steady_clock::now();
   auto committed = ledger_->commit_batch();
+  commit_latency_.record(std::chrono::steady_clock::now() - commit_start);
   {
     std::lock_guard lock(mu_);
     ++stats_.batches;
@@ -110,9 +132,10 @@ void LedgerWriter::execute(std::vector<std::unique_ptr<Job>>& batch) {
 
 void LedgerWriter::complete_all(std::vector<std::unique_ptr<Job>>& batch,
                                 const LedgerError* failure) {
-  if (failure != nullptr) {
+  {
     std::lock_guard lock(mu_);
-    ++stats_.failed_batches;
+    if (failure != nullptr) ++stats_.failed_batches;
+    stats_.last_batch_failed = failure != nullptr;
   }
   for (auto& job : batch) {
     try {

@@ -70,6 +70,8 @@ struct RunFlags {
   std::string db;
   std::string agent;
   std::string ca_dir;
+  std::string admin;
+  std::string admin_port_file;
 };
 
 void add_run_options(CLI::App& run, RunFlags& f) {
@@ -103,6 +105,11 @@ void add_run_options(CLI::App& run, RunFlags& f) {
                  "proxy.agent)");
   run.add_option("--ca-dir", f.ca_dir,
                  "intercept HTTPS with the CA in DIR (402flow ca init); default: tls.ca_dir");
+  run.add_option("--admin", f.admin,
+                 "HOST:PORT of the admin API (health, readiness, metrics), or off; default: "
+                 "admin.listen, else 127.0.0.1:9402");
+  run.add_option("--admin-port-file", f.admin_port_file,
+                 "write the admin listener's bound HOST:PORT to this file");
 }
 
 ProxySettings settings_from(const RunFlags& f, const flow::policy::FlowConfig& config) {
@@ -150,6 +157,9 @@ flow::proxy::RunOptions run_options(const RunFlags& flags) {
   options.wallets = config.wallets;
   options.tls = config.tls;
   if (!flags.ca_dir.empty()) options.tls.ca_dir = flags.ca_dir;
+  options.admin = config.admin;
+  if (!flags.admin.empty()) options.admin.listen = flags.admin;
+  options.admin_port_file = flags.admin_port_file;
   return options;
 }
 

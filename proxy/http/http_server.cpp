@@ -369,13 +369,15 @@ void HttpServer::start() {
   const std::string& listen = impl_->options.listen;
   const auto target = parse_listen_address(listen);
   if (!target) {
-    throw std::runtime_error("invalid listen address '" + listen +
-                             "': expected HOST:PORT, e.g. 127.0.0.1:4021 or [::1]:4021");
+    throw ListenError("invalid listen address '" + listen +
+                          "': expected HOST:PORT, e.g. 127.0.0.1:4021 or [::1]:4021",
+                      0);
   }
   auto addr = ip_literal(target->host == "localhost" ? "127.0.0.1" : target->host, target->port);
   if (!addr) {
-    throw std::runtime_error("invalid listen address '" + listen +
-                             "': the host must be an IP address (or localhost)");
+    throw ListenError(
+        "invalid listen address '" + listen + "': the host must be an IP address (or localhost)",
+        0);
   }
   impl_->listener = std::make_unique<uv_tcp_t>();
   uv_tcp_init(impl_->loop, impl_->listener.get());
@@ -389,7 +391,7 @@ void HttpServer::start() {
   if (rc != 0) {
     auto* handle = reinterpret_cast<uv_handle_t*>(impl_->listener.get());
     close_handle(handle, std::move(impl_->listener));
-    throw std::runtime_error("cannot listen on " + listen + ": " + uv_strerror(rc));
+    throw ListenError("cannot listen on " + listen + ": " + uv_strerror(rc), rc);
   }
   int len = sizeof impl_->bound;
   uv_tcp_getsockname(impl_->listener.get(), reinterpret_cast<sockaddr*>(&impl_->bound), &len);

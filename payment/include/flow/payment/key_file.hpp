@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <string>
 #include <variant>
 
@@ -11,6 +12,16 @@ struct KeySource {
   std::string file;     // a file holding "0x" + 64 hex digits; must not be readable by group/others
   std::string env_var;  // an environment variable holding the same
 };
+
+// A small secret read from a file (a wallet key, the admin API's token): `text` is set when
+// the file is a regular file of at most `max_bytes` that group and others cannot read; otherwise
+// `error` names the file (`what` first, e.g. "key file") and what is wrong.
+struct SecretFile {
+  std::string text;
+  std::string error;
+};
+SecretFile read_secret_file(const std::string& path, std::size_t max_bytes,
+                            const std::string& what);
 
 // The key, or an error message that names the file or variable and what is wrong — never any
 // part of the key itself.

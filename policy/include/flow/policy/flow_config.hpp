@@ -72,12 +72,26 @@ struct WalletSpec {
   bool covers(std::string_view network) const;
 };
 
+// The `admin:` section: the admin API's listener (health, readiness, metrics).
+struct AdminSettings {
+  static constexpr std::string_view kDefaultListen = "127.0.0.1:9402";
+  static constexpr std::string_view kOff = "off";
+  // HOST:PORT, or "off" for no admin listener.
+  std::string listen = std::string(kDefaultListen);
+  // The bearer token's file (owner-only); written in flow.yaml, relative to the file's directory.
+  // FLOW402_ADMIN_TOKEN may give the token instead.
+  std::string token_file;
+  bool enabled() const { return listen != kOff; }
+  bool operator==(const AdminSettings&) const = default;
+};
+
 struct FlowConfig {
   int version = 1;
   ProxySettings proxy;
   LedgerSettings ledger;
   std::vector<WalletSpec> wallets;
   TlsSettings tls;
+  AdminSettings admin;
   // The payment policy (organization, review, assets, agents, merchants). Never null: without
   // those sections it is the empty policy, which refuses every payment.
   std::shared_ptr<const PolicySnapshot> policy = PolicySnapshot::empty();

@@ -25,6 +25,9 @@ struct RunOptions {
   // HTTPS: flow.yaml's tls: section, `run --ca-dir` over its ca_dir. Interception is on when
   // ca_dir is set.
   policy::TlsSettings tls;
+  // The admin API: flow.yaml's admin: section, `run --admin` over its listen ("off": none).
+  policy::AdminSettings admin;
+  std::string admin_port_file;  // when set, the admin listener's "HOST:PORT\n" is written there
   // Called on the loop thread once listening, with the bound address (the demo uses it).
   std::function<void(const std::string& bound)> on_listening;
 };

@@ -26,12 +26,15 @@ struct StartPlan {
   payment::SignerRegistry signers;  // every wallet with its key loaded
   // The interception CA (tls.ca_dir), loaded; null when interception is off.
   std::shared_ptr<const CertAuthority> ca;
+  // The admin API's bearer token (FLOW402_ADMIN_TOKEN or admin.token_file); empty: none.
+  std::string admin_token;
 };
 
 // Everything `402flow run` checks before it writes anything (ledger, access log, port file) or
 // binds its listener, and what `402flow check` runs too, so the two never disagree: the listen
 // address and who may use it, every wallet's key, the folders of the ledger and the access log,
 // and with `tls:` the CA (tls.ca_dir) and the extra upstream roots (tls.upstream_ca_file).
+// The admin listener too: its address, and a token when it is not on loopback.
 // Reads files and the environment, writes nothing. Throws StartError.
 StartPlan check_start(const RunOptions& options);
 
@@ -42,5 +45,10 @@ std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxyS
 // listen_sockaddr, and never with shared agent identity (redirected clients cannot authenticate).
 std::variant<sockaddr_storage, std::string> transparent_sockaddr(
     const policy::ProxySettings& settings);
+
+// The admin API's bearer token: FLOW402_ADMIN_TOKEN, or the first line of admin.token_file (an
+// owner-only file), or empty when neither is set. Throws StartError when both are set, or the
+// file cannot be read, is readable by group or others, or holds no token.
+std::string admin_token(const policy::AdminSettings& admin);
 
 }  // namespace flow::proxy

@@ -1,4 +1,6 @@
 #pragma once
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -32,10 +34,30 @@ struct WriterStats {
   std::uint64_t batches = 0;
   std::uint64_t durable_commits = 0;  // commits that fsynced the WAL
   std::uint64_t failed_batches = 0;   // begin or commit failed: every operation got the error
+  bool last_batch_failed = false;     // the most recent batch was one of those
   std::uint64_t largest_batch = 0;
   std::uint64_t refused = 0;  // queue_full or shutting_down
   std::uint64_t callback_exceptions = 0;
   std::size_t queued = 0;
+};
+
+// How long the writer's commits take (COMMIT, with the WAL fsync when durable), as histogram
+// buckets. Recorded by the writer thread, read from any thread (metrics) without a lock.
+class CommitLatency {
+ public:
+  // Upper bounds in seconds, ascending.
+  static constexpr std::array<double, 12> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  void record(std::chrono::nanoseconds duration);
+  struct Snapshot {
+    std::array<std::uint64_t, kBounds.size() + 1> cumulative{};  // the last one: +Inf, the count
+    double sum_seconds = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // not cumulative
+  std::atomic<std::uint64_t> sum_ns_{0};
 };
 
 // Owns a Ledger on a dedicated thread. Callers submit work with a completion; the writer runs
@@ -65,6 +87,7 @@ class LedgerWriter {
   // What start-up recovery found; fixed at construction.
   const RecoveryReport& recovery() const { return recovery_; }
   WriterStats stats() const;
+  const CommitLatency& commit_latency() const { return commit_latency_; }
 
   template <class T>
   Result<void> submit(Durability durability, Work<T> work, Done<T> done);
@@ -110,6 +133,7 @@ class LedgerWriter {
   std::size_t durable_queued_ = 0;
   bool stopping_ = false;
   WriterStats stats_;
+  CommitLatency commit_latency_;
   std::thread thread_;
 };
 

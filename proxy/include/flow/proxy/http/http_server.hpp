@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -51,6 +52,14 @@ struct HttpServerOptions {
   std::shared_ptr<SSL_CTX> tls;  // null: plain HTTP
 };
 
+// The listener could not be set up; `uv_code` is libuv's error (UV_EADDRINUSE, ...), 0 when the
+// address itself is not valid.
+class ListenError : public std::runtime_error {
+ public:
+  ListenError(const std::string& message, int code) : std::runtime_error(message), uv_code(code) {}
+  int uv_code;
+};
+
 // Loop thread only. Malformed requests are answered 400/431 with {"error": "..."} and closed.
 class HttpServer {
  public:
@@ -59,7 +68,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; throws std::runtime_error with an operator-facing message on failure.
+  // Binds and listens; throws ListenError with an operator-facing message on failure.
   void start();
   // "127.0.0.1:4021" with the port actually bound.
   std::string bound_address() const;

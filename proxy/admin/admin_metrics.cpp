@@ -1,0 +1,150 @@
+// /metrics: the proxy's counters (ProxyStats), the paid path's (PaymentCounters), the TLS leaf
+// cache's and the ledger writer's, named by Prometheus conventions. Every series is written even
+// when zero, so that rates start from the first scrape.
+#include <cstddef>
+
+#include "flow/payment/reason.hpp"
+#include "flow/proxy/admin/admin_server.hpp"
+#include "flow/proxy/admin/prometheus_text.hpp"
+#include "flow/proxy/exchange/tls_service.hpp"
+#include "flow/proxy/paid/payment_services.hpp"
+#include "flow/proxy/server.hpp"
+
+namespace flow::proxy {
+namespace {
+
+struct Simple {
+  const char* name;
+  const char* type;
+  const char* help;
+  std::uint64_t value;
+};
+
+void write_simple(PrometheusText& out, std::initializer_list<Simple> metrics) {
+  for (const Simple& m : metrics) {
+    out.family(m.name, m.type, m.help);
+    out.sample(m.name, m.value);
+  }
+}
+
+void write_proxy(PrometheusText& out, const ProxyStats& s) {
+  write_simple(
+      out,
+      {
+          {"flow402_connections_accepted_total", "counter", "Client connections accepted.",
+           s.connections_accepted},
+          {"flow402_connections_active", "gauge", "Client connections open now.",
+           s.connections_active},
+          {"flow402_connections_rejected_total", "counter",
+           "Client connections refused at the connection limit.", s.connections_rejected},
+          {"flow402_transparent_connections_total", "counter",
+           "Connections accepted by the transparent listener.", s.transparent_connections},
+          {"flow402_exchanges_total", "counter", "Request/response exchanges started.",
+           s.exchanges_total},
+          {"flow402_exchanges_active", "gauge", "Exchanges in progress now.", s.exchanges_active},
+          {"flow402_tunnels_total", "counter", "CONNECT tunnels opened.", s.tunnels_total},
+          {"flow402_tunnels_active", "gauge", "CONNECT tunnels open now.", s.tunnels_active},
+          {"flow402_tunnels_intercepted_total", "counter",
+           "CONNECT tunnels decrypted with a leaf of the interception CA.", s.tunnels_intercepted},
+          {"flow402_tunnels_carrying_http_total", "counter",
+           "CONNECT tunnels whose first bytes were plain HTTP.", s.tunnels_carrying_http},
+          {"flow402_upstream_connects_total", "counter", "Upstream connections opened.",
+           s.upstream_connects},
+          {"flow402_upstream_reused_total", "counter",
+           "Exchanges sent on a pooled upstream connection.", s.upstream_reused},
+          {"flow402_upstream_retries_total", "counter",
+           "Requests sent again after a pooled connection failed.", s.upstream_retries},
+          {"flow402_request_body_bytes_total", "counter", "Request body bytes forwarded.",
+           s.request_body_bytes},
+          {"flow402_response_body_bytes_total", "counter", "Response body bytes forwarded.",
+           s.response_body_bytes},
+          {"flow402_upstream_tls_resumed_total", "counter",
+           "Upstream TLS handshakes completed with a resumed session.", s.upstream_tls_resumed},
+      });
+  out.family("flow402_tls_handshakes_total", "counter",
+             "TLS handshakes: completed with intercepted clients (side=client), started with "
+             "origins (side=upstream).");
+  out.sample("flow402_tls_handshakes_total", {"side", "client"}, s.client_tls_handshakes);
+  out.sample("flow402_tls_handshakes_total", {"side", "upstream"}, s.upstream_tls_handshakes);
+  out.family("flow402_errors_total", "counter",
+             "Exchanges, tunnels and connections that ended on an error, by reason code.");
+  for (std::size_t i = 0; i < s.errors.size(); ++i) {
+    out.sample("flow402_errors_total",
+               {"reason", payment::reason_name(static_cast<payment::Reason>(i))}, s.errors[i]);
+  }
+}
+
+void write_payments(PrometheusText& out, const PaymentCounters& c) {
+  write_simple(
+      out, {
+               {"flow402_payment_challenges_total", "counter",
+                "402 answers read as payment challenges.", c.challenges},
+               {"flow402_payment_challenges_not_payable_total", "counter",
+                "402 answers passed back unpaid (malformed, not replayable, ...).", c.not_payable},
+               {"flow402_payment_offers_prepared_total", "counter",
+                "Offers prepared for an agent to confirm.", c.prepared},
+               {"flow402_payment_credentials_sent_total", "counter",
+                "Paid retries that left the proxy with a credential.", c.credentials_sent},
+               {"flow402_payment_idempotent_replays_total", "counter",
+                "Requests answered from an earlier payment with the same idempotency key.",
+                c.idempotent_replays},
+           });
+  out.family("flow402_payment_decisions_total", "counter",
+             "Policy decisions that did not pay at once: denied, or held for review.");
+  out.sample("flow402_payment_decisions_total", {"decision", "deny"}, c.denied);
+  out.sample("flow402_payment_decisions_total", {"decision", "review"}, c.reviews);
+  out.family("flow402_payments_total", "counter", "Payments sent, by outcome.");
+  out.sample("flow402_payments_total", {"outcome", "settled"}, c.settled);
+  out.sample("flow402_payments_total", {"outcome", "failed"}, c.failed);
+  out.sample("flow402_payments_total", {"outcome", "unknown"}, c.unknown);
+}
+
+void write_leaf_cache(PrometheusText& out, const LeafCacheStats* leaves) {
+  const LeafCacheStats none{};
+  const LeafCacheStats& l = leaves != nullptr ? *leaves : none;
+  write_simple(out, {
+                        {"flow402_tls_leaf_cache_hits_total", "counter",
+                         "Intercepted hosts served a cached leaf certificate.", l.hits},
+                        {"flow402_tls_leaf_cache_misses_total", "counter",
+                         "Leaf certificates minted (or failed to be).", l.misses},
+                        {"flow402_tls_leaf_cache_evictions_total", "counter",
+                         "Least recently used leaf certificates dropped for room.", l.evictions},
+                        {"flow402_tls_leaf_cache_renewals_total", "counter",
+                         "Cached leaf certificates minted again close to expiry.", l.renewals},
+                        {"flow402_tls_leaf_cache_failures_total", "counter",
+                         "Leaf certificates that could not be minted.", l.failures},
+                    });
+}
+
+void write_ledger(PrometheusText& out, storage::LedgerWriter& ledger) {
+  const storage::WriterStats s = ledger.stats();
+  write_simple(out, {
+                        {"flow402_ledger_operations_total", "counter",
+                         "Ledger operations committed or failed.", s.operations},
+                        {"flow402_ledger_batches_total", "counter",
+                         "Ledger transactions (group commits).", s.batches},
+                        {"flow402_ledger_failed_batches_total", "counter",
+                         "Ledger transactions that failed; every operation in them got the error.",
+                         s.failed_batches},
+                        {"flow402_ledger_queue_depth", "gauge",
+                         "Ledger operations waiting for the writer.", s.queued},
+                    });
+  const auto latency = ledger.commit_latency().snapshot();
+  constexpr const char* name = "flow402_ledger_commit_duration_seconds";
+  out.family(name, "histogram", "Ledger COMMIT duration, with the WAL fsync when durable.");
+  out.histogram(name, storage::CommitLatency::kBounds, latency.cumulative, latency.sum_seconds);
+}
+
+}  // namespace
+
+std::string admin_metrics_text(const AdminSources& sources) {
+  PrometheusText out;
+  write_proxy(out, sources.server->stats());
+  write_leaf_cache(out, sources.server->tls().leaf_stats());
+  write_payments(out,
+                 sources.payments != nullptr ? sources.payments->counters() : PaymentCounters{});
+  if (sources.payments != nullptr) write_ledger(out, sources.payments->ledger());
+  return out.take();
+}
+
+}  // namespace flow::proxy
