@@ -9,6 +9,7 @@ packages=(
   iptables iproute2 util-linux
   nodejs
   wget python3-requests python3-httpx # tests/clients: real clients paying through the proxy
+  python3-prometheus-client           # tests/integration/admin_test: the strict metrics parser
 )
 # npm for tests/interop (the official x402 SDK) and tests/clients (undici, axios), each pinned by
 # its package-lock.json. Only when no npm is on PATH: NodeSource's nodejs bundles npm and

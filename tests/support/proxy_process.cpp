@@ -1,5 +1,7 @@
 #include "support/proxy_process.hpp"
 
+#include <algorithm>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -11,6 +13,17 @@
 
 namespace flow::testing {
 namespace {
+
+std::size_t status_field_kib(const std::string& status, std::string_view field) {
+  auto at = status.find(std::string(field) + ":");
+  if (at == std::string::npos) return 0;
+  std::istringstream in(status.substr(at + field.size() + 1));
+  std::size_t kib = 0;
+  in >> kib;
+  return kib;
+}
+
+}  // namespace
 
 std::optional<std::uint16_t> read_port_file(const std::string& path) {
   std::string text = read_file(path);
@@ -27,17 +40,6 @@ std::optional<std::uint16_t> read_port_file(const std::string& path) {
   return static_cast<std::uint16_t>(port);
 }
 
-std::size_t status_field_kib(const std::string& status, std::string_view field) {
-  auto at = status.find(std::string(field) + ":");
-  if (at == std::string::npos) return 0;
-  std::istringstream in(status.substr(at + field.size() + 1));
-  std::size_t kib = 0;
-  in >> kib;
-  return kib;
-}
-
-}  // namespace
-
 std::string flow_binary() {
   return FLOW_BINARY;
 }
@@ -48,6 +50,12 @@ ProxyProcess::ProxyProcess(std::vector<std::string> extra_args,
                                    "--listen",     "127.0.0.1:0",
                                    "--port-file",  dir_.file("port"),
                                    "--access-log", dir_.file("access.log")};
+  const bool admin_chosen =
+      std::find(extra_args.begin(), extra_args.end(), "--admin") != extra_args.end();
+  if (!admin_chosen) {
+    argv.insert(argv.end(),
+                {"--admin", "127.0.0.1:0", "--admin-port-file", dir_.file("admin-port")});
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   SpawnOptions options;
   options.stdout_path = dir_.file("stdout.log");
@@ -59,6 +67,8 @@ ProxyProcess::ProxyProcess(std::vector<std::string> extra_args,
   for (;;) {
     if (auto port = read_port_file(dir_.file("port"))) {
       port_ = *port;
+      // Written before the proxy's own port file.
+      if (auto admin = read_port_file(dir_.file("admin-port"))) admin_port_ = *admin;
       return;
     }
     if (!child_->running()) {
