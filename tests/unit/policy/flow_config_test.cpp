@@ -184,3 +184,17 @@ TEST_CASE("a payment.max_validity of zero, too short, over a day or not a durati
   CHECK(error_of("version: 1\npayment: 5m\n").find("payment must be a mapping") !=
         std::string::npos);
 }
+
+TEST_CASE("the admin section sets the listener and the token file, relative to the file") {
+  const auto defaults = parse_flow_config("version: 1\n", "conf/flow.yaml");
+  CHECK(defaults.admin.listen == "127.0.0.1:9402");
+  CHECK(defaults.admin.enabled());
+  CHECK(defaults.admin.token_file.empty());
+  const auto c = parse_flow_config(
+      "version: 1\nadmin:\n  listen: 0.0.0.0:9500\n  token_file: admin.token\n", "conf/flow.yaml");
+  CHECK(c.admin.listen == "0.0.0.0:9500");
+  CHECK(c.admin.token_file == "conf/admin.token");
+  CHECK_FALSE(
+      parse_flow_config("version: 1\nadmin:\n  listen: off\n", "flow.yaml").admin.enabled());
+  CHECK(error_of("version: 1\nadmin:\n  token: abc\n").find("flow.yaml:3") != std::string::npos);
+}

@@ -69,3 +69,10 @@ TEST_CASE("changes to proxy, ledger and wallets are named as needing a restart")
         std::vector<std::string>{"proxy.listen", "proxy.transparent", "proxy.identity",
                                  "proxy.timeouts.idle", "ledger.path", "wallets"});
 }
+
+TEST_CASE("changes to the admin listener and its token file need a restart") {
+  const FlowConfig running = config("admin:\n  listen: 127.0.0.1:9402\n");
+  const FlowConfig next = config("admin:\n  listen: 127.0.0.1:9500\n  token_file: /etc/t\n");
+  CHECK(restart_only_changes(running, next) ==
+        std::vector<std::string>{"admin.listen", "admin.token_file"});
+}
