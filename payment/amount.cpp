@@ -105,4 +105,9 @@ std::string format_decimal(Atomic value, unsigned decimals) {
   return frac.empty() ? whole : whole + "." + frac;
 }
 
+std::string format_display(Atomic value, unsigned decimals, std::string_view symbol) {
+  if (symbol.empty()) return {};
+  return format_decimal(value, decimals) + " " + std::string(symbol);
+}
+
 }  // namespace flow::payment

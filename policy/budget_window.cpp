@@ -1,5 +1,6 @@
 #include "flow/policy/budget_window.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <utility>
 
@@ -45,6 +46,38 @@ std::int64_t window_start(const BudgetWindow& window, std::int64_t now) {
       return now - window.rolling_seconds;
   }
   return now;  // unreachable: every kind is handled above
+}
+
+std::int64_t window_end(const BudgetWindow& window, std::int64_t start) {
+  switch (window.kind) {
+    case WindowKind::calendar_day:
+      return unix_seconds(day_of(start) + days{1});
+    case WindowKind::calendar_week:
+      return unix_seconds(day_of(start) + days{7});
+    case WindowKind::calendar_month: {
+      const std::chrono::year_month_day ymd{day_of(start)};
+      const auto next = ymd.year() / ymd.month() / 1 + std::chrono::months{1};
+      return unix_seconds(sys_days{next});
+    }
+    case WindowKind::rolling:
+      return start + window.rolling_seconds;
+  }
+  return start;  // unreachable: every kind is handled above
+}
+
+std::optional<BudgetWindow> parse_window_key(std::string_view key) {
+  if (key == "day") return BudgetWindow{WindowKind::calendar_day, 0};
+  if (key == "week") return BudgetWindow{WindowKind::calendar_week, 0};
+  if (key == "month") return BudgetWindow{WindowKind::calendar_month, 0};
+  constexpr std::string_view kRolling = "rolling:";
+  if (!key.starts_with(kRolling) || !key.ends_with('s')) return std::nullopt;
+  const std::string_view digits = key.substr(kRolling.size(), key.size() - kRolling.size() - 1);
+  std::int64_t seconds = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seconds);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || seconds <= 0) {
+    return std::nullopt;
+  }
+  return BudgetWindow{WindowKind::rolling, seconds};
 }
 
 std::string window_key(const BudgetWindow& window) {

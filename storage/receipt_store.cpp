@@ -132,7 +132,10 @@ Result<std::vector<Receipt>> list(LedgerContext& ctx, const ReceiptFilter& filte
   static const std::string sql =
       std::string("SELECT ") + kColumns +
       " FROM receipts WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR merchant_origin = ?2 "
-      "OR merchant_origin = 'https://' || ?2 OR merchant_origin = 'http://' || ?2) "
+      "OR merchant_origin = 'https://' || ?2 OR merchant_origin = 'http://' || ?2 "
+      // a bare host also matches it on any port (origins keep a port only when not the default)
+      "OR substr(merchant_origin, 1, length(?2) + 9) = 'https://' || ?2 || ':' "
+      "OR substr(merchant_origin, 1, length(?2) + 8) = 'http://' || ?2 || ':') "
       "AND recorded_at_ms >= ?3 ORDER BY seq";
   auto q = ctx.db.query(sql);
   if (filter.agent) {

@@ -15,7 +15,7 @@ class CaCommands {
   CaCommands(const CaCommands&) = delete;
   CaCommands& operator=(const CaCommands&) = delete;
 
-  // Whether the command line chose `ca` (also after a parse error: usage errors exit 2).
+  // Whether the command line chose `ca`.
   bool selected() const;
   // Runs it. Exit codes: 0 done; 1 the CA or a file could not be written or read; 2 a usage
   // error (a missing or invalid option), with a message naming it.

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -14,7 +15,10 @@
 
 #include "flow/payment/amount.hpp"
 #include "flow/payment/unix_clock.hpp"
+#include "flow/policy/asset_table.hpp"
+#include "flow/policy/budget_window.hpp"
 #include "flow/policy/duration.hpp"
+#include "flow/policy/flow_config.hpp"
 #include "flow/storage/ledger.hpp"
 
 namespace flow::proxy {
@@ -22,12 +26,14 @@ namespace flow::proxy {
 using storage::Receipt;
 
 struct LedgerCommands::Flags {
-  std::string db = "402flow.db";
+  std::string db;      // empty: ledger.path of --config, else 402flow.db
+  std::string config;  // flow.yaml: its asset table names the amounts, its ledger.path is the db
   std::string agent;
   std::string merchant;
   std::string since;
   bool json = false;
   bool csv = false;
+  bool all = false;  // every receipt, also those a later receipt of the same attempt superseded
   bool spend_json = false;
 };
 
@@ -95,6 +101,21 @@ std::string decimal(payment::Atomic amount, unsigned decimals) {
   return payment::format_decimal(amount, decimals);
 }
 
+// What the operator's asset table (flow.yaml `assets:` over the built-ins) calls an asset:
+// "USDC", or empty for an asset it does not know.
+std::string symbol_of(const policy::AssetTable& assets, const std::string& network,
+                      const std::string& asset) {
+  const policy::AssetEntry* entry = assets.find(network, asset);
+  return entry ? entry->symbol : std::string();
+}
+
+// "0.01 USDC"; for an asset the table does not know, the amount and the (shortened) address.
+std::string amount_text(payment::Atomic amount, unsigned decimals, const std::string& symbol,
+                        const std::string& asset) {
+  if (!symbol.empty()) return payment::format_display(amount, decimals, symbol);
+  return decimal(amount, decimals) + " " + short_id(asset);
+}
+
 // Columns sized to their widest cell, two spaces apart.
 class TextTable {
  public:
@@ -132,8 +153,17 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
+// A receipt as listed: with the asset's symbol and, when a later receipt of the same attempt
+// exists (an unknown outcome later settled by the resent credential), that receipt's id.
+struct ListedReceipt {
+  const Receipt* receipt = nullptr;
+  std::string symbol;
+  std::string superseded_by;
+};
+
 // Every receipt field an auditor needs, flat, in one order for JSON and CSV.
-std::vector<std::pair<std::string, std::string>> receipt_fields(const Receipt& r) {
+std::vector<std::pair<std::string, std::string>> receipt_fields(const ListedReceipt& listed) {
+  const Receipt& r = *listed.receipt;
   const auto& a = r.attempt;
   const auto& in = a.intent;
   const auto& o = in.offer;
@@ -157,6 +187,8 @@ std::vector<std::pair<std::string, std::string>> receipt_fields(const Receipt& r
       {"amount_atomic", payment::format_atomic(o.amount)},
       {"decimals", std::to_string(in.decimals)},
       {"amount", decimal(o.amount, in.decimals)},
+      {"symbol", listed.symbol},
+      {"display", payment::format_display(o.amount, in.decimals, listed.symbol)},
       {"pay_to", o.pay_to},
       {"resource", o.resource},
       {"payer", a.payer},
@@ -178,6 +210,7 @@ std::vector<std::pair<std::string, std::string>> receipt_fields(const Receipt& r
       {"prev_hash", r.prev_hash},
       {"hash", r.hash},
       {"encoding", std::to_string(r.encoding)},
+      {"superseded_by", listed.superseded_by},
   };
 }
 
@@ -189,12 +222,30 @@ bool numeric_field(const std::string& name) {
          name == "encoding" || name.ends_with("_at_ms");
 }
 
-void print_receipts_json(const std::vector<Receipt>& receipts) {
+// Every receipt with its symbol; each but the last receipt of an attempt names the last one.
+std::vector<ListedReceipt> listed_receipts(const std::vector<Receipt>& receipts,
+                                           const policy::AssetTable& assets) {
+  std::map<std::int64_t, const Receipt*> latest;  // attempt id -> its last receipt (by seq)
+  for (const auto& r : receipts) latest[r.attempt.id] = &r;
+  std::vector<ListedReceipt> out;
+  out.reserve(receipts.size());
+  for (const auto& r : receipts) {
+    const auto& offer = r.attempt.intent.offer;
+    const Receipt* last = latest[r.attempt.id];
+    out.push_back({&r, symbol_of(assets, offer.network, offer.asset),
+                   last != &r ? last->receipt_id : std::string()});
+  }
+  return out;
+}
+
+void print_receipts_json(const std::vector<ListedReceipt>& receipts) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const auto& r : receipts) {
     nlohmann::ordered_json row = nlohmann::ordered_json::object();
     for (const auto& [name, value] : receipt_fields(r)) {
-      if (numeric_field(name)) {
+      if (name == "superseded_by" && value.empty()) {
+        row[name] = nullptr;
+      } else if (numeric_field(name)) {
         row[name] = parse_int(value).value_or(0);
       } else {
         row[name] = value;
@@ -205,10 +256,12 @@ void print_receipts_json(const std::vector<Receipt>& receipts) {
   std::cout << out.dump(2) << '\n';
 }
 
-void print_receipts_csv(const std::vector<Receipt>& receipts) {
-  Receipt none;
+void print_receipts_csv(const std::vector<ListedReceipt>& receipts) {
+  const Receipt none;
   std::string line;
-  for (const auto& [name, value] : receipt_fields(none)) line += (line.empty() ? "" : ",") + name;
+  for (const auto& [name, value] : receipt_fields({&none, "", ""})) {
+    line += (line.empty() ? "" : ",") + name;
+  }
   std::cout << line << "\r\n";
   for (const auto& r : receipts) {
     line.clear();
@@ -222,18 +275,40 @@ void print_receipts_csv(const std::vector<Receipt>& receipts) {
   }
 }
 
-void print_receipts_table(const std::vector<Receipt>& receipts) {
-  TextTable table({"SEQ", "TIME", "AGENT", "MERCHANT", "AMOUNT", "ASSET", "STATE", "RULE",
-                   "SETTLEMENT", "RECEIPT"});
-  for (const auto& r : receipts) {
+// "payment_refused: the merchant refused the credential"; "-" for none.
+std::string failure_text(const storage::Attempt& a) {
+  std::string text = a.failure_code ? std::string(payment::reason_name(*a.failure_code)) : "";
+  if (!a.failure_reason.empty()) text += (text.empty() ? "" : ": ") + a.failure_reason;
+  return text.empty() ? "-" : text;
+}
+
+// One line per attempt (its latest receipt), or with `all` every receipt, superseded ones
+// marked: an unknown outcome later settled is one payment, not two.
+void print_receipts_table(const std::vector<ListedReceipt>& receipts, bool all) {
+  TextTable table({"SEQ", "TIME", "AGENT", "MERCHANT", "AMOUNT", "STATE", "ATTEMPT", "RULE",
+                   "SETTLEMENT", "RECEIPT", "FAILURE"});
+  std::size_t shown = 0;
+  for (const auto& listed : receipts) {
+    if (!all && !listed.superseded_by.empty()) continue;
+    const Receipt& r = *listed.receipt;
     const auto& a = r.attempt;
-    table.add({std::to_string(r.seq), iso_time(r.recorded_at_ms), a.intent.agent,
-               a.intent.merchant_origin, decimal(a.intent.offer.amount, a.intent.decimals),
-               short_id(a.intent.offer.asset), std::string(storage::attempt_state_name(a.state)),
-               a.intent.rule, short_id(a.settlement_ref), r.receipt_id});
+    std::string state(storage::attempt_state_name(a.state));
+    if (!listed.superseded_by.empty()) state += " (superseded)";
+    table.add(
+        {std::to_string(r.seq), iso_time(r.recorded_at_ms), a.intent.agent,
+         a.intent.merchant_origin,
+         amount_text(a.intent.offer.amount, a.intent.decimals, listed.symbol, a.intent.offer.asset),
+         state, std::to_string(a.id), a.intent.rule, short_id(a.settlement_ref), r.receipt_id,
+         failure_text(a)});
+    ++shown;
   }
   table.print(std::cout);
-  std::cout << receipts.size() << " receipt(s)\n";
+  std::cout << shown << " receipt(s)";
+  if (shown < receipts.size()) {
+    std::cout << "; " << receipts.size() - shown
+              << " earlier receipt(s) of the same attempts not shown (--all shows them)";
+  }
+  std::cout << '\n';
 }
 
 std::unique_ptr<storage::Ledger> open_ledger(const std::string& path) {
@@ -247,6 +322,19 @@ std::unique_ptr<storage::Ledger> open_ledger(const std::string& path) {
 int fail(const storage::LedgerError& e) {
   std::fprintf(stderr, "402flow: reading the ledger: %s\n", e.describe().c_str());
   return kExitError;
+}
+
+// The asset table of --config (its `assets:` over the built-ins), or the built-ins alone.
+policy::AssetTable asset_table(const LedgerCommands::Flags& f) {
+  if (f.config.empty()) return policy::AssetTable::with_built_ins();
+  return policy::load_flow_config(f.config).policy->assets();
+}
+
+// --db, else ledger.path of --config, else 402flow.db.
+std::string db_path(const LedgerCommands::Flags& f) {
+  if (!f.db.empty()) return f.db;
+  if (!f.config.empty()) return policy::load_flow_config(f.config).ledger.path;
+  return "402flow.db";
 }
 
 int run_receipts(const LedgerCommands::Flags& f) {
@@ -264,21 +352,23 @@ int run_receipts(const LedgerCommands::Flags& f) {
     }
     filter.since_ms = *since;
   }
-  auto ledger = open_ledger(f.db);
+  const policy::AssetTable assets = asset_table(f);
+  auto ledger = open_ledger(db_path(f));
   auto receipts = ledger->receipts(filter);
   if (!receipts.ok()) return fail(receipts.error());
+  const auto listed = listed_receipts(receipts.value(), assets);
   if (f.json) {
-    print_receipts_json(receipts.value());
+    print_receipts_json(listed);
   } else if (f.csv) {
-    print_receipts_csv(receipts.value());
+    print_receipts_csv(listed);
   } else {
-    print_receipts_table(receipts.value());
+    print_receipts_table(listed, f.all);
   }
   return 0;
 }
 
 int run_verify(const LedgerCommands::Flags& f) {
-  auto ledger = open_ledger(f.db);
+  auto ledger = open_ledger(db_path(f));
   auto report = ledger->verify_chain();
   if (!report.ok()) return fail(report.error());
   const storage::ChainReport& r = report.value();
@@ -297,57 +387,130 @@ int run_verify(const LedgerCommands::Flags& f) {
   return kExitTampered;
 }
 
-std::string cap_text(const std::optional<payment::Atomic>& max, unsigned decimals) {
-  return max ? decimal(*max, decimals) : "-";
+// A cap's window as its counter key names it (the key's last part: day, week, month,
+// rolling:<n>s), and when the window the ledger last counted ends.
+struct CapWindow {
+  std::string key;                        // "day", "rolling:3600s"; empty if the key is unknown
+  std::optional<std::int64_t> end;        // unix seconds
+  std::optional<std::int64_t> resets_at;  // calendar windows only: a rolling one never resets
+};
+
+CapWindow cap_window(const storage::CounterTotals& c) {
+  CapWindow w;
+  const auto bar = c.counter_key.rfind('|');
+  if (bar == std::string::npos) return w;
+  const auto window = policy::parse_window_key(std::string_view(c.counter_key).substr(bar + 1));
+  if (!window) return w;
+  w.key = policy::window_key(*window);
+  w.end = policy::window_end(*window, c.window_start);
+  if (window->kind != policy::WindowKind::rolling) w.resets_at = w.end;
+  return w;
 }
 
-void print_spend_table(const storage::SpendReport& report) {
-  std::cout << "Caps (limits as last checked; held = money in the window)\n";
-  TextTable caps({"COUNTER", "RULE", "WINDOW START", "HELD", "CAP", "PAYMENTS", "MAX", "ASSET"});
+// "at 2026-01-02T00:00:00Z"; "rolling 1h" (money leaves as it ages); "-" for an unknown key.
+std::string resets_text(const CapWindow& w) {
+  if (w.resets_at) return iso_time(*w.resets_at * 1000);
+  if (auto window = policy::parse_window_key(w.key)) {
+    return "rolling " + policy::human_duration(window->rolling_seconds);
+  }
+  return "-";
+}
+
+// A cap counts payments (`payments:`) or an amount; never both.
+bool counts_payments(const storage::CounterTotals& c) {
+  return c.max_count.has_value() && !c.max_amount.has_value();
+}
+
+std::string payments_text(std::uint64_t n) {
+  return std::to_string(n) + (n == 1 ? " payment" : " payments");
+}
+
+void print_caps_table(const storage::SpendReport& report, const policy::AssetTable& assets) {
+  std::cout << "Caps (limits as last checked; held = money or payments in the window)\n";
+  TextTable caps({"COUNTER", "RULE", "WINDOW", "START", "END", "RESETS", "HELD", "CAP"});
   for (const auto& c : report.counters) {
-    caps.add({c.counter_key, c.rule, iso_time(c.window_start * 1000),
-              decimal(c.held_amount, c.decimals), cap_text(c.max_amount, c.decimals),
-              std::to_string(c.held_count), c.max_count ? std::to_string(*c.max_count) : "-",
-              short_id(c.asset)});
+    const CapWindow w = cap_window(c);
+    std::string held, cap;
+    if (counts_payments(c)) {
+      held = payments_text(c.held_count);
+      cap = payments_text(*c.max_count);
+    } else {
+      const std::string symbol = symbol_of(assets, c.network, c.asset);
+      held = amount_text(c.held_amount, c.decimals, symbol, c.asset);
+      cap = c.max_amount ? amount_text(*c.max_amount, c.decimals, symbol, c.asset) : "-";
+    }
+    caps.add({c.counter_key, c.rule, w.key.empty() ? "-" : w.key, iso_time(c.window_start * 1000),
+              w.end ? iso_time(*w.end * 1000) : "-", resets_text(w), held, cap});
   }
   caps.print(std::cout);
+}
+
+void print_spend_table(const storage::SpendReport& report, const policy::AssetTable& assets) {
+  print_caps_table(report, assets);
   for (const auto& [title, rows] :
        {std::pair{"\nBy agent\n", &report.by_agent}, {"\nBy merchant\n", &report.by_merchant}}) {
     std::cout << title;
-    TextTable t({"SUBJECT", "NETWORK", "ASSET", "SETTLED", "IN FLIGHT", "UNKNOWN", "PAYMENTS"});
+    TextTable t({"SUBJECT", "NETWORK", "SETTLED", "IN FLIGHT", "UNKNOWN", "PAYMENTS"});
     for (const auto& s : *rows) {
-      t.add({s.subject, s.network, short_id(s.asset), decimal(s.settled, s.decimals),
-             decimal(s.in_flight, s.decimals), decimal(s.unknown, s.decimals),
-             std::to_string(s.payments)});
+      const std::string symbol = symbol_of(assets, s.network, s.asset);
+      t.add({s.subject, s.network, amount_text(s.settled, s.decimals, symbol, s.asset),
+             amount_text(s.in_flight, s.decimals, symbol, s.asset),
+             amount_text(s.unknown, s.decimals, symbol, s.asset), std::to_string(s.payments)});
     }
     t.print(std::cout);
   }
 }
 
-nlohmann::ordered_json spend_json(const storage::SpendReport& report) {
+nlohmann::ordered_json optional_json(const std::optional<std::int64_t>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+// "0.01 USDC" for an asset the table knows, null otherwise.
+nlohmann::ordered_json display_json(payment::Atomic amount, unsigned decimals,
+                                    const std::string& symbol) {
+  if (symbol.empty()) return nullptr;
+  return payment::format_display(amount, decimals, symbol);
+}
+
+nlohmann::ordered_json cap_json(const storage::CounterTotals& c, const policy::AssetTable& assets) {
+  const CapWindow w = cap_window(c);
+  const bool count = counts_payments(c);
+  const std::string symbol = count ? std::string() : symbol_of(assets, c.network, c.asset);
+  return {
+      {"counter_key", c.counter_key},
+      {"rule", c.rule},
+      {"reason", c.reason},
+      {"network", c.network},
+      {"asset", c.asset},
+      {"decimals", c.decimals},
+      {"window_start", c.window_start},
+      {"held_amount", payment::format_atomic(c.held_amount)},
+      {"held_count", c.held_count},
+      {"max_amount", c.max_amount ? nlohmann::ordered_json(payment::format_atomic(*c.max_amount))
+                                  : nlohmann::ordered_json(nullptr)},
+      {"max_count",
+       c.max_count ? nlohmann::ordered_json(*c.max_count) : nlohmann::ordered_json(nullptr)},
+      {"kind", count ? "payments" : "amount"},
+      {"window", w.key.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.key)},
+      {"window_end", optional_json(w.end)},
+      {"resets_at", optional_json(w.resets_at)},
+      {"symbol", symbol.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(symbol)},
+      {"held_display", count ? nullptr : display_json(c.held_amount, c.decimals, symbol)},
+      {"max_display",
+       count || !c.max_amount ? nullptr : display_json(*c.max_amount, c.decimals, symbol)},
+  };
+}
+
+nlohmann::ordered_json spend_json(const storage::SpendReport& report,
+                                  const policy::AssetTable& assets) {
   nlohmann::ordered_json out;
   out["caps"] = nlohmann::ordered_json::array();
-  for (const auto& c : report.counters) {
-    out["caps"].push_back({
-        {"counter_key", c.counter_key},
-        {"rule", c.rule},
-        {"reason", c.reason},
-        {"network", c.network},
-        {"asset", c.asset},
-        {"decimals", c.decimals},
-        {"window_start", c.window_start},
-        {"held_amount", payment::format_atomic(c.held_amount)},
-        {"held_count", c.held_count},
-        {"max_amount", c.max_amount ? nlohmann::ordered_json(payment::format_atomic(*c.max_amount))
-                                    : nlohmann::ordered_json(nullptr)},
-        {"max_count",
-         c.max_count ? nlohmann::ordered_json(*c.max_count) : nlohmann::ordered_json(nullptr)},
-    });
-  }
+  for (const auto& c : report.counters) out["caps"].push_back(cap_json(c, assets));
   for (const auto& [name, rows] :
        {std::pair{"by_agent", &report.by_agent}, std::pair{"by_merchant", &report.by_merchant}}) {
     out[name] = nlohmann::ordered_json::array();
     for (const auto& s : *rows) {
+      const std::string symbol = symbol_of(assets, s.network, s.asset);
       out[name].push_back({
           {"subject", s.subject},
           {"network", s.network},
@@ -357,6 +520,11 @@ nlohmann::ordered_json spend_json(const storage::SpendReport& report) {
           {"in_flight", payment::format_atomic(s.in_flight)},
           {"unknown", payment::format_atomic(s.unknown)},
           {"payments", s.payments},
+          {"symbol",
+           symbol.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(symbol)},
+          {"settled_display", display_json(s.settled, s.decimals, symbol)},
+          {"in_flight_display", display_json(s.in_flight, s.decimals, symbol)},
+          {"unknown_display", display_json(s.unknown, s.decimals, symbol)},
       });
     }
   }
@@ -364,13 +532,14 @@ nlohmann::ordered_json spend_json(const storage::SpendReport& report) {
 }
 
 int run_spend(const LedgerCommands::Flags& f) {
-  auto ledger = open_ledger(f.db);
+  const policy::AssetTable assets = asset_table(f);
+  auto ledger = open_ledger(db_path(f));
   auto report = ledger->spend();
   if (!report.ok()) return fail(report.error());
   if (f.spend_json) {
-    std::cout << spend_json(report.value()).dump(2) << '\n';
+    std::cout << spend_json(report.value(), assets).dump(2) << '\n';
   } else {
-    print_spend_table(report.value());
+    print_spend_table(report.value(), assets);
   }
   return 0;
 }
@@ -379,22 +548,40 @@ int run_spend(const LedgerCommands::Flags& f) {
 
 LedgerCommands::LedgerCommands(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   Flags& f = *flags_;
+  const auto add_source = [&f](CLI::App& command) {
+    command.add_option("--db", f.db,
+                       "ledger file (default: ledger.path of --config, or 402flow.db)");
+    command
+        .add_option("-c,--config", f.config,
+                    "flow.yaml: its assets name the amounts (0.01 USDC), its ledger.path is "
+                    "the default --db")
+        ->check(CLI::ExistingFile);
+  };
   receipts_ = app.add_subcommand("receipts", "list payment receipts from the ledger");
-  receipts_->add_option("--db", f.db, "ledger file (default 402flow.db)");
+  add_source(*receipts_);
   receipts_->add_option("--agent", f.agent, "only this agent");
-  receipts_->add_option("--merchant", f.merchant, "only this merchant (origin or host)");
+  receipts_->add_option("--merchant", f.merchant,
+                        "only this merchant: an origin, or a host[:port] (a host alone: any port)");
   receipts_->add_option("--since", f.since,
                         "recorded at or after: unix seconds, 2026-01-31[T12:00:00Z], or an age "
                         "like 7d, 24h");
-  auto* json = receipts_->add_flag("--json", f.json, "JSON array instead of a table");
+  auto* json = receipts_->add_flag("--json", f.json,
+                                   "JSON array of every receipt (superseded_by names the later "
+                                   "receipt of the same attempt)");
   receipts_->add_flag("--csv", f.csv, "CSV instead of a table")->excludes(json);
+  receipts_->add_flag("--all", f.all,
+                      "every receipt in the table, also those a later receipt of the same "
+                      "attempt superseded (default: the latest per attempt)");
 
   verify_ = receipts_->add_subcommand(
       "verify", "check the receipt hash chain; exit 1 naming the first bad receipt");
-  verify_->add_option("--db", f.db, "ledger file (default 402flow.db)");
+  verify_->add_option("--db", f.db,
+                      "ledger file (default: ledger.path of --config, or 402flow.db)");
+  verify_->add_option("-c,--config", f.config, "flow.yaml whose ledger.path is the default --db")
+      ->check(CLI::ExistingFile);
 
   spend_ = app.add_subcommand("spend", "money held per cap, agent and merchant");
-  spend_->add_option("--db", f.db, "ledger file (default 402flow.db)");
+  add_source(*spend_);
   spend_->add_flag("--json", f.spend_json, "JSON instead of tables");
 }
 
@@ -410,6 +597,9 @@ int LedgerCommands::run() const {
     if (receipts_->parsed()) return run_receipts(*flags_);
     if (spend_->parsed()) return run_spend(*flags_);
   } catch (const storage::LedgerOpenError& e) {
+    std::fprintf(stderr, "402flow: %s\n", e.what());
+    return kExitError;
+  } catch (const policy::ConfigError& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
     return kExitError;
   }

@@ -21,6 +21,8 @@ namespace {
 
 using flow::policy::ProxySettings;
 
+constexpr int kExitUsage = 2;
+
 // Parses "443,8443" into ports; throws CLI::ValidationError on anything else.
 std::vector<std::uint16_t> parse_ports(const std::string& text) {
   std::vector<std::uint16_t> ports;
@@ -192,6 +194,42 @@ int write_key_file(const std::string& path) {
   return 0;
 }
 
+// The deepest command the command line chose: `402flow ca bogus` -> `ca`.
+const CLI::App& chosen_command(const CLI::App& app) {
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  return *at;
+}
+
+// A word CLI11 could not place under a command that needs a subcommand: CLI11 only says a
+// subcommand is required; this names the word. Empty when that is not the error.
+std::string unknown_word_message(const CLI::App& app) {
+  const CLI::App& command = chosen_command(app);
+  if (command.get_subcommands({}).empty() || command.remaining().empty()) return {};
+  const std::string word = command.remaining().front();
+  std::string names;
+  for (const CLI::App* sub : command.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  const std::string where = &command == &app ? "402flow" : "402flow " + command.get_name();
+  if (word.starts_with("-")) return where + ": unknown option '" + word + "'";
+  return where + ": unknown command '" + word + "' (expected one of: " + names + ")";
+}
+
+// The one home for command-line parse errors, whatever the subcommand: --help and --version
+// print and exit 0; a usage error (an unknown option or subcommand, a missing or invalid value)
+// prints a message naming it and exits 2, the usual convention, not CLI11's own codes.
+int usage_exit(const CLI::App& app, const CLI::ParseError& e) {
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+    if (const std::string message = unknown_word_message(app); !message.empty()) {
+      std::fprintf(stderr, "%s\nRun with --help for more information.\n", message.c_str());
+      return kExitUsage;
+    }
+  }
+  const int code = app.exit(e);
+  return code == 0 ? 0 : kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -243,9 +281,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    // `ca` keeps the usual convention: a usage error exits 2 (help still exits 0).
-    return code != 0 && ca_commands.selected() ? 2 : code;
+    return usage_exit(app, e);
   }
 
   try {

@@ -478,7 +478,7 @@ TEST_CASE("402flow receipts filters and prints JSON with every audit field; spen
   const auto spend = cli({"spend", "--db", db});
   REQUIRE(spend.status.code == 0);
   CHECK(spend.out.find("agents[crash-agent].caps.daily") != std::string::npos);
-  CHECK(spend.out.find("1.75  5 ") != std::string::npos);  // held 1.75 of a 5 USDC cap
+  CHECK(spend.out.find("1.75 USDC  5 USDC") != std::string::npos);  // held 1.75 of a 5 USDC cap
 
   const auto missing = cli({"spend", "--db", dir.file("absent.db")});
   CHECK(missing.status.code == 2);

@@ -131,6 +131,30 @@ void check_recovered_unknown(Crash& c) {
   c.check_chain();
 }
 
+// The unknown receipt and the settled one of the same attempt: the JSON keeps both, the first
+// naming the second (superseded_by); the table shows the attempt once (its settled receipt),
+// and every receipt only with --all.
+void check_one_line_per_attempt(Crash& c, std::int64_t attempt_id) {
+  const json receipts = c.receipts_with_key();
+  REQUIRE(receipts.size() == 2);
+  CHECK(receipts[0]["state"] == "unknown");
+  CHECK(receipts[0]["superseded_by"] == receipts[1]["receipt_id"]);
+  CHECK(receipts[1]["state"] == "settled");
+  CHECK(receipts[1]["superseded_by"].is_null());
+  const std::string attempt = "  " + std::to_string(attempt_id) + "  ";
+  const CommandResult table = c.proxy.ledger_command({"receipts"});
+  INFO(table.out << table.err);
+  CHECK(table.status.code == 0);
+  CHECK(table.out.find(attempt) != std::string::npos);
+  CHECK(table.out.find(receipts[1]["receipt_id"].get<std::string>()) != std::string::npos);
+  CHECK(table.out.find(receipts[0]["receipt_id"].get<std::string>()) == std::string::npos);
+  CHECK(table.out.find("1 earlier receipt(s) of the same attempts not shown") != std::string::npos);
+  const CommandResult all = c.proxy.ledger_command({"receipts", "--all"});
+  INFO(all.out);
+  CHECK(all.out.find(receipts[0]["receipt_id"].get<std::string>()) != std::string::npos);
+  CHECK(all.out.find("unknown (superseded)") != std::string::npos);
+}
+
 // The retry resends the very credential the crashed proxy signed, which the merchant settles
 // once (or had already settled: then it answers its earlier success).
 void check_retry_settles_once(Crash& c) {
@@ -150,6 +174,7 @@ void check_retry_settles_once(Crash& c) {
   CHECK(after->credential_sha256 == before->credential_sha256);
   CHECK(after->settlement_ref == book[0]["transaction"]);
   CHECK(held_amount(c.proxy) == "10000");  // settled: counted once, not twice
+  check_one_line_per_attempt(c, after->id);
   c.check_chain();
   // And once settled, the same key is answered with its receipt.
   const HttpResponse again = c.retry();

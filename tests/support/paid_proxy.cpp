@@ -116,6 +116,13 @@ nlohmann::json PaidProxy::spend() const {
   return run_json({flow_binary(), "spend", "--db", db_, "--json"});
 }
 
+CommandResult PaidProxy::ledger_command(std::vector<std::string> args) const {
+  args.insert(args.begin(), flow_binary());
+  args.push_back("--db");
+  args.push_back(db_);
+  return run_command(args, kCommandTimeout);
+}
+
 CommandResult PaidProxy::verify() const {
   return run_command({flow_binary(), "receipts", "verify", "--db", db_}, kCommandTimeout);
 }

@@ -60,6 +60,8 @@ class PaidProxy {
   nlohmann::json receipts() const;  // `402flow receipts --db F --json`
   nlohmann::json spend() const;     // `402flow spend --db F --json`
   CommandResult verify() const;     // `402flow receipts verify --db F`
+  // `402flow <args...> --db F`: a ledger command's text output, as the operator reads it.
+  CommandResult ledger_command(std::vector<std::string> args) const;
 
  private:
   PaidProxyOptions options_;

@@ -47,6 +47,8 @@ TEST_CASE("atomic units format back as exact decimals") {
   CHECK(format_decimal(50000, 6) == "0.05");
   CHECK(format_decimal(1000000, 6) == "1");
   CHECK(format_decimal(1, 6) == "0.000001");
+  CHECK(flow::payment::format_display(10000, 6, "USDC") == "0.01 USDC");
+  CHECK(flow::payment::format_display(10000, 6, "").empty());
   CHECK(format_decimal(0, 6) == "0");
   CHECK(format_decimal(123, 0) == "123");
 }

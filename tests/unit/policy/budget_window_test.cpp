@@ -67,3 +67,29 @@ TEST_CASE("window keys name the kind and, for rolling windows, the length") {
   CHECK(window_key({WindowKind::rolling, 3600}) == "rolling:3600s");
   CHECK(window_key({WindowKind::rolling, 86400}) != window_key({WindowKind::rolling, 3600}));
 }
+
+TEST_CASE(
+    "a calendar window ends (resets) at the next window's start; a rolling one at start + length") {
+  using flow::policy::window_end;
+  CHECK(window_end({WindowKind::calendar_day, 0}, 1741737600) == 1741824000);
+  CHECK(window_end({WindowKind::calendar_week, 0}, 1741564800) == 1742169600);
+  CHECK(window_end({WindowKind::calendar_month, 0}, 1733011200) == 1735689600);  // Dec -> Jan
+  CHECK(window_end({WindowKind::calendar_month, 0}, 1706745600) == 1709251200);  // leap Feb
+  CHECK(window_end({WindowKind::rolling, 3600}, 1741737600) == 1741741200);
+}
+
+TEST_CASE("a window key reads back as its window; anything else is refused") {
+  using flow::policy::parse_window_key;
+  for (const BudgetWindow w :
+       {BudgetWindow{WindowKind::calendar_day, 0}, BudgetWindow{WindowKind::calendar_week, 0},
+        BudgetWindow{WindowKind::calendar_month, 0}, BudgetWindow{WindowKind::rolling, 3600}}) {
+    const auto back = parse_window_key(window_key(w));
+    REQUIRE(back.has_value());
+    CHECK(back->kind == w.kind);
+    CHECK(back->rolling_seconds == w.rolling_seconds);
+  }
+  for (const char* bad :
+       {"", "days", "rolling:", "rolling:0s", "rolling:-5s", "rolling:12", "rolling:1hs"}) {
+    CHECK_FALSE(parse_window_key(bad).has_value());
+  }
+}

@@ -229,6 +229,36 @@ TEST_CASE("receipts are filtered by agent, merchant host or origin, and time") {
   CHECK(one[0].attempt.intent.idempotency_key == "3");
 }
 
+TEST_CASE("a bare host without a port matches that host on any port, over http and https") {
+  TempDir dir;
+  FakeClock clock;
+  Ledger ledger(options_for(dir.file("l.db"), OpenMode::shared, &clock));
+  auto pay = [&](const std::string& key, const std::string& origin) {
+    const Attempt a = reserve_new(ledger, make_intent(key, 10, "alice", origin));
+    ok(ledger.mark_signed(a.id, signed_details()));
+    ok(ledger.mark_submitted(a.id));
+    ok(ledger.finalize(a.id, settled_outcome()));
+  };
+  pay("1", "http://127.0.0.1:8080");
+  pay("2", "https://127.0.0.1:8443");
+  pay("3", "http://127.0.0.1");
+  pay("4", "http://127.0.0.10:8080");     // another host that starts the same
+  pay("5", "https://127.0.0.1.example");  // and another
+
+  auto keys = [&](const std::string& merchant) {
+    ReceiptFilter f;
+    f.merchant = merchant;
+    std::string out;
+    for (const auto& r : ok(ledger.receipts(f))) out += r.attempt.intent.idempotency_key;
+    return out;
+  };
+  CHECK(keys("127.0.0.1") == "123");
+  CHECK(keys("127.0.0.1:8080") == "1");  // a port given: that port only
+  CHECK(keys("127.0.0.1:9") == "");
+  CHECK(keys("https://127.0.0.1:8443") == "2");
+  CHECK(keys("127.0.0") == "");
+}
+
 TEST_CASE("a receipt carries its failure code, and the code is part of what the chain covers") {
   TempDir dir;
   const auto path = dir.file("l.db");

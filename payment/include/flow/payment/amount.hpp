@@ -34,5 +34,7 @@ AmountResult parse_decimal(std::string_view text, unsigned decimals);
 std::string format_atomic(Atomic value);
 // "0.05" for (50000, 6); trailing zeros trimmed, no exponent.
 std::string format_decimal(Atomic value, unsigned decimals);
+// "0.01 USDC" for (10000, 6, "USDC"): an amount as people read it; empty without a symbol.
+std::string format_display(Atomic value, unsigned decimals, std::string_view symbol);
 
 }  // namespace flow::payment

@@ -1,6 +1,8 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace flow::policy {
 
@@ -21,8 +23,15 @@ struct BudgetWindow {
 // The first second (unix time) that counts towards the window containing `now`.
 std::int64_t window_start(const BudgetWindow& window, std::int64_t now);
 
+// The first second after the window that starts at `start` (a window_start() result): when a
+// calendar window resets. A rolling window never resets at once (money leaves it as it ages):
+// its "end" is the instant it was measured at, `start` + its length.
+std::int64_t window_end(const BudgetWindow& window, std::int64_t start);
+
 // Stable label for counter keys: "day", "week", "month", "rolling:3600s".
 std::string window_key(const BudgetWindow& window);
+// The window a window_key() names, or nothing for any other text.
+std::optional<BudgetWindow> parse_window_key(std::string_view key);
 // For people: "per calendar day (UTC)", "in any rolling 1h".
 std::string describe_window(const BudgetWindow& window);
 // For people: 86400 -> "1d", 900 -> "15m", 90 -> "90s".

@@ -48,7 +48,8 @@ std::optional<std::int64_t> receipt_id_seq(std::string_view receipt_id);
 
 struct ReceiptFilter {
   std::optional<std::string> agent;
-  // An origin ("https://api.example.com") or a bare host[:port] matching http:// and https://.
+  // An origin ("https://api.example.com"), or a bare host[:port] matching http:// and https://;
+  // a bare host without a port ("127.0.0.1") matches that host on any port.
   std::optional<std::string> merchant;
   std::int64_t since_ms = 0;  // recorded at or after
 };
