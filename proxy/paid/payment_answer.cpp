@@ -17,11 +17,6 @@ ProxyAnswer response(int status, std::string_view content_type, std::string body
   return answer;
 }
 
-std::string display(const payment::Offer& offer, std::string_view symbol, unsigned decimals) {
-  if (symbol.empty()) return {};
-  return payment::format_decimal(offer.amount, decimals) + " " + std::string(symbol);
-}
-
 ProxyAnswer problem(int status, payment::Reason reason, std::string_view detail,
                     const nlohmann::json& extra, const HeaderList& headers, bool close) {
   const std::string_view code = payment::reason_name(reason);
@@ -69,7 +64,7 @@ nlohmann::json offer_json(const payment::Offer& offer, std::string_view symbol, 
       {"asset", offer.asset},       {"amount", payment::format_atomic(offer.amount)},
       {"pay_to", offer.pay_to},     {"resource", offer.resource},
       {"index", offer.index}};
-  if (!symbol.empty()) j["display"] = display(offer, symbol, decimals);
+  if (!symbol.empty()) j["display"] = payment::format_display(offer.amount, decimals, symbol);
   return j;
 }
 
@@ -77,7 +72,8 @@ std::string paid_header_value(const payment::Offer& offer, std::string_view symb
                               unsigned decimals) {
   std::string v = payment::format_atomic(offer.amount) + "; asset=" + offer.asset +
                   "; network=" + offer.network;
-  if (!symbol.empty()) v += "; display=\"" + display(offer, symbol, decimals) + "\"";
+  if (!symbol.empty())
+    v += "; display=\"" + payment::format_display(offer.amount, decimals, symbol) + "\"";
   return v;
 }
 
