@@ -15,10 +15,10 @@ struct AccessRecord {
   std::string method;
   std::string host;
   std::uint16_t port = 0;
-  std::string path;  // without the query string: queries may carry secrets
+  std::string path;        // without the query string: queries may carry secrets
   std::string scheme;      // an exchange's: "http", or "https" (decrypted or originated)
   bool in_tunnel = false;  // an exchange inside a CONNECT tunnel (intercepted, or plain HTTP)
-  int status = 0;    // 0 when no answer went out
+  int status = 0;          // 0 when no answer went out
   std::uint64_t request_body_bytes = 0;
   std::uint64_t response_body_bytes = 0;
   bool tunnel = false;
