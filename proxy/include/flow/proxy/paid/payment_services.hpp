@@ -15,6 +15,7 @@
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/network/loop_mailbox.hpp"
+#include "flow/proxy/paid/approval_desk.hpp"
 #include "flow/storage/ledger_writer.hpp"
 #include "flow/storage/url_redaction.hpp"
 
@@ -65,6 +66,8 @@ class PaymentServices {
   const LoopMailbox& mailbox() const { return mailbox_; }
   storage::UrlQueryMode url_query() const { return url_query_; }
   PaymentCounters& counters() { return counters_; }
+  // Held exchanges waiting for a person's decision, and whoever decides (the admin API).
+  ApprovalDesk& approvals() { return approvals_; }
 
   // The rails in the order they read a 402; their settle() completions run on the loop.
   const payment::PaymentRails& rails() const { return rails_; }
@@ -89,6 +92,7 @@ class PaymentServices {
   storage::UrlQueryMode url_query_;
   LoopMailbox mailbox_;
   PaymentCounters counters_;
+  ApprovalDesk approvals_;
   std::unordered_map<std::string, PreparedOffer> prepared_;
 };
 
