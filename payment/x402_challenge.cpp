@@ -601,4 +601,10 @@ ChallengeParse parse_x402_challenge(std::span<const HeaderField> headers, std::s
                  "no PAYMENT-REQUIRED, x402 JSON body or WWW-Authenticate: x402 challenge");
 }
 
+bool advertises_payment_identifier(const X402Challenge& challenge) {
+  if (challenge.version != 2 || !challenge.extensions.is_object()) return false;
+  const auto it = challenge.extensions.find("payment-identifier");
+  return it != challenge.extensions.end() && it->is_object();
+}
+
 }  // namespace flow::payment

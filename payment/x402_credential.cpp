@@ -12,13 +12,21 @@ using nlohmann::json;
 // compares it with its own requirements (see x402_challenge.cpp). resource and extensions are
 // echoed only when the merchant sent them: an explicit null is not the same as absent to a
 // schema validator.
-json v2_body(const X402Challenge& challenge, const X402Requirement& accepted, const json& payload) {
+// payment-identifier: the client echoes the extension with `info.id` added (`required` and the
+// schema kept as sent).
+json v2_body(const X402Challenge& challenge, const X402Requirement& accepted, const json& payload,
+             std::string_view payment_id) {
   json body = json::object();
   body["x402Version"] = 2;
   if (!challenge.resource.is_null()) body["resource"] = challenge.resource;
   body["accepted"] = accepted.raw;
   body["payload"] = payload;
   if (!challenge.extensions.is_null()) body["extensions"] = challenge.extensions;
+  if (!payment_id.empty() && advertises_payment_identifier(challenge)) {
+    json& extension = body["extensions"]["payment-identifier"];
+    if (!extension["info"].is_object()) extension["info"] = json::object();
+    extension["info"]["id"] = std::string(payment_id);
+  }
   return body;
 }
 
@@ -41,12 +49,12 @@ json v1_body(const X402Challenge& challenge, const X402Requirement& accepted, co
 // An index outside accepts gives an empty credential (no header name): a caller bug, reported as
 // a value rather than thrown on the data path.
 X402Credential encode_x402_credential(const X402Challenge& challenge, std::size_t accepted_index,
-                                      const nlohmann::json& payload) {
+                                      const nlohmann::json& payload, std::string_view payment_id) {
   if (accepted_index >= challenge.accepts.size()) return {};
   const auto& accepted = challenge.accepts[accepted_index];
   if (challenge.version == 2) {
     return {"PAYMENT-SIGNATURE",
-            base64_encode(detail::dump_json(v2_body(challenge, accepted, payload)))};
+            base64_encode(detail::dump_json(v2_body(challenge, accepted, payload, payment_id)))};
   }
   return {"X-PAYMENT", base64_encode(detail::dump_json(v1_body(challenge, accepted, payload)))};
 }

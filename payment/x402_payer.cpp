@@ -67,13 +67,19 @@ ExactEvmNonce fresh_exact_evm_nonce(const X402Requirement& r, std::int64_t now,
   return n;
 }
 
+std::string payment_identifier_for(const ExactEvmNonce& nonce) {
+  return "pay_" + to_hex(nonce.nonce, false);
+}
+
 X402Payment pay_x402(const X402Challenge& challenge, std::size_t index, const EvmKey& key,
                      const ExactEvmNonce& nonce) {
   const X402Requirement& r = challenge.accepts.at(index);
   const ExactEvmTerms terms = *exact_evm_terms(r);
   const ExactEvmSigned signed_payload = sign_exact_evm(terms, nonce, key);
   X402Payment p;
-  p.credential = encode_x402_credential(challenge, index, signed_payload.payload);
+  const std::string payment_id =
+      advertises_payment_identifier(challenge) ? payment_identifier_for(nonce) : std::string();
+  p.credential = encode_x402_credential(challenge, index, signed_payload.payload, payment_id);
   p.payer = evm_address_lower(key.address());
   p.credential_ref = encode_credential_ref(terms.method, nonce);
   p.credential_sha256 = sha256_hex(p.credential.header_value);

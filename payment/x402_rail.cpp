@@ -96,6 +96,11 @@ CancelHandle X402Rail::settle(SettleRequest request, SettleDone done) {
   return handle;
 }
 
+bool X402Rail::resends_credential_safely(const RailChallenge& challenge) const {
+  const X402Challenge* c = x402_of(&challenge);
+  return c != nullptr && advertises_payment_identifier(*c);
+}
+
 AnswerJudgement X402Rail::judge_answer(int status, std::span<const HeaderField> headers) const {
   const SettlementParse evidence = parse_x402_settlement(headers);
   // A fresh challenge in a 402 without evidence may say why the payment was refused.

@@ -88,6 +88,9 @@ void write_payments(PrometheusText& out, const PaymentCounters& c) {
                {"flow402_payment_idempotent_replays_total", "counter",
                 "Requests answered from an earlier payment with the same idempotency key.",
                 c.idempotent_replays},
+               {"flow402_payment_credentials_resent_total", "counter",
+                "Unanswered paid retries sent again with the identical credential.",
+                c.credentials_resent},
            });
   out.family("flow402_payment_decisions_total", "counter",
              "Policy decisions that did not pay at once: denied, or held for review.");

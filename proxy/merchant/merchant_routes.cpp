@@ -2,6 +2,7 @@
 
 #include "flow/payment/ascii.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -123,6 +124,28 @@ payment::Hash32 nonce_key(const Requirement& requirement, const payment::ExactEv
   return payment::keccak256(std::span<const std::uint8_t>(buf, sizeof buf));
 }
 
+// x402's payment-identifier extension as a merchant declares it, with `required: true`.
+json payment_identifier_extension() {
+  return {{"payment-identifier",
+           {{"info", {{"required", true}}},
+            {"schema",
+             {{"$schema", "https://json-schema.org/draft/2020-12/schema"},
+              {"type", "object"},
+              {"properties",
+               {{"required", {{"type", "boolean"}}},
+                {"id", {{"type", "string"}, {"minLength", 16}, {"maxLength", 128}}}}},
+              {"required", json::array({"required"})}}}}}};
+}
+
+// 16–128 characters of [A-Za-z0-9_-].
+bool valid_payment_id(std::string_view id) {
+  if (id.size() < 16 || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
 }  // namespace
 
 void MerchantAnswer::clear() {
@@ -190,6 +213,11 @@ MerchantRoutes::MerchantRoutes(const EvmAddress& pay_to, std::string_view scheme
   paid("/v2/drop", "A forecast whose connection drops after settlement", "drop",
        {make_requirement(2, kBase, 10000, pay_to, eip3009)})
       ->settlement = Settlement::settle_and_drop;
+  Route* payment_id = paid("/v2/payment-id",
+                           "A forecast that requires payment-identifier and drops its first answer",
+                           "payment-id", {make_requirement(2, kBase, 10000, pay_to, eip3009)});
+  payment_id->settlement = Settlement::settle_and_drop;
+  payment_id->payment_identifier = true;
   // Hostile terms: offers an honest merchant never makes, which the proxy must not sign as asked.
   Requirement long_validity = make_requirement(2, kBase, 10000, pay_to, eip3009);
   long_validity.json["maxTimeoutSeconds"] = kHostileTimeoutSeconds;
@@ -269,6 +297,12 @@ void MerchantRoutes::answer_paid_route(Route& route, const MerchantRequest& requ
     write_failure(route, request.host, failure, answer);
     return;
   }
+  std::string payment_id;
+  if (route.payment_identifier &&
+      !check_payment_identifier(*payment::decode_x402_credential(*header),
+                                cached != nullptr ? *cached : record, payment_id, answer)) {
+    return;
+  }
   if (cached != nullptr) {
     // The identical credential again (a retry): the same answer, not a second payment. A
     // retry after /v2/drop gets its answer this way.
@@ -278,6 +312,7 @@ void MerchantRoutes::answer_paid_route(Route& route, const MerchantRequest& requ
   if (answer_without_settling(route, request.host, record, answer)) return;
   const std::size_t index = payments_.size();
   payments_.push_back(record);
+  if (!payment_id.empty()) by_payment_id_.emplace(payment_id, index);
   by_signature_.emplace(record.transaction, index);
   spent_nonces_.emplace(record.nonce_key, index);
   write_success(record, answer);
@@ -288,6 +323,36 @@ void MerchantRoutes::answer_paid_route(Route& route, const MerchantRequest& requ
     answer.headers.clear();
     answer.body = R"({"error":"facilitator error after settlement"})";
   }
+}
+
+bool MerchantRoutes::check_payment_identifier(const json& credential, const PaymentRecord& record,
+                                              std::string& id, MerchantAnswer& answer) const {
+  const json* info = nullptr;
+  if (const auto ext = credential.find("extensions"); ext != credential.end() && ext->is_object()) {
+    const auto pid = ext->find("payment-identifier");
+    if (pid != ext->end() && pid->is_object()) {
+      const auto i = pid->find("info");
+      if (i != pid->end() && i->is_object()) info = &*i;
+    }
+  }
+  const auto given = info != nullptr ? info->find("id") : json::const_iterator();
+  if (info == nullptr || given == info->end() || !given->is_string() ||
+      !valid_payment_id(given->get_ref<const std::string&>())) {
+    answer.status = 400;
+    answer.body =
+        R"({"error":"payment-identifier: info.id (16-128 of [A-Za-z0-9_-]) is required"})";
+    answer.error_reason = "payment_identifier_required";
+    return false;
+  }
+  id = given->get<std::string>();
+  const auto seen = by_payment_id_.find(id);
+  if (seen != by_payment_id_.end() && payments_[seen->second].transaction != record.transaction) {
+    answer.status = 409;
+    answer.body = R"({"error":"payment-identifier: this id belongs to another payment"})";
+    answer.error_reason = "payment_identifier_conflict";
+    return false;
+  }
+  return true;
 }
 
 bool MerchantRoutes::answer_without_settling(Route& route, std::string_view host,
@@ -465,12 +530,13 @@ void MerchantRoutes::write_challenge(Route& route, std::string_view host, std::s
       }
     }
     if (route.version == 2) {
-      const json challenge = {
+      json challenge = {
           {"x402Version", 2},
           {"error", error},
           {"resource",
            {{"url", url}, {"description", route.description}, {"mimeType", "application/json"}}},
           {"accepts", std::move(accepts)}};
+      if (route.payment_identifier) challenge["extensions"] = payment_identifier_extension();
       text = "PAYMENT-REQUIRED: " + payment::base64_encode(challenge.dump()) + "\r\n";
     } else {
       const json challenge = {

@@ -68,6 +68,10 @@ struct Route {
   std::vector<Requirement> offered;   // in the unpaid challenge
   std::vector<Requirement> required;  // what a payment must match (the current price)
   Settlement settlement = Settlement::settle;
+  // Advertises x402's `payment-identifier` extension with `required: true`: a credential must
+  // carry `info.id`; the same id with the same credential gets the first answer, with another
+  // credential 409.
+  bool payment_identifier = false;
   // Challenges for the usual hosts, built once: "Payment required" challenges differ only by
   // the resource URL. Bounded; cleared when full.
   std::unordered_map<std::string, std::string> challenge_cache;
@@ -123,6 +127,10 @@ class MerchantRoutes {
   bool answer_without_settling(Route& route, std::string_view host, const PaymentRecord& record,
                                MerchantAnswer& answer);
   void write_payments(MerchantAnswer& answer) const;
+  // The credential's payment-identifier id, checked; false (with the answer written) when a
+  // route that requires one gets none, a malformed one, or one already used by another payment.
+  bool check_payment_identifier(const nlohmann::json& credential, const PaymentRecord& record,
+                                std::string& id, MerchantAnswer& answer) const;
 
   std::string url_prefix_;  // "http://" or "https://"
   std::vector<std::unique_ptr<Route>> routes_;
@@ -133,6 +141,8 @@ class MerchantRoutes {
   };
   // keccak(signature) → index in payments_: an identical credential sent again is one payment.
   std::unordered_map<payment::Hash32, std::size_t, HashKey> by_signature_;
+  // payment-identifier id → index in payments_.
+  std::unordered_map<std::string, std::size_t> by_payment_id_;
   // keccak(method, chain, asset, payer, nonce) of every spent authorization.
   std::unordered_map<payment::Hash32, std::size_t, HashKey> spent_nonces_;
 };

@@ -30,8 +30,8 @@ void ApprovalDesk::forget(const std::string& id, std::uint64_t seq) {
   const auto it = waiting_.find(id);
   if (it == waiting_.end()) return;
   auto& waiters = it->second;
-  const auto w = std::find_if(waiters.begin(), waiters.end(),
-                              [seq](const Waiter& x) { return x.seq == seq; });
+  const auto w =
+      std::find_if(waiters.begin(), waiters.end(), [seq](const Waiter& x) { return x.seq == seq; });
   if (w == waiters.end()) return;
   waiters.erase(w);
   --held_;

@@ -263,6 +263,7 @@ bool PaidAttempt::on_upstream_failure(payment::Reason error, std::string_view wh
     return true;
   }
   if (state_ != State::retrying) return false;
+  if (resend_credential_once(why)) return true;
   if (error == payment::Reason::upstream_timeout) {
     paid_without_answer(
         error, "the merchant did not answer the paid request within " +
@@ -270,6 +271,24 @@ bool PaidAttempt::on_upstream_failure(payment::Reason error, std::string_view wh
   } else {
     paid_without_answer(error, std::string(why) + " after the payment was sent");
   }
+  return true;
+}
+
+bool PaidAttempt::resend_credential_once(std::string_view why) {
+  // Only where the merchant deduplicates the credential (x402's payment-identifier): it then
+  // answers the identical credential with its first result. Anywhere else a resend could meet a
+  // merchant that refuses the spent nonce, turning a payment that may have settled into
+  // "failed"; the outcome stays unknown for the agent's retry or the operator instead.
+  if (credential_resent_ || !pay_->rail_for(*challenge_).resends_credential_safely(*challenge_)) {
+    return false;
+  }
+  credential_resent_ = true;
+  ++pay_->counters().credentials_resent;
+  std::string fields = "\"attempt\":" + std::to_string(attempt_id_) + ",\"why\":";
+  append_json_string(fields, why);
+  ex_.server().log().info("paid request unanswered; resending the identical credential", fields);
+  ex_.drop_upstream();
+  ex_.replay_with(credential_, replay_body_);
   return true;
 }
 
@@ -758,7 +777,8 @@ ExchangeHooks::HeadVerdict PaidAttempt::on_paid_answer(ResponseHead& head) {
   const auto headers = header_fields(held_head_.headers);
   storage::Outcome outcome = outcome_of(
       held_head_.status, pay.rail_for(*challenge_).judge_answer(held_head_.status, headers));
-  if (attempt_was_signed_ && outcome.state == storage::AttemptState::failed) {
+  if ((attempt_was_signed_ || credential_resent_) &&
+      outcome.state == storage::AttemptState::failed) {
     // A refusal of a resent credential says nothing about the first try of the same credential
     // (it may have settled; the resend may be refused as spent or expired because of it). Only
     // a settlement settles it; anything else leaves it unknown, its budget held, to reconcile.

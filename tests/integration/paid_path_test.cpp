@@ -429,6 +429,30 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "payment-identifier: an unanswered paid retry is resent with the identical credential and the "
+    "merchant answers with its first result") {
+  PaidProxyOptions o;
+  o.policy = policy_with_budget();
+  Paid p(o);
+  // The merchant requires the extension, settles, then drops the connection unanswered.
+  const HttpResponse r = p.get("/v2/payment-id");
+  INFO(r.head << r.body);
+  CHECK(r.status == 200);
+  CHECK(header_or_absent(r, "x-402flow-payment-state") == "settled");
+  CHECK(header_or_absent(r, "x-402flow-paid").find("display=\"0.01 USDC\"") != std::string::npos);
+  // Two credentials seen by the merchant (the first dropped, the resend answered), one payment.
+  CHECK(credentials_seen(p.merchant, "/v2/payment-id", 2) == 2);
+  const json book = merchant_book(p.merchant);
+  REQUIRE(book.size() == 1);
+  const json receipt = only_receipt(receipts_for(p.proxy.receipts(), "/v2/payment-id"));
+  CHECK(receipt["state"] == "settled");
+  CHECK(receipt["settlement_ref"] == book[0]["transaction"]);
+  CHECK(p.proxy.spend()["caps"][0]["held_amount"] == "10000");  // counted once
+  const CommandResult verify = p.proxy.verify();
+  CHECK_MESSAGE(verify.status.code == 0, verify.out);
+}
+
+TEST_CASE(
     "a resent credential the merchant calls spent stays unknown with its budget held, never "
     "failed") {
   // A real facilitator answers the second use of a settled nonce with nonce_already_used: the

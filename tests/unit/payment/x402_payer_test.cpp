@@ -148,3 +148,45 @@ TEST_CASE("the signer refuses a zero amount, the zero payee or the token as paye
   token.offer.pay_to = token.offer.asset;
   CHECK_FALSE(exact_evm_terms(token).has_value());
 }
+
+TEST_CASE("payment-identifier: advertised, the credential echoes it with the nonce's id") {
+  X402Challenge c = challenge_with(offer_with_timeout(60));
+  const ExactEvmNonce nonce = fresh_exact_evm_nonce(c.accepts[0], kNow, 600);
+  SUBCASE("not advertised: no extensions at all") {
+    CHECK_FALSE(advertises_payment_identifier(c));
+    const auto body =
+        decode_x402_credential(pay_x402(c, 0, dev_key(), nonce).credential.header_value);
+    REQUIRE(body.has_value());
+    CHECK_FALSE(body->contains("extensions"));
+  }
+  SUBCASE("advertised: info.id added, required and schema kept as sent") {
+    c.extensions = {
+        {"payment-identifier", {{"info", {{"required", true}}}, {"schema", {{"type", "object"}}}}},
+        {"bazaar", {{"info", {{"x", 1}}}}}};
+    REQUIRE(advertises_payment_identifier(c));
+    const X402Payment first = pay_x402(c, 0, dev_key(), nonce);
+    const auto body = decode_x402_credential(first.credential.header_value);
+    REQUIRE(body.has_value());
+    const json& ext = (*body)["extensions"]["payment-identifier"];
+    const std::string id = ext["info"]["id"].get<std::string>();
+    CHECK(id == payment_identifier_for(nonce));
+    CHECK(id.size() == 68);
+    CHECK(id.rfind("pay_", 0) == 0);
+    CHECK(ext["info"]["required"] == true);
+    CHECK(ext["schema"] == json{{"type", "object"}});
+    CHECK((*body)["extensions"]["bazaar"] == json{{"info", {{"x", 1}}}});
+    // Rebuilt from its credential_ref (the same nonce): byte for byte the same credential.
+    CHECK(pay_x402(c, 0, dev_key(), nonce).credential.header_value ==
+          first.credential.header_value);
+    // Another nonce, another id.
+    const ExactEvmNonce other = fresh_exact_evm_nonce(c.accepts[0], kNow, 600);
+    CHECK(payment_identifier_for(other) != id);
+  }
+  SUBCASE("an extension that is not an object is not advertised") {
+    c.extensions = {{"payment-identifier", true}};
+    CHECK_FALSE(advertises_payment_identifier(c));
+    c.version = 1;
+    c.extensions = {{"payment-identifier", json::object()}};
+    CHECK_FALSE(advertises_payment_identifier(c));
+  }
+}

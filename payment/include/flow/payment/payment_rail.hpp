@@ -147,6 +147,12 @@ class PaymentRail {
   // rail's Post), never inside this call, and not at all once the handle is cancelled.
   virtual CancelHandle settle(SettleRequest request, SettleDone done) = 0;
 
+  // Capability: the merchant deduplicates this challenge's credential (x402's
+  // `payment-identifier`), so after a paid retry went unanswered (timeout, connection lost
+  // before any response) the identical credential may be sent once more: the merchant answers
+  // with its first result, never a second charge.
+  virtual bool resends_credential_safely(const RailChallenge& /*challenge*/) const { return false; }
+
   // Judges the merchant's answer to the paid retry: settled, failed (nothing moved) or unknown.
   virtual AnswerJudgement judge_answer(int status, std::span<const HeaderField> headers) const = 0;
 };

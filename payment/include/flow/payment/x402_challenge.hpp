@@ -83,6 +83,11 @@ struct X402Challenge {
   std::vector<X402Requirement> accepts;
 };
 
+// Whether the merchant advertises x402's `payment-identifier` extension (v2
+// PaymentRequired.extensions["payment-identifier"] is an object): it then answers a repeated
+// payload carrying the same `id` with its first result instead of processing it again.
+bool advertises_payment_identifier(const X402Challenge& challenge);
+
 struct ChallengeParse {
   ChallengeError error = ChallengeError::none;
   std::string detail;  // for the explanation header: which field, at which offer; no secrets

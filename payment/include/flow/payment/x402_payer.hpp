@@ -40,6 +40,12 @@ ExactEvmNonce fresh_exact_evm_nonce(const X402Requirement& requirement, std::int
                                     std::int64_t max_validity);
 
 // Signs accepts[index] with `key`. The requirement must have exact_evm_terms.
+// The `payment-identifier` id of a payment: "pay_" and the nonce in hex (68 characters). It is
+// a function of the nonce alone, so a credential rebuilt from its credential_ref carries the
+// same id, and the merchant recognises the resend as the payment it has seen.
+std::string payment_identifier_for(const ExactEvmNonce& nonce);
+
+// The merchant's advertised `payment-identifier` extension gets the nonce's id.
 X402Payment pay_x402(const X402Challenge& challenge, std::size_t index, const EvmKey& key,
                      const ExactEvmNonce& nonce);
 

@@ -39,6 +39,8 @@ class X402Rail final : public PaymentRail {
   bool signs_in_transaction() const override { return true; }
   SettleResult credential_now(const SettleRequest& request) const override;
   CancelHandle settle(SettleRequest request, SettleDone done) override;
+  // When the merchant advertises `payment-identifier`: every credential carries its id.
+  bool resends_credential_safely(const RailChallenge& challenge) const override;
   AnswerJudgement judge_answer(int status, std::span<const HeaderField> headers) const override;
 
  private:

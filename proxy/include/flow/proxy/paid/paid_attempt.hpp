@@ -104,6 +104,9 @@ class PaidAttempt final : public ExchangeHooks {
                          const std::string& credential_ref);
   void use_credential(payment::Credential credential);
   void paid_without_answer(payment::Reason error, std::string_view message);
+  // The paid retry went unanswered: send the identical credential once more, where the rail
+  // says the merchant deduplicates it. False when it may not (then the outcome is unknown).
+  bool resend_credential_once(std::string_view why);
   HeaderList receipt_headers(std::string_view receipt_id, bool settled) const;
   storage::Result<void> record_outcome(storage::Outcome outcome,
                                        storage::LedgerWriter::Done<storage::Receipt> done);
@@ -124,6 +127,7 @@ class PaidAttempt final : public ExchangeHooks {
   std::int64_t attempt_id_ = 0;
   bool attempt_was_signed_ = false;  // this is a resend of an existing attempt's credential
   bool settled_ = false;             // the merchant's answer settled the payment
+  bool credential_resent_ = false;   // the identical credential went out a second time
   payment::Offer paid_offer_;
   std::string paid_symbol_;
   unsigned paid_decimals_ = 0;

@@ -47,6 +47,7 @@ struct PaymentCounters {
   std::uint64_t failed = 0;
   std::uint64_t unknown = 0;
   std::uint64_t idempotent_replays = 0;
+  std::uint64_t credentials_resent = 0;  // unanswered paid retries sent again (payment-identifier)
 };
 
 // What the paid path needs beyond the pass-through proxy: the policy in force, the ledger's
