@@ -5,7 +5,10 @@
 # durable receipt), and the proxy's CPU time per paid request beyond the pass-through cost.
 #
 # Usage: bench/paid.sh [--duration S] [--conns N] [--rounds R] [--no-build] [--build-dir DIR]
-#                      [--merchant-bin BIN] [--csv FILE] [--update-readme]
+#                      [--merchant-bin BIN] [--csv FILE] [--update-readme] [--operator [--held N]]
+# --operator: each round also measures both paths under operator load (the admin API scraped every
+# second: /metrics, /v1/approvals, /v1/spend; and --held requests, default 100, parked for review
+# waiting for a person's decision) and reports each figure against the same round without it.
 # --merchant-bin runs the merchant from another 402flow binary (bench/compare.sh gives both
 # binaries the same merchant); --csv appends each round's figures as "round,metric,value" lines.
 # Layout: wrk and the merchant on CPU 0, the proxy (loop and ledger writer threads) on CPU 1. The
@@ -25,6 +28,8 @@ build_dir="$root/build-bench"
 update_readme=0
 merchant_bin=""
 csv=""
+operator=0
+held=100
 loadgen_cpu=0
 proxy_cpu=1
 
@@ -38,7 +43,9 @@ while [[ $# -gt 0 ]]; do
     --merchant-bin) merchant_bin=$2; shift 2 ;;
     --csv) csv=$2; shift 2 ;;
     --update-readme) update_readme=1; shift ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    --operator) operator=1; shift ;;
+    --held) held=$2; shift 2 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "bench/paid.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -79,7 +86,7 @@ organization:
   posture: block
   networks: [eip155:8453]
   caps:
-    per_request: [1 USDC]
+    per_request: [10 USDC]
     budgets:
       - amount: 1000000000 USDC
         per: day
@@ -90,6 +97,15 @@ merchants:
     host: 127.0.0.1
     action: allow
 EOF
+if [[ $operator == 1 ]]; then
+  # /v2/expensive (5 USDC) goes to review and is held there; /v2/weather (0.01 USDC) pays at once.
+  cat >>"$tmp/flow.yaml" <<EOF
+review:
+  amount_over: [1 USDC]
+  hold: 1h
+  approval_ttl: 1h
+EOF
+fi
 "$bin" check "$tmp/flow.yaml" >/dev/null
 
 taskset -c "$loadgen_cpu" "$merchant_bin" merchant --listen 127.0.0.1:0 --port-file "$tmp/merchant.port" \
@@ -101,11 +117,46 @@ merchant=$(cat "$tmp/merchant.port")
 start_proxy() {
   rm -f "$tmp/proxy.port"
   taskset -c "$proxy_cpu" "$bin" run -c "$tmp/flow.yaml" --listen 127.0.0.1:0 \
-    --port-file "$tmp/proxy.port" 2>>"$tmp/proxy.log" &
+    --port-file "$tmp/proxy.port" --admin 127.0.0.1:0 --admin-port-file "$tmp/admin.port" \
+    2>>"$tmp/proxy.log" &
   proxy_pid=$!
   pids+=("$proxy_pid")
   for _ in $(seq 500); do [[ -s $tmp/proxy.port ]] && break; sleep 0.01; done
   proxy=$(cat "$tmp/proxy.port")
+  admin=$(cat "$tmp/admin.port")
+}
+
+# Operator load: --held agents parked on a review (one curl each, on the load core), and a
+# scraper reading the admin API every second as Prometheus and a dashboard would.
+operator_pids=()
+start_operator_load() {
+  for _ in $(seq "$held"); do
+    taskset -c "$loadgen_cpu" curl -s -o /dev/null --max-time 3600 -x "http://$proxy" \
+      "http://$merchant/v2/expensive" &
+    operator_pids+=($!)
+  done
+  (
+    while true; do
+      for path in /metrics /v1/approvals /v1/spend; do
+        curl -s -o /dev/null "http://$admin$path" || true
+      done
+      sleep 1
+    done
+  ) &
+  operator_pids+=($!)
+  # Every held request is parked before anything is measured.
+  local parked=0
+  for _ in $(seq 300); do
+    parked=$(curl -s "http://$admin/metrics" | awk '/^flow402_approvals_held /{print $2}')
+    [[ ${parked%.*} == "$held" ]] && break
+    sleep 0.1
+  done
+  [[ ${parked%.*} == "$held" ]] || { echo "bench/paid.sh: only ${parked:-0} of $held requests held" >&2; exit 1; }
+}
+stop_operator_load() {
+  for p in "${operator_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait "${operator_pids[@]}" 2>/dev/null || true
+  operator_pids=()
 }
 
 # utime+stime of a process in clock ticks.
@@ -139,10 +190,20 @@ measure /free >/dev/null
 measure /v2/weather >/dev/null
 
 results=()
+operator_results=()
 for r in $(seq "$rounds"); do
   read -r fr fd fp50 fp99 ferr fcpu < <(measure /free)
   read -r pr pd pp50 pp99 perr pcpu < <(measure /v2/weather)
   results+=("$r $fr $fd $fp50 $fp99 $ferr $fcpu $pr $pd $pp50 $pp99 $perr $pcpu")
+  if [[ $operator == 1 ]]; then
+    start_operator_load
+    read -r ofr ofd _ _ ofe _ < <(measure /free)
+    read -r opr opd _ opp99 ope _ < <(measure /v2/weather)
+    stop_operator_load
+    operator_results+=("$r $(( fr * 1000000 / fd )) $(( ofr * 1000000 / ofd )) $(( pr * 1000000 / pd )) $(( opr * 1000000 / opd )) $pp99 $opp99 $(( ofe + ope ))")
+    printf 'round %d under operator load: free %d req/s, paid %d req/s (p99 %.2f ms), non-2xx %d\n' \
+      "$r" $(( ofr * 1000000 / ofd )) $(( opr * 1000000 / opd )) "$(bc -l <<<"$opp99/1000")" $(( ofe + ope ))
+  fi
   if [[ -n $csv ]]; then
     {
       echo "$r,free_rps,$(( fr * 1000000 / fd ))"
@@ -187,17 +248,42 @@ EOF
 )
 echo
 echo "$table"
-if [[ $update_readme == 1 ]]; then
-  python3 - "$here/README.md" "$table" <<'PY'
+if [[ $operator == 1 ]]; then
+  # The median of each column over the rounds; ratios of the medians.
+  col_median() { printf '%s\n' "${operator_results[@]}" | awk -v c="$1" '{print $c}' | sort -n |
+    awk -v n="${#operator_results[@]}" 'NR == int((n + 1) / 2)'; }
+  qf=$(col_median 2); of=$(col_median 3); qp=$(col_median 4); op=$(col_median 5)
+  q99=$(col_median 6); o99=$(col_median 7)
+  oerr=$(printf '%s\n' "${operator_results[@]}" | awk '{s += $8} END {print s}')
+  operator_table=$(cat <<EOF
+| measurement (median of $rounds × ${duration} s, $conns connections) | without | with operator load | ratio | target |
+|---|---|---|---|---|
+| pass-through requests/s (/free) | $qf | $of | $(bc -l <<<"scale=3; $of/$qf") | ≥ 0.95 |
+| paid requests/s, durable receipts | $qp | $op | $(bc -l <<<"scale=3; $op/$qp") | ≥ 0.95 |
+| paid p99 latency | $(bc -l <<<"scale=2; $q99/1000") ms | $(bc -l <<<"scale=2; $o99/1000") ms | — | — |
+| non-2xx answers under operator load | — | $oerr | — | 0 |
+EOF
+)
+  echo
+  echo "operator load: $held requests held for review, the admin API scraped every second"
+  echo "$operator_table"
+fi
+# Puts a table between <!-- NAME:start --> and <!-- NAME:end --> in bench/README.md.
+update_readme_block() {
+  python3 - "$here/README.md" "$1" "$2" <<'PY'
 import sys, re
-path, table = sys.argv[1], sys.argv[2]
+path, name, table = sys.argv[1], sys.argv[2], sys.argv[3]
 text = open(path).read()
-start, end = "<!-- paid-results:start -->", "<!-- paid-results:end -->"
+start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 block = f"{start}\n{table}\n{end}"
 if start in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), block, text, flags=re.S)
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
 else:
     text += "\n" + block + "\n"
 open(path, "w").write(text)
 PY
+}
+if [[ $update_readme == 1 ]]; then
+  update_readme_block paid-results "$table"
+  if [[ $operator == 1 ]]; then update_readme_block operator-results "$operator_table"; fi
 fi
