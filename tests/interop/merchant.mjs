@@ -9,7 +9,10 @@
 // Listens on 127.0.0.1 (ephemeral port) and writes the port to PORT_FILE once ready: plain HTTP,
 // or HTTPS (node's https.createServer around the same Express app) when given a PEM certificate
 // and key. The facilitator stays on plain HTTP on loopback: only the merchant talks to it.
-//   GET /paid  priced at $0.01 in USDC on Base Sepolia (eip155:84532), v2 challenge
+//   GET /paid  priced at $0.01 in USDC on Base Sepolia (eip155:84532), v2 challenge, declaring
+//              the payment-identifier extension (optional); a credential that carries an id has
+//              it checked by the SDK's own validator and logged ("[merchant] payment-identifier
+//              ok id=..."), a malformed one is refused with 400
 //   GET /free  not priced
 // Logs to stderr: [merchant] requests, [facilitator] every verify/settle with payer and result,
 // [chain] balance changes of the stand-in chain.
@@ -20,6 +23,12 @@ import express from "express";
 import { getAddress } from "viem";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { HTTPFacilitatorClient } from "@x402/core/server";
+import {
+  PAYMENT_IDENTIFIER,
+  declarePaymentIdentifierExtension,
+  extractAndValidatePaymentIdentifier,
+  hasPaymentIdentifier,
+} from "@x402/extensions/payment-identifier";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { NETWORK, createChain } from "./lib/chain.mjs";
 import { createFacilitator, serveFacilitator } from "./lib/facilitator.mjs";
@@ -98,6 +107,29 @@ app.use((req, res, next) => {
   res.on("finish", () => log(`${req.method} ${req.originalUrl} -> ${res.statusCode}${paid}${legacy}`));
   next();
 });
+// The payment-identifier of a credential, checked by the SDK's validator before the payment
+// middleware: a malformed one is refused with 400, as the extension's spec says.
+app.use("/paid", (req, res, next) => {
+  const header = req.get("payment-signature");
+  if (!header) return next();
+  let payload;
+  try {
+    payload = JSON.parse(Buffer.from(header, "base64").toString("utf8"));
+  } catch {
+    return next();
+  }
+  // The extension is optional here: echoed without an id (as the SDK's own client does unless
+  // told to add one) or not echoed at all, the payment goes on.
+  const { id, validation } = hasPaymentIdentifier(payload)
+    ? extractAndValidatePaymentIdentifier(payload)
+    : { id: null, validation: { valid: true } };
+  if (!validation.valid) {
+    log(`payment-identifier refused: ${(validation.errors ?? []).join("; ")}`);
+    return res.status(400).json({ error: validation.errors ?? [] });
+  }
+  log(id ? `payment-identifier ok id=${id}` : "payment-identifier absent");
+  return next();
+});
 app.use(
   paymentMiddleware(
     {
@@ -105,6 +137,7 @@ app.use(
         accepts: { scheme: "exact", price: PRICE, network: NETWORK, payTo },
         description: "402flow interop paid content",
         mimeType: "application/json",
+        extensions: { [PAYMENT_IDENTIFIER]: declarePaymentIdentifierExtension(false) },
       },
     },
     resourceServer,

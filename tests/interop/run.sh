@@ -255,8 +255,19 @@ check_paid() { # base-url [curl options through 402flow...]
   [ -n "$paid" ] || die "the paid answer has no X-402flow-Paid header"
   say "X-402flow-Receipt: $receipt"
   say "X-402flow-Paid: $paid"
+  check_payment_identifier
   check_one_settlement
   check_ledger "$base/paid"
+}
+
+# The merchant declares payment-identifier: 402flow's credential carries an id, "pay_" and the
+# authorization's nonce in hex, and the SDK's validator accepted it.
+check_payment_identifier() {
+  local id
+  id=$(grep -oE '^\[merchant\] payment-identifier ok id=[^ ]+' "$phase_dir/merchant.log" | head -n1 | cut -d= -f2 || true)
+  [[ $id =~ ^pay_[0-9a-f]{64}$ ]] ||
+    die "the merchant's payment-identifier check did not accept 402flow's credential: $(grep -E 'payment-identifier' "$phase_dir/merchant.log" || echo 'no log line')"
+  say "payment-identifier: the SDK's validator accepted id $id"
 }
 
 check_one_settlement() {
