@@ -205,7 +205,8 @@ std::string webhook_secret(const policy::WebhookSettings& webhook) {
   payment::SecretFile file =
       payment::read_secret_file(webhook.secret_file, kMaxTokenBytes, "admin.webhook.secret_file");
   if (!file.error.empty()) throw StartError(file.error);
-  std::string secret(trimmed(file.text));
+  const std::string_view text = file.text;
+  std::string secret(trimmed(text.substr(0, text.find('\n'))));  // the first line
   OPENSSL_cleanse(file.text.data(), file.text.size());
   if (secret.empty()) {
     throw StartError("admin.webhook.secret_file " + webhook.secret_file + ": the file is empty");
