@@ -6,18 +6,20 @@
 # 1. needs Debian's chromium (/usr/bin/chromium): without it, prints "skip: chromium ..." and
 #    exits 0 — except under CI=true, where scripts/setup.sh installs it and its absence fails;
 # 2. installs playwright-core (npm ci) when node_modules is missing or stale;
-# 3. starts two `402flow merchant`s and `402flow run` with an admin token, a budget cap and a
-#    review rule that holds (review.amount_over: 1 USDC, review.hold: 2m); pays three 0.01 USDC
+# 3. starts two `402flow merchant`s, an approval webhook receiver (webhook_receiver.py) and
+#    `402flow run` with an admin token, a budget cap, admin.webhook and a review rule that holds
+#    (review.amount_over: 1 USDC, review.hold: 2m); pays three 0.01 USDC
 #    requests with curl through the proxy (two merchants), then sends two 5 USDC requests that
 #    are held for review, in the background;
 # 4. dashboard_test.mjs loads the page: assets, the token field (401 without, data with), the
 #    receipts, caps, observed merchants and charts with the values just paid, approves one held
 #    request and denies the other (with a reason) by clicking, and checks a screenshot is not blank;
 # 5. the approved agent got its paid answer (200, the forecast), the denied one 403
-#    approval_denied with the reason, and the ledger holds exactly four settled receipts.
+#    approval_denied with the reason, the ledger holds exactly four settled receipts, and the
+#    webhook receiver got both approvals opened and decided, every signature verified.
 #
 # FLOW_DASHBOARD_PAGE_ONLY=1: for a proxy without the /v1/ API and review.hold: only the page,
-# its assets, the token field and the screenshot are checked.
+# its assets, the token field, the screenshot and that the webhook started are checked.
 # Exit 0 when everything holds; otherwise 1 with the reason and the logs.
 set -euo pipefail
 
@@ -108,6 +110,11 @@ start merchant-b "$tmp/merchant-b.port" "$BIN" merchant --listen 127.0.0.1:0 --p
 merchant_a=http://127.0.0.1:$(port_of "$tmp/merchant-a.port")
 merchant_b=http://127.0.0.1:$(port_of "$tmp/merchant-b.port")
 "$BIN" keygen --out "$tmp/wallet.key" >"$tmp/keygen.log" 2>&1 || die "402flow keygen failed"
+# The approval webhook's receiver, checking each delivery's signature.
+(umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$tmp/webhook.secret")
+start webhook-receiver "$tmp/webhook.port" /usr/bin/python3 "$here/webhook_receiver.py" \
+  "$tmp/webhook.port" "$tmp/webhook.jsonl" "$tmp/webhook.secret"
+webhook_url=http://$(tr -d '[:space:]' <"$tmp/webhook.port")/approvals
 hold_line="  hold: 2m"
 [ "$page_only" = 1 ] && hold_line=""
 cat >"$tmp/flow.yaml" <<EOF
@@ -133,6 +140,10 @@ review:
 $hold_line
 agents:
   - id: dash-agent
+admin:
+  webhook:
+    url: $webhook_url
+    secret_file: webhook.secret
 merchants:
   - name: merchants-v2
     host: 127.0.0.1
@@ -182,6 +193,12 @@ ADMIN_URL=$admin ADMIN_TOKEN=$token CHROMIUM=$CHROMIUM PAGE_ONLY=$page_only \
   { cat "$tmp/browser.out" >&2; die "the page's checks failed"; }
 sed 's/^/dashboard: /' "$tmp/browser.out" >&2
 
+for _ in $(seq 100); do
+  grep -q '"msg":"approval webhook on"' "$tmp/402flow.log" && break
+  sleep 0.05
+done
+grep -q '"msg":"approval webhook on"' "$tmp/402flow.log" || die "the proxy did not start its approval webhook"
+
 if [ "$page_only" = 1 ]; then
   say "PASS (page only: the /v1/ and held-request checks were not run)"
   exit 0
@@ -199,6 +216,27 @@ grep -q '"forecast"' "$tmp/held-approve.out" || die "the approved request did no
 grep -q 'approval_denied' "$tmp/held-deny.out" || die "the denied request's answer is not approval_denied"
 grep -q 'not this one' "$tmp/held-deny.out" || die "the denied request's answer lacks the reason"
 say "the approved agent got its paid answer; the denied one 403 approval_denied with the reason"
+
+# The webhook told the receiver of both approvals opening and being decided, signed.
+for _ in $(seq 100); do
+  [ "$(grep -c 'approval.decided' "$tmp/webhook.jsonl" 2>/dev/null)" = 2 ] && break
+  sleep 0.1
+done
+# shellcheck disable=SC2016 # Python, not shell
+verdict=$(/usr/bin/python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+problems = []
+if not all(l["verified"] for l in lines): problems.append("a signature did not verify")
+if any(l["path"] != "/approvals" for l in lines): problems.append("a POST went elsewhere")
+for event, states in (("approval.opened", ["pending", "pending"]), ("approval.decided", ["approved", "denied"])):
+    got = sorted(l["body"]["approval"]["state"] for l in lines if l["event"] == event)
+    if got != sorted(states): problems.append(f"{event}: states {got}, not {sorted(states)}")
+    if any(l["body"]["event"] != event for l in lines if l["event"] == event): problems.append(event + ": body event differs")
+print("; ".join(problems) or f"{len(lines)} signed deliveries: 2 opened, 2 decided")
+sys.exit(1 if problems else 0)
+' "$tmp/webhook.jsonl" 2>&1) || die "the webhook: $verdict"
+say "webhook: $verdict"
 
 settled=$("$BIN" receipts --db "$tmp/ledger.db" --json 2>"$tmp/receipts.err" |
   grep -c '"state": "settled"') || true
