@@ -156,10 +156,26 @@ void read_tls(const Reader& r, const YAML::Node& node, TlsSettings& t,
   }
 }
 
+// admin.webhook: {url: http://..., secret_file: FILE}, both required.
+void read_webhook(const Reader& r, const Field& f, WebhookSettings& w,
+                  const std::string& source_name) {
+  r.expect_map(f);
+  r.only_keys(f.value, f.where, {"url", "secret_file"});
+  const Field url = r.field(f.value, f.where, "url");
+  const Field secret = r.field(f.value, f.where, "secret_file");
+  if (!url) r.fail(f.value, "admin.webhook needs url (http://HOST:PORT/PATH)");
+  if (!secret) r.fail(f.value, "admin.webhook needs secret_file (the HMAC key's file)");
+  w.url = r.string(url);
+  if (!w.url.starts_with("http://")) {
+    r.fail(url.value, "admin.webhook.url must be an http:// URL");
+  }
+  w.secret_file = resolve_path(r.string(secret), source_name);
+}
+
 void read_admin(const Reader& r, const YAML::Node& node, AdminSettings& a,
                 const std::string& source_name) {
   r.expect_map(node, "admin");
-  r.only_keys(node, "admin", {"listen", "token_file"});
+  r.only_keys(node, "admin", {"listen", "token_file", "webhook"});
   if (const Field f = r.field(node, "admin", "listen")) {
     a.listen = r.string(f);
     if (a.listen.empty()) r.fail(f.value, "admin.listen must be HOST:PORT, or off");
@@ -167,6 +183,7 @@ void read_admin(const Reader& r, const YAML::Node& node, AdminSettings& a,
   if (const Field f = r.field(node, "admin", "token_file")) {
     a.token_file = resolve_path(r.string(f), source_name);
   }
+  if (const Field f = r.field(node, "admin", "webhook")) read_webhook(r, f, a.webhook, source_name);
 }
 
 bool valid_wallet_network(std::string_view n) {

@@ -11,6 +11,7 @@
 
 #include "flow/payment/signer_registry.hpp"
 #include "flow/proxy/admin/admin_server.hpp"
+#include "flow/proxy/admin/approval_webhook.hpp"
 #include "flow/proxy/http/http_server.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/log_writer.hpp"
@@ -163,6 +164,7 @@ int run_proxy(const RunOptions& options) {
     log_tls(log, *options.policy, server->tls());
     std::unique_ptr<PaymentServices> payments;
     std::unique_ptr<AdminServer> admin;
+    std::unique_ptr<ApprovalWebhook> webhook;
     bool started = false;
     try {
       // Bound first: a listener that cannot bind (address in use) leaves no ledger behind.
@@ -170,6 +172,8 @@ int run_proxy(const RunOptions& options) {
       admin = start_admin(&loop, options, plan.admin_token, *server, policy_store, log);
       payments = open_payments(&loop, options, std::move(plan.signers), policy_store, log);
       if (admin) admin->attach_payments(payments.get());
+      webhook = open_approval_webhook(&loop, options.admin.webhook, std::move(plan.webhook_secret),
+                                      payments.get(), policy_store, log);
       // Every exchange gets the paid path's hooks: with no wallet they still validate the
       // agent's control headers, and every 402 is relayed unpaid.
       server->set_hooks_factory([services = payments.get()](Exchange& exchange) {
@@ -264,6 +268,7 @@ int run_proxy(const RunOptions& options) {
     }
     admin.reset();
     server.reset();
+    webhook.reset();   // before the paid path: it listens to its approval desk
     payments.reset();  // after the server: no exchange is left to receive a completion
     access_file.reset();
     diagnostics.flush_blocking();

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "flow/payment/key_file.hpp"
+#include "flow/proxy/admin/approval_webhook.hpp"
 #include "flow/proxy/http/target.hpp"
 #include "flow/proxy/network/cert_authority.hpp"
 #include "flow/proxy/network/net_address.hpp"
@@ -196,6 +197,23 @@ std::string admin_token(const policy::AdminSettings& admin) {
   return token;
 }
 
+std::string webhook_secret(const policy::WebhookSettings& webhook) {
+  if (!webhook.enabled()) return {};
+  if (const std::string problem = webhook_url_problem(webhook.url); !problem.empty()) {
+    throw StartError(problem + ": " + webhook.url);
+  }
+  payment::SecretFile file =
+      payment::read_secret_file(webhook.secret_file, kMaxTokenBytes, "admin.webhook.secret_file");
+  if (!file.error.empty()) throw StartError(file.error);
+  const std::string_view text = file.text;
+  std::string secret(trimmed(text.substr(0, text.find('\n'))));  // the first line
+  OPENSSL_cleanse(file.text.data(), file.text.size());
+  if (secret.empty()) {
+    throw StartError("admin.webhook.secret_file " + webhook.secret_file + ": the file is empty");
+  }
+  return secret;
+}
+
 StartPlan check_start(const RunOptions& options) {
   StartPlan plan;
   plan.listen = checked_listen(options.settings);
@@ -214,6 +232,7 @@ StartPlan check_start(const RunOptions& options) {
     plan.admin_token = admin_token(options.admin);
     check_admin(options.admin, plan.admin_token);
   }
+  plan.webhook_secret = webhook_secret(options.admin.webhook);
   return plan;
 }
 

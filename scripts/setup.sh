@@ -10,8 +10,10 @@ packages=(
   nodejs
   wget python3-requests python3-httpx # tests/clients: real clients paying through the proxy
   python3-prometheus-client           # tests/integration/admin_test: the strict metrics parser
+  chromium                            # tests/dashboard: the admin dashboard, headless
 )
-# npm for tests/interop (the official x402 SDK) and tests/clients (undici, axios), each pinned by
+# npm for tests/interop (the official x402 SDK), tests/clients (undici, axios) and tests/dashboard
+# (playwright-core), each pinned by
 # its package-lock.json. Only when no npm is on PATH: NodeSource's nodejs bundles npm and
 # conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

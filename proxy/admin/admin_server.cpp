@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "flow/proxy/admin/dashboard.hpp"
 #include "flow/proxy/admin/prometheus_text.hpp"
 #include "flow/proxy/http/http_server.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
@@ -73,6 +74,7 @@ class AdminService final : public HttpService {
   void attach_payments(PaymentServices* payments) { sources_.payments = payments; }
 
   void handle(const ServedRequest& request, ServedAnswer& answer) override {
+    if (serve_dashboard(request, answer)) return;  // the page holds no data: no token
     const bool is_public = request.path == "/livez" || request.path == "/readyz";
     if (!is_public && !authorized(request)) {
       answer.status = 401;

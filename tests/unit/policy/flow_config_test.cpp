@@ -198,3 +198,23 @@ TEST_CASE("the admin section sets the listener and the token file, relative to t
       parse_flow_config("version: 1\nadmin:\n  listen: off\n", "flow.yaml").admin.enabled());
   CHECK(error_of("version: 1\nadmin:\n  token: abc\n").find("flow.yaml:3") != std::string::npos);
 }
+
+TEST_CASE("admin.webhook: an http:// URL and a secret file relative to the file, both required") {
+  CHECK_FALSE(parse_flow_config("version: 1\n", "flow.yaml").admin.webhook.enabled());
+  const auto c = parse_flow_config(
+      "version: 1\nadmin:\n  webhook:\n    url: http://127.0.0.1:8080/hook\n    secret_file: "
+      "hook.secret\n",
+      "conf/flow.yaml");
+  CHECK(c.admin.webhook.enabled());
+  CHECK(c.admin.webhook.url == "http://127.0.0.1:8080/hook");
+  CHECK(c.admin.webhook.secret_file == "conf/hook.secret");
+  CHECK(error_of("version: 1\nadmin:\n  webhook:\n    url: http://x/\n").find("secret_file") !=
+        std::string::npos);
+  CHECK(error_of("version: 1\nadmin:\n  webhook:\n    secret_file: s\n").find("needs url") !=
+        std::string::npos);
+  CHECK(error_of("version: 1\nadmin:\n  webhook:\n    url: https://x/\n    secret_file: s\n")
+            .find("flow.yaml:4") != std::string::npos);
+  CHECK(error_of("version: 1\nadmin:\n  webhook:\n    url: http://x/\n    secret_file: s\n    "
+                 "retries: 3\n")
+            .find("flow.yaml:6") != std::string::npos);
+}

@@ -75,4 +75,8 @@ TEST_CASE("changes to the admin listener and its token file need a restart") {
   const FlowConfig next = config("admin:\n  listen: 127.0.0.1:9500\n  token_file: /etc/t\n");
   CHECK(restart_only_changes(running, next) ==
         std::vector<std::string>{"admin.listen", "admin.token_file"});
+  const FlowConfig hooked = config(
+      "admin:\n  listen: 127.0.0.1:9402\n  webhook:\n    url: http://127.0.0.1/h\n    "
+      "secret_file: /etc/s\n");
+  CHECK(restart_only_changes(running, hooked) == std::vector<std::string>{"admin.webhook"});
 }

@@ -72,6 +72,14 @@ struct WalletSpec {
   bool covers(std::string_view network) const;
 };
 
+// `admin.webhook`: where approvals that open or are decided are POSTed, signed.
+struct WebhookSettings {
+  std::string url;          // http://host[:port][/path]; empty: no webhook
+  std::string secret_file;  // the HMAC key's file (owner-only); relative to flow.yaml's directory
+  bool enabled() const { return !url.empty(); }
+  bool operator==(const WebhookSettings&) const = default;
+};
+
 // The `admin:` section: the admin API's listener (health, readiness, metrics).
 struct AdminSettings {
   static constexpr std::string_view kDefaultListen = "127.0.0.1:9402";
@@ -81,6 +89,7 @@ struct AdminSettings {
   // The bearer token's file (owner-only); written in flow.yaml, relative to the file's directory.
   // FLOW402_ADMIN_TOKEN may give the token instead.
   std::string token_file;
+  WebhookSettings webhook;
   bool enabled() const { return listen != kOff; }
   bool operator==(const AdminSettings&) const = default;
 };

@@ -28,6 +28,8 @@ struct StartPlan {
   std::shared_ptr<const CertAuthority> ca;
   // The admin API's bearer token (FLOW402_ADMIN_TOKEN or admin.token_file); empty: none.
   std::string admin_token;
+  // The approval webhook's HMAC key (admin.webhook.secret_file); empty: no webhook.
+  std::string webhook_secret;
 };
 
 // Everything `402flow run` checks before it writes anything (ledger, access log, port file) or
@@ -50,5 +52,10 @@ std::variant<sockaddr_storage, std::string> transparent_sockaddr(
 // owner-only file), or empty when neither is set. Throws StartError when both are set, or the
 // file cannot be read, is readable by group or others, or holds no token.
 std::string admin_token(const policy::AdminSettings& admin);
+
+// The approval webhook's secret: the first line of admin.webhook.secret_file (an owner-only
+// file), or empty without a webhook. Throws StartError when the URL is not http://HOST[:PORT]/...,
+// or the file cannot be read, is readable by group or others, or is empty.
+std::string webhook_secret(const policy::WebhookSettings& webhook);
 
 }  // namespace flow::proxy
