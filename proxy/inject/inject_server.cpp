@@ -206,6 +206,11 @@ InjectCommand::InjectCommand(CLI::App& app) : options_(std::make_unique<InjectSe
                        "NO_PROXY of app containers, before the pod's IP and excluded hosts "
                        "(default " +
                            i.no_proxy + ")");
+  command_->add_option("--proxy-port", i.proxy_port, "the sidecar's proxy port on 127.0.0.1 (8402)")
+      ->check(CLI::Range(1, 65535));
+  command_
+      ->add_option("--admin-port", i.admin_port, "the sidecar's admin port: probes, metrics (9402)")
+      ->check(CLI::Range(1, 65535));
   command_->add_option("--sidecar-uid", i.uid, "the sidecar's user and group (default 10402)")
       ->check(CLI::Range(1, 2147483647));
 }
