@@ -11,9 +11,13 @@ packages=(
   wget python3-requests python3-httpx # tests/clients: real clients paying through the proxy
   python3-prometheus-client           # tests/integration/admin_test: the strict metrics parser
   chromium                            # tests/dashboard: the admin dashboard, headless
+  python3-jsonpatch python3-yaml      # tests/kubernetes: patches applied, manifests read
 )
-# npm for tests/interop (the official x402 SDK), tests/clients (undici, axios) and tests/dashboard
-# (playwright-core), each pinned by
+# tests/kubernetes renders deploy/kustomize with `kubectl kustomize`; Debian's kubectl only when
+# no kubectl is on PATH (another kubectl package owns /usr/bin/kubectl and conflicts with it).
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+# npm for tests/interop (the official x402 SDK), tests/clients (undici, axios), tests/dashboard
+# (playwright-core) and tests/kubernetes (kubernetes-models), each pinned by
 # its package-lock.json. Only when no npm is on PATH: NodeSource's nodejs bundles npm and
 # conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -13,6 +13,7 @@
 #include "flow/policy/duration.hpp"
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_summary.hpp"
+#include "flow/proxy/inject/inject_server.hpp"
 #include "flow/proxy/proxy_runner.hpp"
 #include "flow/proxy/start_check.hpp"
 #include "merchant/merchant.hpp"
@@ -275,8 +276,9 @@ int main(int argc, char** argv) {
   keygen->add_option("--out", keygen_path, "the key file to create (refused if it exists)")
       ->required();
 
-  const flow::proxy::LedgerCommands ledger_commands(app);  // receipts, receipts verify, spend
-  const flow::proxy::CaCommands ca_commands(app);          // ca init, ca export, ca bundle
+  const flow::proxy::LedgerCommands ledger_commands(app);        // receipts, receipts verify, spend
+  const flow::proxy::CaCommands ca_commands(app);                // ca init, ca export, ca bundle
+  const flow::proxy::inject::InjectCommand inject_command(app);  // the Kubernetes webhook
 
   try {
     app.parse(argc, argv);
@@ -292,6 +294,7 @@ int main(int argc, char** argv) {
     if (*keygen) return write_key_file(keygen_path);
     if (ledger_commands.selected()) return ledger_commands.run();
     if (ca_commands.selected()) return ca_commands.run();
+    if (inject_command.selected()) return inject_command.run();
   } catch (const flow::policy::ConfigError& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
     return 1;
