@@ -55,10 +55,19 @@ void read_merchant_caps(const YamlReader& r, const Field& f, const AssetTable& t
   }
 }
 
+// An agent's `action`: allow (the default) or deny, which refuses its every payment. Review is
+// a merchant's or an amount's matter, not an agent's.
+AgentAction read_agent_action(const YamlReader& r, const Field& f) {
+  const std::string a = f.value.IsScalar() ? f.value.Scalar() : "";
+  if (a == "allow") return AgentAction::allow;
+  if (a == "deny") return AgentAction::deny;
+  r.fail(f, f.where + " must be allow or deny, got '" + a + "'");
+}
+
 AgentRule read_agent(const YamlReader& r, const YAML::Node& node, const std::string& where,
                      const AssetTable& table, const std::vector<MerchantRule>& merchants) {
   r.expect_map(node, where);
-  r.only_keys(node, where, {"id", "token_sha256", "caps", "merchant_caps"});
+  r.only_keys(node, where, {"id", "action", "token_sha256", "caps", "merchant_caps"});
   AgentRule a;
   const Field id = r.required(node, where, "id");
   a.id = r.string(id);
@@ -66,6 +75,10 @@ AgentRule read_agent(const YamlReader& r, const YAML::Node& node, const std::str
     r.fail(id, id.where + " must be 1 to 64 of A-Z a-z 0-9 . _ -, got '" + a.id + "'");
   }
   a.rule = "agents[" + a.id + "]";
+  if (Field f = r.field(node, where, "action")) {
+    f.where = a.rule + ".action";
+    a.action = read_agent_action(r, f);
+  }
   if (const Field f = r.field(node, where, "token_sha256"))
     a.token_sha256 = read_token_hashes(r, f);
   if (Field f = r.field(node, where, "caps")) {

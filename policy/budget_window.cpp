@@ -65,6 +65,11 @@ std::int64_t window_end(const BudgetWindow& window, std::int64_t start) {
   return start;  // unreachable: every kind is handled above
 }
 
+std::int64_t window_resets_at(const BudgetWindow& window, std::int64_t now) {
+  if (window.kind == WindowKind::rolling) return now + window.rolling_seconds;
+  return window_end(window, window_start(window, now));
+}
+
 std::optional<BudgetWindow> parse_window_key(std::string_view key) {
   if (key == "day") return BudgetWindow{WindowKind::calendar_day, 0};
   if (key == "week") return BudgetWindow{WindowKind::calendar_week, 0};

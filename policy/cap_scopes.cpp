@@ -38,7 +38,8 @@ std::optional<CapRefusal> check_per_request(const CapScopes& scopes, const payme
     if (scope.caps == nullptr) continue;
     for (const UnitAmount& cap : scope.caps->per_request) {
       if (cap.covers(asset) && offer.amount > cap.atomic) {
-        return CapRefusal{Reason::over_request_cap, scope.caps->where, ".per_request"};
+        return CapRefusal{
+            Reason::over_request_cap, scope.caps->where, ".per_request", &cap, nullptr, {}};
       }
     }
   }
@@ -65,7 +66,10 @@ std::optional<CapRefusal> check_budgets(const CapScopes& scopes, const payment::
       const bool over_amount =
           budget.amount && passes(spent.amount, offer.amount, budget.amount->atomic);
       const bool over_count = budget.payments && spent.count >= *budget.payments;
-      if (over_amount || over_count) return CapRefusal{scope.reason, budget.rule, ""};
+      if (over_amount || over_count) {
+        return CapRefusal{scope.reason, budget.rule, "", budget.amount ? &*budget.amount : nullptr,
+                          &budget,      spent};
+      }
     }
   }
   return std::nullopt;
@@ -90,6 +94,8 @@ std::vector<CapCheck> collect_cap_checks(const CapScopes& scopes, const AssetEnt
       c.rule = budget.rule;
       c.reason = scope.reason;
       c.window_start = window_start(budget.window, now);
+      c.window = budget.window;
+      c.resets_at = window_resets_at(budget.window, now);
       if (budget.amount) c.max_amount = budget.amount->atomic;
       c.max_count = budget.payments;
     }

@@ -32,10 +32,15 @@ using CapScopes = std::array<CapScope, 4>;
 CapScopes cap_scopes(const OrganizationRules& org, const AgentRule& agent,
                      const MerchantRule* merchant);
 
+// A cap this offer would pass, with what the refusal's answer says about it (views into the
+// policy, valid while it is).
 struct CapRefusal {
   Reason reason;
   std::string_view rule;
   std::string_view rule_suffix;
+  const UnitAmount* limit = nullptr;  // the amount not to pass; nullptr for a count cap
+  const Budget* budget = nullptr;     // a cumulative cap (nullptr: a per-request cap)
+  SpendTotal spent;                   // a cumulative cap: held in its window before this offer
 };
 
 std::optional<CapRefusal> check_per_request(const CapScopes& scopes, const payment::Offer& offer,

@@ -9,7 +9,7 @@ namespace {
 using Judgement = std::optional<OfferJudgement>;
 
 OfferJudgement deny(Reason reason, RuleRef rule, const AssetEntry* asset = nullptr) {
-  return {Verdict::deny, reason, rule, asset};
+  return {Verdict::deny, reason, rule, asset, nullptr, nullptr, {}};
 }
 
 bool listed(const std::vector<std::string>& list, std::string_view value) {
@@ -50,19 +50,21 @@ Judgement check_accepted(const OfferContext& ctx, const payment::Offer& o, const
 Judgement check_agent_max(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
   const auto& max = ctx.request.agent_max;
   if (max.empty()) return std::nullopt;
+  const UnitAmount* exceeded = nullptr;
   bool covered = false;
-  bool within = true;
   for (const UnitAmount& m : max) {
     if (!m.covers(a)) continue;
     covered = true;
-    within = within && o.amount <= m.atomic;
+    if (o.amount > m.atomic && exceeded == nullptr) exceeded = &m;
   }
-  if (covered && within) return std::nullopt;
-  return deny(Reason::over_agent_max_amount, {"request.max_amount", ""}, &a);
+  if (covered && exceeded == nullptr) return std::nullopt;
+  OfferJudgement j = deny(Reason::over_agent_max_amount, {"request.max_amount", ""}, &a);
+  j.limit = exceeded;  // nullptr: the agent named no amount in this offer's unit
+  return j;
 }
 
 OfferJudgement review(RuleRef rule, const AssetEntry& a) {
-  return {Verdict::review, Reason::review_required, rule, &a};
+  return {Verdict::review, Reason::review_required, rule, &a, nullptr, nullptr, {}};
 }
 
 Judgement check_review(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
@@ -86,7 +88,11 @@ Judgement check_review(const OfferContext& ctx, const payment::Offer& o, const A
 
 Judgement as_judgement(const std::optional<CapRefusal>& r, const AssetEntry& a) {
   if (!r) return std::nullopt;
-  return deny(r->reason, {r->rule, r->rule_suffix}, &a);
+  OfferJudgement j = deny(r->reason, {r->rule, r->rule_suffix}, &a);
+  j.limit = r->limit;
+  j.budget = r->budget;
+  j.spent = r->spent;
+  return j;
 }
 
 }  // namespace
@@ -110,7 +116,7 @@ OfferJudgement judge_offer(const OfferContext& ctx, const OfferCandidate& candid
   if (auto j = check_review(ctx, o, a)) return *j;
   const RuleRef allowed_by = ctx.merchant != nullptr ? RuleRef{ctx.merchant->rule, ""}
                                                      : RuleRef{"organization.posture", ""};
-  return {Verdict::allow, Reason::allowed, allowed_by, &a};
+  return {Verdict::allow, Reason::allowed, allowed_by, &a, nullptr, nullptr, {}};
 }
 
 }  // namespace flow::policy

@@ -22,6 +22,11 @@ struct OfferJudgement {
   Reason reason = Reason::no_acceptable_offer;
   RuleRef rule;
   const AssetEntry* asset = nullptr;  // set once the asset table knows the offer's asset
+  // A refusal for an amount or a count: what was exceeded (views into the policy or the
+  // request, valid during evaluation).
+  const UnitAmount* limit = nullptr;  // the cap's amount, or the agent's own maximum
+  const Budget* budget = nullptr;     // a cumulative cap
+  SpendTotal spent;                   // held in the cumulative cap's window
 };
 
 // What stays the same for every offer of one request.

@@ -32,6 +32,8 @@ bool screen_request(Decision& d, const PolicySnapshot& policy, const PaymentRequ
                     const AgentRule* agent, const MerchantRule* merchant) {
   if (agent == nullptr) {
     refuse(d, Reason::unknown_agent, "agents", request);
+  } else if (agent->action == AgentAction::deny) {
+    refuse(d, Reason::agent_denied, agent->rule + ".action", request);
   } else if (!is_normal_path(request.path)) {
     refuse(d, Reason::ambiguous_path, "request.path", request);
   } else if (merchant != nullptr && merchant->action == MerchantAction::deny) {
@@ -79,6 +81,41 @@ void explain_refusal(Decision& d, std::span<const OfferJudgement> judgements,
   }
 }
 
+bool is_exceeded(Reason reason) {
+  switch (reason) {
+    case Reason::over_request_cap:
+    case Reason::over_agent_max_amount:
+    case Reason::over_org_cap:
+    case Reason::over_agent_cap:
+    case Reason::over_merchant_cap:
+    case Reason::over_agent_merchant_cap:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The facts of the first offer refused for `d.reason`, when that is an amount or a count.
+void attach_facts(Decision& d, std::span<const OfferJudgement> judgements,
+                  const PaymentRequest& request, std::int64_t now) {
+  if (!is_exceeded(d.reason)) return;
+  for (std::size_t i = 0; i < judgements.size(); ++i) {
+    const OfferJudgement& j = judgements[i];
+    if (j.reason != d.reason || j.asset == nullptr) continue;
+    RefusalFacts f;
+    if (j.limit != nullptr) f.limit = *j.limit;
+    f.offered = {j.asset->symbol, "", j.asset->decimals, request.offers[i].offer.amount};
+    if (j.budget != nullptr) {
+      f.limit_count = j.budget->payments;  // a budget has an amount or a count, never both
+      f.spent = j.spent;
+      f.window = j.budget->window;
+      f.resets_at = window_resets_at(j.budget->window, now);
+    }
+    d.exceeded = std::move(f);
+    return;
+  }
+}
+
 void accept_offer(Decision& d, const OfferJudgement& j, std::size_t index,
                   const OfferContext& ctx) {
   d.verdict = j.verdict;
@@ -121,6 +158,7 @@ Decision evaluate(const PolicySnapshot& policy, const PaymentRequest& request,
     accept_offer(d, judgements[*chosen], *chosen, ctx);
   } else {
     explain_refusal(d, judgements, request);
+    attach_facts(d, judgements, request, now);
   }
   return d;
 }

@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "payability.hpp"
+
 namespace flow::policy {
 namespace {
 
-constexpr std::size_t kLabelWidth = 18;
+// The text form's columns: the proxy settings' lines start at column 19, the policy's at 20.
+constexpr std::size_t kProxyLabelWidth = 17;
+constexpr std::size_t kPolicyLabelWidth = 18;
 
 std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
   std::string out;
@@ -14,12 +18,13 @@ std::string join(const std::vector<std::string>& items, std::string_view sep = "
   return out;
 }
 
-// "  label             first line\n                    next line\n..."
-void write_block(std::ostream& out, std::string_view label, const std::vector<std::string>& lines) {
-  std::string head = "  " + std::string(label);
-  head.resize(std::max(head.size() + 1, kLabelWidth + 2), ' ');
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    out << (i == 0 ? head : std::string(head.size(), ' ')) << lines[i] << "\n";
+// "  label             first line\n                    next line\n..."; an unlabelled block's
+// lines start right after the indent.
+void write_block(std::ostream& out, const SummaryBlock& block, std::size_t label_width) {
+  std::string head = "  " + block.label;
+  if (!block.label.empty()) head.resize(std::max(head.size() + 1, label_width + 2), ' ');
+  for (std::size_t i = 0; i < block.lines.size(); ++i) {
+    out << (i == 0 ? head : std::string(head.size(), ' ')) << block.lines[i] << "\n";
   }
 }
 
@@ -34,66 +39,48 @@ std::vector<std::string> cap_lines(const CapSet& caps) {
   return lines;
 }
 
-void write_proxy(std::ostream& out, const ProxySettings& p) {
-  std::vector<std::string> ports;
-  for (auto port : p.connect_ports) ports.push_back(std::to_string(port));
-  out << "  listen           " << p.listen << "\n";
-  if (!p.transparent.empty()) {
-    out << "  transparent      " << p.transparent
-        << " (connections redirected by iptables REDIRECT; original destination kept)\n";
+std::string identity_line(const ProxySettings& p) {
+  if (p.identity == AgentIdentity::shared) {
+    return "shared (Proxy-Authorization: Basic, token hashes below)";
   }
-  out << "  CONNECT ports    " << join(ports, ",") << "\n"
-      << "  max connections  " << p.max_connections << "\n"
-      << "  max header bytes " << p.max_header_bytes << "\n"
-      << "  timeouts         header " << p.timeouts.header.count() << "ms, idle "
-      << p.timeouts.idle.count() << "ms, connect " << p.timeouts.connect.count() << "ms, upstream "
-      << p.timeouts.upstream.count() << "ms\n"
-      << "  agent identity   " << agent_identity_name(p.identity)
-      << (p.identity == AgentIdentity::sidecar
-              ? " (agent " +
-                    (p.agent.empty() ? std::string("unset: FLOW402_AGENT or --agent") : p.agent) +
-                    ")"
-              : std::string(" (Proxy-Authorization: Basic, token hashes below)"))
-      << "\n"
-      << "  replay limit     " << p.replay_limit << " bytes\n";
+  return "sidecar (agent " +
+         (p.agent.empty() ? std::string("unset: FLOW402_AGENT or --agent") : p.agent) + ")";
 }
 
-void write_wallets(std::ostream& out, const FlowConfig& config) {
-  out << "  ledger           " << config.ledger.path << " (URL queries: " << config.ledger.url_query
-      << ")\n";
+void add_proxy(SummarySection& s, const ProxySettings& p) {
+  std::vector<std::string> ports;
+  for (auto port : p.connect_ports) ports.push_back(std::to_string(port));
+  s.blocks.push_back({"listen", {p.listen}});
+  if (!p.transparent.empty()) {
+    s.blocks.push_back(
+        {"transparent",
+         {p.transparent + " (connections redirected by iptables REDIRECT; original destination "
+                          "kept)"}});
+  }
+  s.blocks.push_back({"CONNECT ports", {join(ports, ",")}});
+  s.blocks.push_back({"max connections", {std::to_string(p.max_connections)}});
+  s.blocks.push_back({"max header bytes", {std::to_string(p.max_header_bytes)}});
+  s.blocks.push_back({"timeouts",
+                      {"header " + std::to_string(p.timeouts.header.count()) + "ms, idle " +
+                       std::to_string(p.timeouts.idle.count()) + "ms, connect " +
+                       std::to_string(p.timeouts.connect.count()) + "ms, upstream " +
+                       std::to_string(p.timeouts.upstream.count()) + "ms"}});
+  s.blocks.push_back({"agent identity", {identity_line(p)}});
+  s.blocks.push_back({"replay limit", {std::to_string(p.replay_limit) + " bytes"}});
+}
+
+void add_wallets(SummarySection& s, const FlowConfig& config) {
+  s.blocks.push_back(
+      {"ledger", {config.ledger.path + " (URL queries: " + config.ledger.url_query + ")"}});
   if (config.wallets.empty()) {
-    out << "  wallets          none: every 402 goes back to the agent unpaid\n";
+    s.blocks.push_back({"wallets", {"none: every 402 goes back to the agent unpaid"}});
     return;
   }
   for (const WalletSpec& w : config.wallets) {
-    out << "  wallet           " << w.name << " on " << join(w.networks, ", ") << ", key from "
-        << (w.key_file.empty() ? "$" + w.key_env : w.key_file) << "\n";
+    s.blocks.push_back({"wallet",
+                        {w.name + " on " + join(w.networks, ", ") + ", key from " +
+                         (w.key_file.empty() ? "$" + w.key_env : w.key_file)}});
   }
-}
-
-// Why this build cannot pay on `network` with `config`'s wallets, or empty when it can. The
-// only payment rail in this build is x402 on EVM chains, paid by a configured wallet.
-std::string rail_gap(const FlowConfig& config, std::string_view network) {
-  if (network == "lightning") return "no Lightning rail in this build";
-  if (network.substr(0, 7) != "eip155:") return "this build pays on EVM (eip155) networks only";
-  if (config.wallets.empty()) return "no wallet configured";
-  const bool wallet = std::any_of(config.wallets.begin(), config.wallets.end(),
-                                  [&](const WalletSpec& w) { return w.covers(network); });
-  return wallet ? std::string() : "no wallet for " + std::string(network);
-}
-
-bool network_allowed(const OrganizationRules& org, std::string_view network) {
-  const auto& nets = org.networks;
-  return nets.empty() || std::find(nets.begin(), nets.end(), network) != nets.end();
-}
-
-// Payable at all: a rail and a wallet, on an allowed network, in a unit with an organization
-// per-request cap.
-bool is_payable(const FlowConfig& config, const AssetEntry& e) {
-  const OrganizationRules& org = config.policy->definition().organization;
-  if (!network_allowed(org, e.network) || !rail_gap(config, e.network).empty()) return false;
-  return std::any_of(org.caps.per_request.begin(), org.caps.per_request.end(),
-                     [&](const UnitAmount& u) { return u.covers(e); });
 }
 
 std::vector<std::string> asset_lines(const FlowConfig& config) {
@@ -153,49 +140,70 @@ std::vector<std::string> review_lines(const ReviewRules& r) {
   return lines;
 }
 
-void write_organization(std::ostream& out, const FlowConfig& config) {
+void add_tls(SummarySection& s, const FlowConfig& config);
+
+SummarySection proxy_section(const FlowConfig& config) {
+  SummarySection s{"", kProxyLabelWidth, {}};
+  add_proxy(s, config.proxy);
+  add_wallets(s, config);
+  add_tls(s, config);
+  return s;
+}
+
+SummarySection payments_section(const FlowConfig& config) {
   const PolicyDefinition& d = config.policy->definition();
   const OrganizationRules& org = d.organization;
-  write_block(out, "posture",
-              {std::string(posture_name(org.posture)) +
-               (org.posture == Posture::allow
-                    ? ": merchants no rule matches are paid within the caps, recorded as observed"
-                    : ": only merchants a rule allows are paid")});
+  SummarySection s{"Payments", kPolicyLabelWidth, {}};
+  s.blocks.push_back(
+      {"posture",
+       {std::string(posture_name(org.posture)) +
+        (org.posture == Posture::allow
+             ? ": merchants no rule matches are paid within the caps, recorded as observed"
+             : ": only merchants a rule allows are paid")}});
   std::vector<std::string> payable;
   for (const auto& u : org.caps.per_request) payable.push_back(payable_line(config, u));
   if (payable.empty()) payable.push_back("nothing (organization.caps.per_request names no unit)");
-  write_block(out, "payable", payable);
-  write_block(out, "networks", network_lines(config));
+  s.blocks.push_back({"payable", payable});
+  s.blocks.push_back({"networks", network_lines(config)});
   CapSet budgets_only;
   budgets_only.budgets = org.caps.budgets;
-  if (!budgets_only.empty()) write_block(out, "org budgets", cap_lines(budgets_only));
-  write_block(out, "review", review_lines(d.review));
-  write_block(
-      out, "validity",
-      {"a signed payment is valid at most " + human_duration(d.payment.max_validity.count()) +
-       " (payment.max_validity), whatever the merchant asks"});
-  write_block(out, "assets", asset_lines(config));
+  if (!budgets_only.empty()) s.blocks.push_back({"org budgets", cap_lines(budgets_only)});
+  s.blocks.push_back({"review", review_lines(d.review)});
+  s.blocks.push_back(
+      {"validity",
+       {"a signed payment is valid at most " + human_duration(d.payment.max_validity.count()) +
+        " (payment.max_validity), whatever the merchant asks"}});
+  s.blocks.push_back({"assets", asset_lines(config)});
+  return s;
 }
 
-void write_agents(std::ostream& out, const PolicyDefinition& d) {
-  out << "\nAgents (" << d.agents.size() << ")\n";
-  if (d.agents.empty()) out << "  none: every payment is refused (unknown_agent)\n";
-  for (const AgentRule& a : d.agents) {
-    const auto n = a.token_sha256.size();
-    std::vector<std::string> lines{n == 0 ? "sidecar only (no token hash)"
-                                          : "shared mode (" + std::to_string(n) + " token hash" +
-                                                (n > 1 ? "es)" : ")")};
-    for (const auto& line : cap_lines(a.caps)) lines.push_back(line);
-    for (const auto& m : a.merchant_caps) {
-      for (const auto& line : cap_lines(m.caps)) lines.push_back("at " + m.merchant + ": " + line);
-    }
-    if (a.each_merchant_caps) {
-      for (const auto& line : cap_lines(*a.each_merchant_caps)) {
-        lines.push_back("at each merchant: " + line);
-      }
-    }
-    write_block(out, a.id, lines);
+std::vector<std::string> agent_lines(const AgentRule& a) {
+  const auto n = a.token_sha256.size();
+  std::vector<std::string> lines{n == 0 ? "sidecar only (no token hash)"
+                                        : "shared mode (" + std::to_string(n) + " token hash" +
+                                              (n > 1 ? "es)" : ")")};
+  if (a.action == AgentAction::deny) {
+    lines.insert(lines.begin(),
+                 "DENIED: every payment is refused (agent_denied; " + a.rule + ".action: deny)");
   }
+  for (const auto& line : cap_lines(a.caps)) lines.push_back(line);
+  for (const auto& m : a.merchant_caps) {
+    for (const auto& line : cap_lines(m.caps)) lines.push_back("at " + m.merchant + ": " + line);
+  }
+  if (a.each_merchant_caps) {
+    for (const auto& line : cap_lines(*a.each_merchant_caps)) {
+      lines.push_back("at each merchant: " + line);
+    }
+  }
+  return lines;
+}
+
+SummarySection agents_section(const PolicyDefinition& d) {
+  SummarySection s{"Agents (" + std::to_string(d.agents.size()) + ")", kPolicyLabelWidth, {}};
+  if (d.agents.empty())
+    s.blocks.push_back({"", {"none: every payment is refused (unknown_agent)"}});
+  for (const AgentRule& a : d.agents) s.blocks.push_back({a.id, agent_lines(a)});
+  return s;
 }
 
 std::vector<std::string> merchant_lines(const MerchantRule& m) {
@@ -211,6 +219,12 @@ std::vector<std::string> merchant_lines(const MerchantRule& m) {
   if (!m.accept.pay_to.empty()) lines.push_back("pay to " + join(m.accept.pay_to));
   for (const auto& line : cap_lines(m.caps)) lines.push_back(line);
   return lines;
+}
+
+SummarySection merchants_section(const PolicyDefinition& d) {
+  SummarySection s{"Merchants (" + std::to_string(d.merchants.size()) + ")", kPolicyLabelWidth, {}};
+  for (const MerchantRule& m : d.merchants) s.blocks.push_back({m.name, merchant_lines(m)});
+  return s;
 }
 
 // What `tls:` decrypts, in the order decide_interception asks.
@@ -231,17 +245,51 @@ std::vector<std::string> interception_lines(const TlsSettings& tls, const Policy
   return lines;
 }
 
-void write_tls(std::ostream& out, const FlowConfig& config) {
+void add_tls(SummarySection& s, const FlowConfig& config) {
   const TlsSettings& tls = config.tls;
   if (!tls.interception_on()) {
-    out << "  HTTPS            not decrypted (no tls.ca_dir): CONNECT tunnels are spliced\n";
+    s.blocks.push_back({"HTTPS", {"not decrypted (no tls.ca_dir): CONNECT tunnels are spliced"}});
     return;
   }
-  out << "  CA directory     " << tls.ca_dir << " (HTTPS interception on)\n";
+  s.blocks.push_back({"CA directory", {tls.ca_dir + " (HTTPS interception on)"}});
   if (!tls.upstream_ca_file.empty()) {
-    out << "  upstream roots   system store + " << tls.upstream_ca_file << "\n";
+    s.blocks.push_back({"upstream roots", {"system store + " + tls.upstream_ca_file}});
   }
-  write_block(out, "decrypted", interception_lines(tls, config.policy->definition()));
+  s.blocks.push_back({"decrypted", interception_lines(tls, config.policy->definition())});
+}
+
+nlohmann::json decisions_json(const FlowConfig& config) {
+  const PolicyDefinition& d = config.policy->definition();
+  nlohmann::json agents = nlohmann::json::array();
+  for (const AgentRule& a : d.agents) {
+    agents.push_back({{"id", a.id},
+                      {"action", a.action == AgentAction::deny ? "deny" : "allow"},
+                      {"token_hashes", a.token_sha256.size()},
+                      {"caps", cap_lines(a.caps)}});
+  }
+  nlohmann::json merchants = nlohmann::json::array();
+  for (const MerchantRule& m : d.merchants) {
+    merchants.push_back({{"name", m.name},
+                         {"host", m.host},
+                         {"path", m.path_prefix},
+                         {"methods", m.methods},
+                         {"action", std::string(verdict_name(m.action))},
+                         {"caps", cap_lines(m.caps)}});
+  }
+  nlohmann::json payable = nlohmann::json::array();
+  for (const auto& u : d.organization.caps.per_request) payable.push_back(payable_line(config, u));
+  return {{"posture", std::string(posture_name(d.organization.posture))},
+          {"payable", std::move(payable)},
+          {"agents", std::move(agents)},
+          {"merchants", std::move(merchants)}};
+}
+
+nlohmann::json warnings_json(const std::vector<ConfigWarning>& warnings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& w : warnings) {
+    out.push_back({{"code", w.code}, {"rule", w.rule}, {"message", w.message}});
+  }
+  return out;
 }
 
 }  // namespace
@@ -251,17 +299,60 @@ std::string describe_caps(const CapSet& caps) {
   return lines.empty() ? "no caps" : join(lines, "; ");
 }
 
-void write_config_summary(std::ostream& out, const FlowConfig& config, const std::string& path) {
-  out << path << " is valid.\n";
-  write_proxy(out, config.proxy);
-  write_wallets(out, config);
-  write_tls(out, config);
-  out << "\nPayments\n";
+ConfigSummary summarize_config(const FlowConfig& config, const std::string& path) {
   const PolicyDefinition& d = config.policy->definition();
-  write_organization(out, config);
-  write_agents(out, d);
-  out << "\nMerchants (" << d.merchants.size() << ")\n";
-  for (const MerchantRule& m : d.merchants) write_block(out, m.name, merchant_lines(m));
+  ConfigSummary summary;
+  summary.path = path;
+  summary.sections.push_back(proxy_section(config));
+  summary.sections.push_back(payments_section(config));
+  summary.sections.push_back(agents_section(d));
+  summary.sections.push_back(merchants_section(d));
+  summary.warnings = config_warnings(config);
+  return summary;
+}
+
+void write_config_summary(std::ostream& out, const ConfigSummary& summary) {
+  out << summary.path << " is valid.\n";
+  for (const SummarySection& section : summary.sections) {
+    if (!section.title.empty()) out << "\n" << section.title << "\n";
+    for (const SummaryBlock& block : section.blocks) write_block(out, block, section.label_width);
+  }
+  if (summary.warnings.empty()) return;
+  out << "\nWarnings (" << summary.warnings.size() << ")\n";
+  for (const ConfigWarning& w : summary.warnings) {
+    out << "  ! " << w.message << " [" << w.code << "]\n";
+  }
+}
+
+void write_config_summary(std::ostream& out, const FlowConfig& config, const std::string& path) {
+  write_config_summary(out, summarize_config(config, path));
+}
+
+nlohmann::json config_summary_json(const ConfigSummary& summary, const FlowConfig& config) {
+  nlohmann::json sections = nlohmann::json::array();
+  for (const SummarySection& section : summary.sections) {
+    nlohmann::json blocks = nlohmann::json::array();
+    for (const SummaryBlock& b : section.blocks) {
+      blocks.push_back({{"label", b.label}, {"lines", b.lines}});
+    }
+    sections.push_back({{"section", section.title.empty() ? "Proxy" : section.title},
+                        {"blocks", std::move(blocks)}});
+  }
+  return {{"file", summary.path},
+          {"valid", true},
+          {"summary", std::move(sections)},
+          {"decisions", decisions_json(config)},
+          {"warnings", warnings_json(summary.warnings)},
+          {"errors", nlohmann::json::array()}};
+}
+
+nlohmann::json config_error_json(const std::string& path, const std::string& message) {
+  return {{"file", path},
+          {"valid", false},
+          {"summary", nlohmann::json::array()},
+          {"decisions", nullptr},
+          {"warnings", nlohmann::json::array()},
+          {"errors", nlohmann::json::array({message})}};
 }
 
 }  // namespace flow::policy

@@ -148,8 +148,9 @@ std::optional<CapRefusal> check_cap(const policy::CapCheck& cap, const HeldTotal
     exceeded = CapLimit::count;
   }
   if (!exceeded) return std::nullopt;
-  return CapRefusal{cap.reason,  cap.rule,   cap.counter_key, *exceeded,
-                    held.amount, held.count, cap.max_amount,  cap.max_count};
+  return CapRefusal{cap.reason,  cap.rule,         cap.counter_key, *exceeded,
+                    held.amount, held.count,       cap.max_amount,  cap.max_count,
+                    cap.window,  cap.window_start, cap.resets_at};
 }
 
 Result<void> insert_reservation(LedgerContext& ctx, std::int64_t attempt_id, std::string_view key,

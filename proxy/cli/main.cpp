@@ -167,18 +167,40 @@ flow::proxy::RunOptions run_options(const RunFlags& flags) {
 }
 
 // check: the same checks as `run` (flow::proxy::check_start), with the file alone (and the
-// environment: FLOW402_AGENT, wallet keys from key_env), then the summary.
-int check_config(const std::string& path) {
+// environment: FLOW402_AGENT, wallet keys from key_env), then the summary and its warnings.
+// Exit codes: 0 valid (warnings or not), 1 a file that does not load, 2 one `run` would refuse.
+// With --json, one object on stdout in every case (errors included), the same exit codes.
+int check_config(const std::string& path, bool json) {
   RunFlags flags;
   flags.config = path;
-  const auto options = run_options(flags);
+  auto fail = [&](int code, const std::string& message) {
+    if (json) {
+      std::cout << flow::policy::config_error_json(path, message).dump(2) << "\n";
+    } else {
+      std::fprintf(stderr, "402flow: %s\n", message.c_str());
+    }
+    return code;
+  };
+  flow::proxy::RunOptions options;
+  try {
+    options = run_options(flags);
+  } catch (const flow::policy::ConfigError& e) {
+    return fail(1, e.what());
+  }
   try {
     flow::proxy::check_start(options);
   } catch (const flow::proxy::StartError& e) {
-    std::fprintf(stderr, "402flow: %s\n", e.what());
-    return 2;
+    return fail(2, e.what());
   }
-  flow::policy::write_config_summary(std::cout, options.file, path);
+  // Summarized as `run` would start: the flags' and the environment's sidecar agent included.
+  flow::policy::FlowConfig effective = options.file;
+  effective.proxy = options.settings;
+  const auto summary = flow::policy::summarize_config(effective, path);
+  if (json) {
+    std::cout << flow::policy::config_summary_json(summary, effective).dump(2) << "\n";
+  } else {
+    flow::policy::write_config_summary(std::cout, summary);
+  }
   return 0;
 }
 
@@ -245,6 +267,9 @@ int main(int argc, char** argv) {
   std::string check_path;
   CLI::App* check = app.add_subcommand("check", "validate a flow.yaml and summarize it");
   check->add_option("file", check_path, "the flow.yaml to check")->required();
+  bool check_json = false;
+  check->add_flag("--json", check_json,
+                  "print one JSON object: summary, decisions, warnings and errors");
 
   flow::proxy::DemoOptions demo_options;
   CLI::App* demo =
@@ -288,7 +313,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*run) return flow::proxy::run_proxy(run_options(run_flags));
-    if (*check) return check_config(check_path);
+    if (*check) return check_config(check_path, check_json);
     if (*demo) return flow::proxy::run_demo(demo_options);
     if (*merchant) return flow::proxy::run_merchant(merchant_options);
     if (*keygen) return write_key_file(keygen_path);

@@ -157,6 +157,12 @@ void settle_reserved(PaymentServices& pay, payment::PaymentRail& rail,
   });
 }
 
+// What a refusal's answer names besides the decision: who asked, the host, the agent's maximum.
+RefusalContext refusal_context(Exchange& ex, const AgentControls& controls, nlohmann::json extra) {
+  return {std::move(extra), ex.record().agent, ex.target().host, controls.max_amount,
+          payment::unix_now()};
+}
+
 }  // namespace
 
 std::string_view paid_state_name(PaidAttempt::State state) {
@@ -578,12 +584,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
   }
   if (d.verdict == policy::Verdict::deny) {
     ++pay.counters().denied;
-    answer(problem_response(403, d.reason,
-                            "the payment policy refused to pay this merchant: " +
-                                std::string(payment::reason_name(d.reason)) + " (rule " +
-                                (d.rule.empty() ? std::string("-") : d.rule) + ")",
-                            extra, {}, false),
-           403);
+    answer(policy_refusal(d, refusal_context(ex_, controls_, std::move(extra))), 403);
     return;
   }
   if (d.verdict == policy::Verdict::review) {
@@ -600,13 +601,9 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
   const storage::ReserveOutcome& reserve = *outcome.reserve;
   if (reserve.status == storage::ReserveStatus::refused) {
     ++pay.counters().denied;
-    const auto& refusal = *reserve.refusal;
-    extra["reason"] = std::string(payment::reason_name(refusal.reason));
-    extra["rule"] = refusal.rule;
-    answer(problem_response(403, refusal.reason,
-                            "this payment would exceed a budget (" + refusal.rule + "); not paid",
-                            extra, {}, false),
-           403);
+    answer(
+        reservation_refusal(*reserve.refusal, d, refusal_context(ex_, controls_, std::move(extra))),
+        403);
     return;
   }
   if (reserve.status == storage::ReserveStatus::existing) {

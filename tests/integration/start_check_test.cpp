@@ -10,6 +10,9 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "support/child_process.hpp"
 #include "support/proxy_process.hpp"
@@ -127,4 +130,99 @@ TEST_CASE("paths in flow.yaml are relative to its folder, and the ledger is owne
   }
   proxy.send_signal(SIGTERM);
   REQUIRE(proxy.wait_exit(std::chrono::seconds(15)).has_value());
+}
+
+namespace {
+
+// `402flow check [--json] <file>` on `yaml` (with a wallet key beside it, for `wallet.key`).
+CommandResult check_yaml(const TempDir& dir, const std::string& yaml, bool json = false) {
+  if (!fs::exists(dir.file("wallet.key"))) make_key(dir.file("wallet.key"));
+  const std::string path = dir.file("flow.yaml");
+  write_text_file(path, yaml);
+  std::vector<std::string> argv = {flow_binary(), "check"};
+  if (json) argv.push_back("--json");
+  argv.push_back(path);
+  return run_command(argv, std::chrono::seconds(10));
+}
+
+const char* const kWallet = "wallets:\n  - name: main\n    key_file: wallet.key\n";
+
+}  // namespace
+
+TEST_CASE("check warns about a sidecar agent not under agents, and still exits 0") {
+  TempDir dir;
+  const auto checked = check_yaml(dir, std::string("version: 1\nproxy:\n  agent: robot\n") +
+                                           kWallet + "agents:\n  - id: bot\n");
+  INFO(checked.out << checked.err);
+  CHECK(checked.status.code == 0);
+  CHECK(checked.out.find("\nWarnings (1)\n  ! the sidecar agent 'robot' is not listed under "
+                         "agents: every payment is refused (unknown_agent) "
+                         "[sidecar_agent_not_listed]\n") != std::string::npos);
+}
+
+TEST_CASE("check warns about a review rule no payment can meet") {
+  TempDir dir;
+  const auto checked = check_yaml(dir, std::string("version: 1\nproxy:\n  agent: bot\n") + kWallet +
+                                           "organization:\n  caps:\n    per_request: 1 USDC\n"
+                                           "review:\n  amount_over: 2 USDC\n"
+                                           "agents:\n  - id: bot\n");
+  INFO(checked.out << checked.err);
+  CHECK(checked.status.code == 0);
+  CHECK(checked.out.find("review.amount_over 2 USDC can never be met: the organization's caps "
+                         "stop every payment in USDC at or below it [review_never_met]") !=
+        std::string::npos);
+}
+
+TEST_CASE("check refuses an empty file with a clear error; a bare `version: 1` is warned about") {
+  TempDir dir;
+  const auto empty = check_yaml(dir, "");
+  CHECK(empty.status.code == 1);
+  CHECK(empty.out.empty());
+  CHECK(empty.err.find("the file is empty or has no `version: 1` line") != std::string::npos);
+
+  const auto bare = check_yaml(dir, "version: 1\n");
+  INFO(bare.out << bare.err);
+  CHECK(bare.status.code == 0);
+  CHECK(bare.out.find("no agents are listed: every payment is refused (unknown_agent)") !=
+        std::string::npos);
+}
+
+TEST_CASE("check --json prints one object: summary, decisions, warnings and errors") {
+  TempDir dir;
+  const auto checked =
+      check_yaml(dir,
+                 std::string("version: 1\nproxy:\n  agent: robot\n") + kWallet +
+                     "organization:\n  caps:\n    per_request: 1 USDC\n"
+                     "agents:\n  - id: bot\n  - id: off\n    action: deny\n"
+                     "merchants:\n  - name: shop\n    host: shop.example\n    action: allow\n",
+                 true);
+  INFO(checked.out << checked.err);
+  REQUIRE(checked.status.code == 0);
+  const auto j = nlohmann::json::parse(checked.out);
+  CHECK(j["valid"] == true);
+  CHECK(j["file"] == dir.file("flow.yaml"));
+  CHECK(j["errors"].empty());
+  REQUIRE(j["warnings"].size() == 1);
+  CHECK(j["warnings"][0]["code"] == "sidecar_agent_not_listed");
+  CHECK(j["warnings"][0]["rule"] == "proxy.agent");
+  CHECK(j["summary"][0]["section"] == "Proxy");
+  CHECK(j["decisions"]["posture"] == "block");
+  REQUIRE(j["decisions"]["agents"].size() == 2);
+  CHECK(j["decisions"]["agents"][1]["action"] == "deny");
+  CHECK(j["decisions"]["merchants"][0]["host"] == "shop.example");
+  // The text form says the same.
+  const auto text = check_yaml(dir, read_file(dir.file("flow.yaml")));
+  CHECK(text.out.find("DENIED: every payment is refused (agent_denied") != std::string::npos);
+
+  // A file that fails: the same object shape, the same exit codes as the text form.
+  const auto bad = check_yaml(dir, "version: 1\nagents: 3\n", true);
+  CHECK(bad.status.code == 1);
+  const auto e = nlohmann::json::parse(bad.out);
+  CHECK(e["valid"] == false);
+  REQUIRE(e["errors"].size() == 1);
+  CHECK(e["errors"][0].get<std::string>().find("flow.yaml:2") != std::string::npos);
+  const auto refused = check_yaml(dir, "version: 1\nproxy:\n  listen: 10.0.0.1:8402\n", true);
+  CHECK(refused.status.code == 2);
+  CHECK(nlohmann::json::parse(refused.out)["errors"][0].get<std::string>().find(
+            "non-loopback listener") != std::string::npos);
 }

@@ -39,7 +39,7 @@ constexpr std::string_view kWireNames[] = {
     "too_many_connections", "client_closed", "upstream_closed", "shutting_down",
     "proxy_auth_required",
     // appended since
-    "payment_interrupted", "upstream_tls_failed", "client_tls_failed"};
+    "payment_interrupted", "upstream_tls_failed", "client_tls_failed", "agent_denied"};
 
 }  // namespace
 
@@ -76,6 +76,7 @@ TEST_CASE("a reason the proxy answers with carries that answer's status") {
   CHECK(flow::payment::reason_status(Reason::payment_rail_failed) == 502);
   CHECK(flow::payment::reason_status(Reason::header_too_large) == 431);
   CHECK(flow::payment::reason_status(Reason::proxy_auth_required) == 407);
+  CHECK(flow::payment::reason_status(Reason::agent_denied) == 403);
   // Not answers of their own: the status comes from the merchant or the upstream error.
   CHECK(flow::payment::reason_status(Reason::allowed) == 0);
   CHECK(flow::payment::reason_status(Reason::payment_outcome_unknown) == 0);

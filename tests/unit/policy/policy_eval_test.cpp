@@ -53,6 +53,8 @@ agents:
           - amount: 1 USDC
             per: month
   - id: bob
+  - id: carol
+    action: deny
 merchants:
   - name: weather
     host: api.weather.example
@@ -103,6 +105,13 @@ std::vector<Row> rows() {
          a.offers = {base_usdc(k1c)};
        },
        Verdict::deny, ReasonCode::unknown_agent, "agents"},
+      {"an agent whose rule says deny is refused, whatever it asks",
+       [](Ask& a, Ledger&) {
+         a.agent = "carol";
+         a.host = "api.weather.example";
+         a.offers = {base_usdc(k1c)};
+       },
+       Verdict::deny, ReasonCode::agent_denied, "agents[carol].action"},
       {"a merchant whose rule says deny is refused",
        [](Ask& a, Ledger&) {
          a.host = "admin.search.example";

@@ -56,9 +56,10 @@ TEST_CASE("an invalid file leaves the policy in force and returns the error") {
   file.write("agents:\n  - id: bob\n    tokn: x\n");
   const auto error = store.reload(file.path());
   REQUIRE(error.has_value());
-  CHECK(*error == file.path() +
-                      ":3:5: unknown key 'tokn' in agents[0] (expected one of: id, token_sha256, "
-                      "caps, merchant_caps)");
+  CHECK(*error ==
+        file.path() +
+            ":3:5: unknown key 'tokn' in agents[0] (expected one of: id, action, token_sha256, "
+            "caps, merchant_caps)");
   CHECK(store.current() == before);
   CHECK(store.generation() == 2);
 }

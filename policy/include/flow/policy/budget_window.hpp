@@ -28,6 +28,11 @@ std::int64_t window_start(const BudgetWindow& window, std::int64_t now);
 // its "end" is the instant it was measured at, `start` + its length.
 std::int64_t window_end(const BudgetWindow& window, std::int64_t start);
 
+// When a window that is full at `now` makes room again: a calendar window's end; for a rolling
+// window, the latest instant by which everything held at `now` has aged out (`now` + its
+// length; room may come sooner, as older payments leave it).
+std::int64_t window_resets_at(const BudgetWindow& window, std::int64_t now);
+
 // Stable label for counter keys: "day", "week", "month", "rolling:3600s".
 std::string window_key(const BudgetWindow& window);
 // The window a window_key() names, or nothing for any other text.

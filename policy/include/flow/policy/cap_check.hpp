@@ -4,6 +4,7 @@
 #include <string>
 
 #include "flow/payment/amount.hpp"
+#include "flow/policy/budget_window.hpp"
 #include "flow/policy/reason_code.hpp"
 
 namespace flow::policy {
@@ -20,6 +21,8 @@ struct CapCheck {
   std::string rule;               // where it was set in flow.yaml, e.g. "agents[alice].caps.daily"
   Reason reason;                  // the code a refusal carries (over_agent_cap, ...)
   std::int64_t window_start = 0;  // unix seconds: UTC midnight, week start, month start, or now-len
+  BudgetWindow window;            // the cap's window, for a refusal to name
+  std::int64_t resets_at = 0;     // unix seconds: window_resets_at() when the check was made
   std::optional<payment::Atomic> max_amount;  // in the offer's asset atomic units
   std::optional<std::uint64_t> max_count;     // number of payments in the window
 };

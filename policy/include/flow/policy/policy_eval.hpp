@@ -9,6 +9,7 @@
 
 #include "flow/payment/amount.hpp"
 #include "flow/payment/offer.hpp"
+#include "flow/policy/budget_window.hpp"
 #include "flow/policy/cap_check.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/policy/reason_code.hpp"
@@ -44,6 +45,22 @@ struct OfferVerdict {
   std::string rule;  // the rule that decided, e.g. "merchants[weather].pay_to"
 };
 
+// What a refusal for an amount or a count exceeded (over_request_cap, over_agent_max_amount, a
+// cumulative cap's over_*_cap), so the answer can say it: the limit, the offer's amount, what the
+// cap's window already holds and when it makes room again.
+struct RefusalFacts {
+  // The amount not to pass: a cap's, or the agent's own X-402flow-Max-Amount in the offer's unit.
+  // Empty for a count cap, and for an agent maximum that names no amount in the offer's unit.
+  std::optional<UnitAmount> limit;
+  std::optional<std::uint64_t> limit_count;  // a count cap: payments per window
+  UnitAmount offered;                        // the refused offer's amount, in its unit
+  // Cumulative caps only: held in the window before this payment, the window, and
+  // window_resets_at() at the time of the decision (unix seconds).
+  std::optional<SpendTotal> spent;
+  std::optional<BudgetWindow> window;
+  std::int64_t resets_at = 0;
+};
+
 struct Decision {
   Verdict verdict = Verdict::deny;
   Reason reason = Reason::no_acceptable_offer;
@@ -60,6 +77,8 @@ struct Decision {
   // One verdict per offer, in the challenge's order (empty when refused before looking at offers).
   std::vector<OfferVerdict> offers;
   std::chrono::seconds approval_ttl{0};  // review: how long an approval stays valid
+  // A refusal for an amount or a count: what was exceeded (of the first refused offer).
+  std::optional<RefusalFacts> exceeded;
 };
 
 // The policy decision for one 402: a pure function of its inputs. `now` is unix seconds (UTC).

@@ -86,8 +86,15 @@ struct AgentMerchantCaps {
   CapSet caps;
 };
 
+// An agent rule's `action:`: whether the agent may pay at all.
+enum class AgentAction {
+  allow,  // the default: its payments are judged by the rest of the policy
+  deny,   // every payment it asks for is refused (agent_denied); pass-through is unaffected
+};
+
 struct AgentRule {
   std::string id;
+  AgentAction action = AgentAction::allow;
   std::vector<std::string> token_sha256;  // lower-case hex; empty: sidecar mode only
   CapSet caps;
   std::vector<AgentMerchantCaps> merchant_caps;  // this agent at one named merchant

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "flow/payment/amount.hpp"
+#include "flow/policy/budget_window.hpp"
 #include "flow/policy/reason_code.hpp"
 #include "flow/storage/payment_attempt.hpp"
 
@@ -27,6 +28,9 @@ struct CapRefusal {
   std::uint64_t held_count = 0;
   std::optional<payment::Atomic> max_amount;
   std::optional<std::uint64_t> max_count;
+  policy::BudgetWindow window;  // the cap's window (CapCheck::window)
+  std::int64_t window_start = 0;
+  std::int64_t resets_at = 0;  // unix seconds (CapCheck::resets_at)
 };
 
 enum class ReserveStatus {
