@@ -118,13 +118,13 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
   }
 
   const storage::RequestSubject subject{in.agent, in.merchant_origin, in.method, in.url};
-  const storage::Approval* in_hand = nullptr;  // approved, bound, usable
+  std::optional<storage::Approval> in_hand;  // approved, bound, usable
   if (!in.approval_id.empty()) {
     if (auto looked = look_up_approval(ledger, in, subject, out); !looked.ok()) {
       return looked.error();
     }
     if (out.approval_refusal) return out;
-    if (out.approval->state == storage::ApprovalState::approved) in_hand = &*out.approval;
+    if (out.approval->state == storage::ApprovalState::approved) in_hand = out.approval;
   }
 
   storage::LedgerSpendTotals totals(ledger);
@@ -135,7 +135,7 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
   request.method = in.method;
   request.offers = in.offers;
   request.agent_max = in.agent_max;
-  if (in_hand != nullptr) request.approved = &in_hand->request.offer;
+  if (in_hand) request.approved = &in_hand->request.offer;
   out.decision = policy::evaluate(*in.policy, request, totals.facts(), in.now);
   if (totals.failed()) {
     return storage::ledger_error(storage::LedgerErrorCode::storage_failed,
@@ -148,8 +148,16 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
     if (auto asked = approval_for_review(ledger, in, subject, out); !asked.ok()) {
       return asked.error();
     }
-  } else if (in_hand != nullptr && d.verdict == policy::Verdict::allow) {
-    out.approval_id = in_hand->id;
+  } else if (in_hand && d.verdict == policy::Verdict::allow && d.offer) {
+    // Policy may have chosen another offer that needs no review: the approval is then not used.
+    storage::ApprovalBinding chosen;
+    chosen.subject() = subject;
+    chosen.offer = *d.offer;
+    if (storage::approval_binds(*in_hand, chosen, ledger.options().url_query)) {
+      out.approval_id = in_hand->id;
+    } else {
+      in_hand.reset();
+    }
   }
 
   storage::DecisionRecord record;
@@ -173,11 +181,11 @@ storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const
     intent.decimals = d.decimals;
     intent.decision_id = out.decision_id;
     intent.rule = d.rule;
-    intent.approval_id = in_hand != nullptr ? in_hand->id : std::string();
+    intent.approval_id = in_hand ? in_hand->id : std::string();
     auto reserved = ledger.reserve(intent, d.caps);
     if (!reserved.ok()) return reserved.error();
     out.reserve = std::move(reserved.value());
-    if (in_hand != nullptr && out.reserve->status == storage::ReserveStatus::reserved) {
+    if (in_hand && out.reserve->status == storage::ReserveStatus::reserved) {
       out.approval->state = storage::ApprovalState::used;
       out.approval->attempt_id = out.reserve->attempt->id;
     }
