@@ -452,6 +452,7 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
         // The agent went away while policy ran. An approval it opened is still one to decide.
         if (result.ok() && result.value().approval_new && result.value().approval) {
           ++services->counters().approvals_opened;
+          services->expire_at(result.value().approval->request.expires_at_ms);
           services->approvals().opened(*result.value().approval);
         }
         // The signed credential never left the process.
@@ -551,6 +552,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
   }
   if (outcome.approval_new && outcome.approval) {
     ++pay.counters().approvals_opened;
+    pay.expire_at(outcome.approval->request.expires_at_ms);
     pay.approvals().opened(*outcome.approval);
   }
   const policy::Decision& d = outcome.decision;

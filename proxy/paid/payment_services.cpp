@@ -29,6 +29,21 @@ PaymentServices::PaymentServices(uv_loop_t* loop, std::shared_ptr<policy::Policy
   rails_ = payment::build_payment_rails(
       signers_, [this](std::function<void()> fn) { (void)mailbox_.post(std::move(fn)); });
   sweep_timer_ = std::make_unique<Timer>(loop, [this] { sweep_expired(); });
+  watch_pending_approvals();
+}
+
+void PaymentServices::watch_pending_approvals() {
+  // Approvals left pending by an earlier run expire on time too (those already past their
+  // expiry at the first sweep).
+  std::weak_ptr<bool> alive = alive_;
+  auto done = mailbox_.on_loop<storage::Result<std::vector<storage::Approval>>>(
+      [this, alive](storage::Result<std::vector<storage::Approval>> pending) {
+        if (alive.expired() || !pending.ok()) return;
+        for (const auto& a : pending.value()) expire_at(a.request.expires_at_ms);
+      });
+  (void)ledger_->submit<std::vector<storage::Approval>>(
+      storage::Durability::batched,
+      [](storage::Ledger& ledger) { return ledger.pending_approvals(); }, std::move(done));
 }
 
 PaymentServices::~PaymentServices() {

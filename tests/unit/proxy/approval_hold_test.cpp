@@ -341,3 +341,25 @@ TEST_CASE("a cap used up while a request is held refuses it when approved: nothi
   CHECK(f.receipts().size() == 1);
   CHECK(f.approvals().at(0).state == ApprovalState::approved);  // not used: nothing paid
 }
+
+TEST_CASE("observers hear approvals opened and expired, held or not") {
+  struct Recorder : flow::proxy::ApprovalDesk::Observer {
+    std::vector<std::string> seen;
+    void approval_opened(const Approval& a) override { seen.push_back("opened " + a.id); }
+    void approval_decided(const Approval& a) override {
+      seen.push_back(std::string(flow::storage::approval_state_name(a.state)) + " " + a.id);
+    }
+  } recorder;
+  HoldFixture f(review_policy("0", "1s"));
+  f.services->approvals().add_observer(&recorder);
+  Agent agent(f);
+  f.challenge(agent, kReviewed);
+  REQUIRE(agent.received("}"));
+  const std::string id = agent.body()["approval_id"];
+  // Nobody holds it; the expiry sweep still expires it when its time comes.
+  REQUIRE(f.run_until([&] { return recorder.seen.size() == 2; }, 5s));
+  CHECK(recorder.seen[0] == "opened " + id);
+  CHECK(recorder.seen[1] == "expired " + id);
+  CHECK(f.approvals().at(0).state == ApprovalState::expired);
+  f.services->approvals().remove_observer(&recorder);
+}

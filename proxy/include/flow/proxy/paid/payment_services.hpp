@@ -77,9 +77,10 @@ class PaymentServices {
   PaymentCounters& counters() { return counters_; }
   // Held exchanges waiting for a person's decision, and whoever decides (the admin API).
   ApprovalDesk& approvals() { return approvals_; }
-  // A request is held on an approval that expires at `expires_at_ms` (unix ms): at that time
-  // the pending approvals past their expiry are expired in the ledger (on the writer) and each
-  // is handed to approvals().decided(), which wakes its holders.
+  // An approval (opened, or held on) expires at `expires_at_ms` (unix ms): at that time the
+  // pending approvals past their expiry are expired in the ledger (on the writer) and each is
+  // handed to approvals().decided(), which wakes its holders and tells the observers. The
+  // approvals pending at start-up are watched the same way.
   void expire_at(std::int64_t expires_at_ms);
 
   // The rails in the order they read a 402; their settle() completions run on the loop.
@@ -107,6 +108,7 @@ class PaymentServices {
   PaymentCounters counters_;
   ApprovalDesk approvals_;
   std::unordered_map<std::string, PreparedOffer> prepared_;
+  void watch_pending_approvals();
   void sweep_expired();
   void arm_sweep();
   // Expiry times of held approvals still to sweep at, earliest first.
