@@ -91,6 +91,8 @@ constexpr std::array kReasons = std::to_array<ReasonInfo>({
     {R::upstream_tls_failed, "upstream_tls_failed", 502, transport},
     {R::client_tls_failed, "client_tls_failed", 0, transport},
     {R::agent_denied, "agent_denied", 403, policy},
+    {R::approval_used, "approval_used", 409, agent_input},
+    {R::approval_mismatch, "approval_mismatch", 409, agent_input},
 });
 
 constexpr bool in_enum_order() {

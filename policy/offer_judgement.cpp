@@ -67,7 +67,16 @@ OfferJudgement review(RuleRef rule, const AssetEntry& a) {
   return {Verdict::review, Reason::review_required, rule, &a, nullptr, nullptr, {}};
 }
 
+// A person approved this offer's terms at this amount or more: review rules are met.
+bool approved(const OfferContext& ctx, const payment::Offer& o) {
+  const payment::Offer* ok = ctx.request.approved;
+  return ok != nullptr && ok->protocol == o.protocol && ok->scheme == o.scheme &&
+         ok->network == o.network && ok->asset == o.asset && same_address(ok->pay_to, o.pay_to) &&
+         o.amount <= ok->amount;
+}
+
 Judgement check_review(const OfferContext& ctx, const payment::Offer& o, const AssetEntry& a) {
+  if (approved(ctx, o)) return std::nullopt;
   if (ctx.merchant != nullptr && ctx.merchant->action == MerchantAction::review) {
     return review({ctx.merchant->rule, ".action"}, a);
   }

@@ -38,7 +38,7 @@ OrganizationRules read_organization(const YamlReader& r, const Field& f, const A
 
 ReviewRules read_review(const YamlReader& r, const Field& f, const AssetTable& table) {
   r.expect_map(f);
-  r.only_keys(f.value, f.where, {"amount_over", "new_pay_to", "approval_ttl"});
+  r.only_keys(f.value, f.where, {"amount_over", "new_pay_to", "approval_ttl", "hold"});
   ReviewRules review;
   if (const Field a = r.field(f.value, f.where, "amount_over")) {
     review.amount_over = read_amounts(r, a, table);
@@ -50,6 +50,14 @@ ReviewRules read_review(const YamlReader& r, const Field& f, const AssetTable& t
       r.fail(t, t.where + " must be whole seconds, at most 7 days (168h)");
     }
     review.approval_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  }
+  if (const Field h = r.field(f.value, f.where, "hold");
+      h && !(h.value.IsScalar() && h.value.Scalar() == "0")) {  // 0: answer at once
+    const auto hold = r.duration(h);
+    if (hold.count() % 1000 != 0 || hold > kMaxReviewHold) {
+      r.fail(h, h.where + " must be whole seconds, at most 1h");
+    }
+    review.hold = std::chrono::duration_cast<std::chrono::seconds>(hold);
   }
   return review;
 }

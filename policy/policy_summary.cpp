@@ -137,6 +137,11 @@ std::vector<std::string> review_lines(const ReviewRules& r) {
   if (r.new_pay_to) lines.push_back("the first payment to a payee never paid before");
   lines.push_back("every payment to a merchant whose action is review");
   lines.push_back("approvals expire after " + human_duration(r.approval_ttl.count()));
+  lines.push_back(
+      r.hold.count() > 0
+          ? "a reviewed request waits up to " + human_duration(r.hold.count()) +
+                " for the decision (review.hold)"
+          : "a reviewed request is answered 403 review_required at once (review.hold 0)");
   return lines;
 }
 

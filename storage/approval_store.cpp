@@ -1,6 +1,7 @@
 #include "approval_store.hpp"
 
 #include <array>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -11,11 +12,12 @@
 namespace flow::storage {
 namespace {
 
-constexpr std::array<std::pair<ApprovalState, std::string_view>, 4> kNames{{
+constexpr std::array<std::pair<ApprovalState, std::string_view>, 5> kNames{{
     {ApprovalState::pending, "pending"},
     {ApprovalState::approved, "approved"},
     {ApprovalState::denied, "denied"},
     {ApprovalState::expired, "expired"},
+    {ApprovalState::used, "used"},
 }};
 
 }  // namespace
@@ -34,13 +36,24 @@ std::optional<ApprovalState> approval_state_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+bool approval_binds(const Approval& approval, const ApprovalBinding& binding,
+                    UrlQueryMode url_query) {
+  const ApprovalRequest& r = approval.request;
+  const payment::Offer& o = binding.offer;
+  return r.agent == binding.agent && r.merchant_origin == binding.merchant_origin &&
+         r.method == binding.method && r.url == redact_url_query(binding.url, url_query) &&
+         r.offer.protocol == o.protocol && r.offer.scheme == o.scheme &&
+         r.offer.network == o.network && r.offer.asset == o.asset && r.offer.pay_to == o.pay_to &&
+         o.amount <= r.offer.amount;
+}
+
 namespace approval_store {
 namespace {
 
 constexpr const char* kColumns =
     "id, decision_id, agent, merchant_origin, method, url, rule, protocol, scheme, network, "
     "asset, amount, decimals, pay_to, resource, state, created_at_ms, expires_at_ms, "
-    "resolved_at_ms, resolved_by, note";
+    "resolved_at_ms, resolved_by, note, attempt_id, used_at_ms";
 
 Result<Approval> read_approval(const sql::Query& q) {
   Approval a;
@@ -71,6 +84,8 @@ Result<Approval> read_approval(const sql::Query& q) {
   a.resolved_at_ms = q.int64(18);
   a.resolved_by = q.text(19);
   a.note = q.text(20);
+  a.attempt_id = q.int64(21);
+  a.used_at_ms = q.int64(22);
   return a;
 }
 
@@ -109,7 +124,7 @@ Result<Approval> open(LedgerContext& ctx, const ApprovalRequest& request) {
   a.created_at_ms = ctx.now_ms;
   static const std::string sql = [] {
     std::string values;
-    for (int i = 1; i <= 21; ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    for (int i = 1; i <= 23; ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
     return std::string("INSERT INTO approvals (") + kColumns + ") VALUES (" + values + ")";
   }();
   const ApprovalRequest& r = a.request;
@@ -134,7 +149,9 @@ Result<Approval> open(LedgerContext& ctx, const ApprovalRequest& request) {
       .bind(18, r.expires_at_ms)
       .bind(19, a.resolved_at_ms)
       .bind(20, a.resolved_by)
-      .bind(21, a.note);
+      .bind(21, a.note)
+      .bind(22, a.attempt_id)
+      .bind(23, a.used_at_ms);
   auto inserted = q.run();
   if (!inserted.ok()) return inserted.error();
   return a;
@@ -181,20 +198,92 @@ Result<Approval> resolve(LedgerContext& ctx, std::string_view id, ApprovalState 
   return a;
 }
 
-Result<std::size_t> expire(LedgerContext& ctx) {
-  auto q = ctx.db.query(
-      "UPDATE approvals SET state = 'expired', resolved_at_ms = ?1, resolved_by = '402flow' "
-      "WHERE state = 'pending' AND expires_at_ms <> 0 AND expires_at_ms <= ?1");
+Result<std::vector<Approval>> expire(LedgerContext& ctx) {
+  static const std::string sql =
+      std::string("SELECT ") + kColumns +
+      " FROM approvals WHERE state = 'pending' AND expires_at_ms <> 0 AND expires_at_ms <= ?1 "
+      "ORDER BY rowid";
+  auto q = ctx.db.query(sql);
   q.bind(1, ctx.now_ms);
-  auto done = q.run();
-  if (!done.ok()) return done.error();
-  return static_cast<std::size_t>(ctx.db.changes());
+  auto due = read_all(q);
+  if (!due.ok()) return due.error();
+  for (Approval& a : due.value()) {
+    a.state = ApprovalState::expired;
+    a.resolved_at_ms = ctx.now_ms;
+    a.resolved_by = "402flow";
+    auto stored = store_resolution(ctx, a);
+    if (!stored.ok()) return stored.error();
+  }
+  return due;
 }
 
 Result<std::vector<Approval>> pending(LedgerContext& ctx) {
   static const std::string sql = std::string("SELECT ") + kColumns +
                                  " FROM approvals WHERE state = 'pending' ORDER BY created_at_ms";
   auto q = ctx.db.query(sql);
+  return read_all(q);
+}
+
+Result<std::optional<Approval>> find_pending(LedgerContext& ctx, const ApprovalBinding& binding) {
+  static const std::string sql =
+      std::string("SELECT ") + kColumns +
+      " FROM approvals WHERE state = 'pending' AND agent = ?1 AND url = ?2 AND "
+      "(expires_at_ms = 0 OR expires_at_ms > ?3) ORDER BY rowid DESC";
+  auto q = ctx.db.query(sql);
+  q.bind(1, binding.agent)
+      .bind(2, redact_url_query(binding.url, ctx.url_query))
+      .bind(3, ctx.now_ms);
+  auto candidates = read_all(q);
+  if (!candidates.ok()) return candidates.error();
+  for (Approval& a : candidates.value()) {
+    if (approval_binds(a, binding, ctx.url_query)) return std::optional<Approval>(std::move(a));
+  }
+  return std::optional<Approval>{};
+}
+
+Result<Approval> use(LedgerContext& ctx, std::string_view id, std::int64_t attempt_id) {
+  auto found = get(ctx, id);
+  if (!found.ok()) return found.error();
+  if (!found.value()) {
+    return ledger_error(LedgerErrorCode::not_found, "approval " + std::string(id));
+  }
+  Approval a = std::move(*found.value());
+  if (a.state != ApprovalState::approved) {
+    return ledger_error(LedgerErrorCode::illegal_transition,
+                        "approval " + a.id + " is " + std::string(approval_state_name(a.state)) +
+                            ", not approved: it cannot be used");
+  }
+  auto q = ctx.db.query(
+      "UPDATE approvals SET state = 'used', attempt_id = ?2, used_at_ms = ?3 "
+      "WHERE id = ?1 AND state = 'approved'");
+  q.bind(1, a.id).bind(2, attempt_id).bind(3, ctx.now_ms);
+  auto done = q.run();
+  if (!done.ok()) return done.error();
+  a.state = ApprovalState::used;
+  a.attempt_id = attempt_id;
+  a.used_at_ms = ctx.now_ms;
+  return a;
+}
+
+Result<std::vector<Approval>> list(LedgerContext& ctx, const ApprovalFilter& filter) {
+  std::int64_t before = std::numeric_limits<std::int64_t>::max();
+  if (!filter.before.empty()) {
+    auto q = ctx.db.query("SELECT rowid FROM approvals WHERE id = ?1");
+    q.bind(1, filter.before);
+    auto row = q.next();
+    if (!row.ok()) return row.error();
+    if (!row.value()) {
+      return ledger_error(LedgerErrorCode::not_found, "approval cursor " + filter.before);
+    }
+    before = q.int64(0);
+  }
+  static const std::string sql = std::string("SELECT ") + kColumns +
+                                 " FROM approvals WHERE rowid < ?1 AND (?2 = '' OR state = ?2) "
+                                 "ORDER BY rowid DESC LIMIT ?3";
+  auto q = ctx.db.query(sql);
+  q.bind(1, before)
+      .bind(2, filter.state ? approval_state_name(*filter.state) : std::string_view())
+      .bind(3, static_cast<std::int64_t>(filter.limit));
   return read_all(q);
 }
 

@@ -142,7 +142,12 @@ Result<ReserveOutcome> Ledger::reserve(const PaymentIntent& intent,
   return write([&](LedgerContext& ctx) -> Result<ReserveOutcome> {
     auto swept = reservation::release_expired_holds(ctx);
     if (!swept.ok()) return swept.error();
-    return reservation::reserve(ctx, stored, caps);
+    auto reserved = reservation::reserve(ctx, stored, caps);
+    if (!reserved.ok() || stored.approval_id.empty()) return reserved;
+    if (reserved.value().status != ReserveStatus::reserved) return reserved;
+    auto used = approval_store::use(ctx, stored.approval_id, reserved.value().attempt->id);
+    if (!used.ok()) return used.error();
+    return reserved;
   });
 }
 
@@ -222,7 +227,7 @@ Result<Approval> Ledger::resolve_approval(std::string_view approval_id, Approval
   });
 }
 
-Result<std::size_t> Ledger::expire_approvals() {
+Result<std::vector<Approval>> Ledger::expire_approvals() {
   return write([&](LedgerContext& ctx) { return approval_store::expire(ctx); });
 }
 
@@ -232,6 +237,19 @@ Result<std::optional<Approval>> Ledger::get_approval(std::string_view approval_i
 
 Result<std::vector<Approval>> Ledger::pending_approvals() {
   return read([&](LedgerContext& ctx) { return approval_store::pending(ctx); });
+}
+
+Result<std::optional<Approval>> Ledger::find_pending_approval(const ApprovalBinding& binding) {
+  return read([&](LedgerContext& ctx) { return approval_store::find_pending(ctx, binding); });
+}
+
+Result<Approval> Ledger::use_approval(std::string_view approval_id, std::int64_t attempt_id) {
+  return write(
+      [&](LedgerContext& ctx) { return approval_store::use(ctx, approval_id, attempt_id); });
+}
+
+Result<std::vector<Approval>> Ledger::approvals(const ApprovalFilter& filter) {
+  return read([&](LedgerContext& ctx) { return approval_store::list(ctx, filter); });
 }
 
 Result<std::vector<Receipt>> Ledger::receipts(const ReceiptFilter& filter) {

@@ -227,10 +227,57 @@ ALTER TABLE receipts ADD COLUMN failure_code TEXT NOT NULL DEFAULT '';
 ALTER TABLE receipts ADD COLUMN encoding INTEGER NOT NULL DEFAULT 1;
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations{{
+// Version 4: an approval is used by one payment attempt (state 'used', attempt_id, used_at_ms),
+// and is found again by its request (a retry reuses the pending one) and listed newest first.
+// SQLite cannot change a CHECK in place: the table is rebuilt, rows (and their rowid order, the
+// listing's order) kept.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE approvals_v4 (
+  id              TEXT    PRIMARY KEY,
+  decision_id     TEXT    NOT NULL,
+  agent           TEXT    NOT NULL,
+  merchant_origin TEXT    NOT NULL,
+  method          TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  rule            TEXT    NOT NULL,
+  protocol        TEXT    NOT NULL,
+  scheme          TEXT    NOT NULL,
+  network         TEXT    NOT NULL,
+  asset           TEXT    NOT NULL,
+  amount          TEXT    NOT NULL,
+  decimals        INTEGER NOT NULL,
+  pay_to          TEXT    NOT NULL,
+  resource        TEXT    NOT NULL,
+  state           TEXT    NOT NULL CHECK (state = 'pending' OR state = 'approved' OR
+                                          state = 'denied' OR state = 'expired' OR
+                                          state = 'used'),
+  created_at_ms   INTEGER NOT NULL,
+  expires_at_ms   INTEGER NOT NULL,
+  resolved_at_ms  INTEGER NOT NULL DEFAULT 0,
+  resolved_by     TEXT    NOT NULL DEFAULT '',
+  note            TEXT    NOT NULL DEFAULT '',
+  attempt_id      INTEGER NOT NULL DEFAULT 0,
+  used_at_ms      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO approvals_v4 (rowid, id, decision_id, agent, merchant_origin, method, url, rule,
+    protocol, scheme, network, asset, amount, decimals, pay_to, resource, state, created_at_ms,
+    expires_at_ms, resolved_at_ms, resolved_by, note)
+  SELECT rowid, id, decision_id, agent, merchant_origin, method, url, rule, protocol, scheme,
+    network, asset, amount, decimals, pay_to, resource, state, created_at_ms, expires_at_ms,
+    resolved_at_ms, resolved_by, note
+  FROM approvals;
+DROP TABLE approvals;
+ALTER TABLE approvals_v4 RENAME TO approvals;
+CREATE INDEX approvals_pending ON approvals(expires_at_ms) WHERE state = 'pending';
+CREATE INDEX approvals_pending_request ON approvals(agent, url) WHERE state = 'pending';
+CREATE INDEX approvals_by_state ON approvals(state);
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
     {2, "credential expiry and refused holds", kSchemaV2},
     {3, "failure codes and receipt encodings", kSchemaV3},
+    {4, "approvals used by an attempt", kSchemaV4},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {

@@ -55,10 +55,11 @@ std::variant<AgentControls, ControlProblem> read_control_headers(
     const bool mode = iequals(h.name, "x-402flow-mode");
     const bool prepared = iequals(h.name, "x-402flow-prepared");
     const bool max_amount = iequals(h.name, "x-402flow-max-amount");
-    if (!mode && !prepared && !max_amount) {
+    const bool approval = iequals(h.name, "x-402flow-approval");
+    if (!mode && !prepared && !max_amount && !approval) {
       return invalid(h,
                      "unknown control header (known: X-402flow-Mode, X-402flow-Prepared, "
-                     "X-402flow-Max-Amount); nothing was forwarded or paid");
+                     "X-402flow-Max-Amount, X-402flow-Approval); nothing was forwarded or paid");
     }
     if (count_headers(headers, h.name) > 1) {
       return invalid(h, "sent more than once; send it once, with one value");
@@ -74,6 +75,11 @@ std::variant<AgentControls, ControlProblem> read_control_headers(
         return invalid(h, "not a prepared id (one token, as X-402flow-Prepared was answered)");
       }
       controls.prepared_id = h.value;
+    } else if (approval) {
+      if (!is_token(h.value)) {
+        return invalid(h, "not an approval id (one token, as X-402flow-Approval was answered)");
+      }
+      controls.approval_id = h.value;
     } else {
       if (auto problem = max_amount_problem(h.value, policy); !problem.empty()) {
         return refuse(payment::Reason::bad_max_amount, h,

@@ -11,7 +11,9 @@
 // itself so nothing stays reserved or signed without an outcome.
 #include "flow/proxy/paid/paid_attempt.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -92,6 +94,21 @@ storage::Outcome outcome_of(int status, payment::AnswerJudgement judged) {
   }
   o.failure_reason = std::move(judged.reason);
   return o;
+}
+
+// How long past an approval's expiry a held request waits for the ledger's expiry sweep to
+// wake it, before answering approval_expired by itself.
+constexpr std::int64_t kExpiryGraceMs = 1'000;
+
+// "2026-01-01T00:00:00Z"; null for 0 (never).
+nlohmann::json utc_iso8601(std::int64_t ms) {
+  if (ms == 0) return nullptr;
+  const auto seconds = static_cast<time_t>(ms / 1000);
+  struct tm utc {};
+  gmtime_r(&seconds, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(buf);
 }
 
 // A signed credential that never left the process because the agent went away: nothing can
@@ -422,6 +439,7 @@ void PaidAttempt::parse_challenge() {
   in.protocols_offered = std::string(rail->name());
   in.now = now;
   in.prepare_only = controls_.prepare;
+  in.approval_id = controls_.approval_id;
   // Prepare mode only looks: it never picks up (and so never resends) an earlier attempt.
   in.agent_chose_key = !controls_.idempotency_key.empty() && !controls_.prepare;
   in.idempotency_key =
@@ -433,6 +451,10 @@ void PaidAttempt::parse_challenge() {
 void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
   PaymentServices& pay = *pay_;
   enter(State::deciding);
+  if (!decided_on_) {
+    decided_on_ = in;  // asked again, with the approval, if a held review is approved
+    rail_ = rail;
+  }
   auto token = link_;
   const LoopMailbox& mailbox = pay.mailbox();
   PaymentServices* services = &pay;
@@ -452,7 +474,13 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
           token->get()->on_decided(std::move(result).value());
           return;
         }
-        // The agent went away while policy ran: the signed credential never left the process.
+        // The agent went away while policy ran. An approval it opened is still one to decide.
+        if (result.ok() && result.value().approval_new && result.value().approval) {
+          ++services->counters().approvals_opened;
+          services->expire_at(result.value().approval->request.expires_at_ms);
+          services->approvals().opened(*result.value().approval);
+        }
+        // The signed credential never left the process.
         if (!result.ok() || !result.value().reserve) return;
         const storage::ReserveOutcome& reserve = *result.value().reserve;
         if (result.value().credential) {
@@ -543,6 +571,15 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
     answer_existing(outcome);
     return;
   }
+  if (outcome.approval_refusal) {
+    refuse_approval(*outcome.approval_refusal, outcome.approval);
+    return;
+  }
+  if (outcome.approval_new && outcome.approval) {
+    ++pay.counters().approvals_opened;
+    pay.expire_at(outcome.approval->request.expires_at_ms);
+    pay.approvals().opened(*outcome.approval);
+  }
   const policy::Decision& d = outcome.decision;
   nlohmann::json extra = {{"decision_id", outcome.decision_id},
                           {"rule", d.rule},
@@ -589,13 +626,7 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
   }
   if (d.verdict == policy::Verdict::review) {
     ++pay.counters().reviews;
-    extra["approval_id"] = outcome.approval_id;
-    HeaderList headers = {{"X-402flow-Approval", outcome.approval_id}};
-    answer(problem_response(payment::Reason::review_required,
-                            "this payment needs a human's approval (" + outcome.approval_id +
-                                "); it was not paid",
-                            extra, headers, false),
-           403);
+    review(outcome, std::move(extra));
     return;
   }
   const storage::ReserveOutcome& reserve = *outcome.reserve;
@@ -620,6 +651,144 @@ void PaidAttempt::on_decided(DecideOutcome outcome) {
     return;
   }
   use_credential(std::move(*outcome.credential));
+}
+
+void PaidAttempt::review(const DecideOutcome& outcome, nlohmann::json extra) {
+  if (!outcome.approval) {  // a review always names its offer, so it always has an approval
+    answer(problem_response(payment::Reason::review_required,
+                            "this payment needs a human's approval; it was not paid", extra, {},
+                            false),
+           403);
+    return;
+  }
+  const storage::Approval& approval = *outcome.approval;
+  const auto hold = pay_->policy()->definition().review.hold;
+  if (hold.count() > 0) {
+    hold_for_approval(approval, std::move(extra));
+    return;
+  }
+  answer_review_required(approval, std::move(extra));
+}
+
+void PaidAttempt::hold_for_approval(const storage::Approval& approval, nlohmann::json extra) {
+  PaymentServices& pay = *pay_;
+  enter(State::awaiting_approval);
+  held_approval_ = approval;
+  held_review_extra_ = std::move(extra);
+  held_ticket_ = pay.approvals().wait(
+      approval.id, [this](const storage::Approval& decided) { on_approval_decided(decided); });
+  pay.expire_at(approval.request.expires_at_ms);
+  // The hold, or a little past the approval's expiry should the ledger's sweep not wake us.
+  auto limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(pay.policy()->definition().review.hold);
+  if (approval.request.expires_at_ms != 0) {
+    const auto to_expiry = std::chrono::milliseconds(approval.request.expires_at_ms -
+                                                     payment::unix_now_ms() + kExpiryGraceMs);
+    limit = std::max(std::chrono::milliseconds(1), std::min(limit, to_expiry));
+  }
+  hold_deadline_.emplace(ex_.server().loop(), [this] { on_hold_deadline(); });
+  hold_deadline_->arm(limit);
+}
+
+void PaidAttempt::on_approval_decided(const storage::Approval& approval) {
+  if (ended_ || state_ != State::awaiting_approval) return;
+  PaymentServices& pay = *pay_;
+  held_ticket_.reset();
+  if (hold_deadline_) hold_deadline_->disarm();
+  held_approval_ = approval;
+  switch (approval.state) {
+    case storage::ApprovalState::approved: {
+      ++pay.counters().held_approved;
+      // Policy is evaluated again now, with the approval in hand: a cap exhausted meanwhile
+      // still refuses.
+      DecideInput in = *decided_on_;
+      in.policy = pay.policy();
+      in.now = payment::unix_now();
+      in.approval_id = approval.id;
+      decide(std::move(in), rail_);
+      return;
+    }
+    case storage::ApprovalState::denied:
+      ++pay.counters().held_denied;
+      refuse_approval(payment::Reason::approval_denied, approval);
+      return;
+    case storage::ApprovalState::expired:
+      ++pay.counters().held_expired;
+      refuse_approval(payment::Reason::approval_expired, approval);
+      return;
+    case storage::ApprovalState::used:
+      refuse_approval(payment::Reason::approval_used, approval);
+      return;
+    case storage::ApprovalState::pending:
+      answer_review_required(approval, std::move(held_review_extra_));
+      return;
+  }
+}
+
+void PaidAttempt::on_hold_deadline() {
+  if (ended_ || state_ != State::awaiting_approval) return;
+  held_ticket_.reset();
+  const std::int64_t expires = held_approval_.request.expires_at_ms;
+  if (expires != 0 && payment::unix_now_ms() >= expires) {
+    // Past its expiry and not yet swept: expired, whatever the ledger still says.
+    ++pay_->counters().held_expired;
+    held_approval_.state = storage::ApprovalState::expired;
+    refuse_approval(payment::Reason::approval_expired, held_approval_);
+    return;
+  }
+  ++pay_->counters().held_timed_out;
+  answer_review_required(held_approval_, std::move(held_review_extra_));
+}
+
+void PaidAttempt::answer_review_required(const storage::Approval& approval, nlohmann::json extra) {
+  const std::string& id = approval.id;
+  extra["approval_id"] = id;
+  extra["approval_state"] = std::string(storage::approval_state_name(approval.state));
+  extra["expires_at"] = utc_iso8601(approval.request.expires_at_ms);
+  extra["expires_at_ms"] = approval.request.expires_at_ms;
+  extra["poll"] = "/v1/approvals/" + id;
+  extra["retry_with"] = "X-402flow-Approval: " + id;
+  HeaderList headers = {{"X-402flow-Approval", id}};
+  answer(problem_response(payment::Reason::review_required,
+                          "this payment needs a human's approval (" + id +
+                              "); it was not paid. Send the request again with "
+                              "X-402flow-Approval: " +
+                              id + " once it is approved",
+                          extra, headers, false),
+         403);
+}
+
+void PaidAttempt::refuse_approval(payment::Reason reason,
+                                  const std::optional<storage::Approval>& approval) {
+  const std::string id = approval ? approval->id : controls_.approval_id;
+  nlohmann::json extra = {{"approval_id", id}};
+  std::string message;
+  if (approval) {
+    extra["approval_state"] = std::string(storage::approval_state_name(approval->state));
+  }
+  switch (reason) {
+    case payment::Reason::approval_denied:
+      extra["note"] = approval ? approval->note : std::string();
+      message = "the approval " + id + " was denied" +
+                (approval && !approval->note.empty() ? ": " + approval->note : std::string()) +
+                "; not paid";
+      break;
+    case payment::Reason::approval_expired:
+      message = "the approval " + id + " expired before it was used; not paid";
+      break;
+    case payment::Reason::approval_used:
+      extra["attempt_id"] = approval ? approval->attempt_id : 0;
+      message = "the approval " + id + " was already used by payment attempt " +
+                std::to_string(approval ? approval->attempt_id : 0) +
+                "; an approval pays once. Not paid again";
+      break;
+    default:
+      message = "no approval " + id +
+                " for this request (agent, method, URL and the offer's terms and amount); not "
+                "paid";
+      break;
+  }
+  answer(problem_response(reason, message, extra, {}, false), payment::reason_status(reason));
 }
 
 void PaidAttempt::settle(std::size_t offer_index) {
@@ -914,6 +1083,9 @@ void PaidAttempt::paid_without_answer(payment::Reason error, std::string_view me
 void PaidAttempt::on_end(AccessRecord& record) {
   ended_ = true;
   if (challenge_deadline_) challenge_deadline_->disarm();
+  // Held on an approval: stop waiting. Nothing was reserved; the approval stays as it is.
+  held_ticket_.reset();
+  if (hold_deadline_) hold_deadline_->disarm();
   if (!link_) return;
   link_->cancel();
   if (state_ == State::retrying && attempt_id_ != 0) {

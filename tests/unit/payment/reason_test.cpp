@@ -39,7 +39,8 @@ constexpr std::string_view kWireNames[] = {
     "too_many_connections", "client_closed", "upstream_closed", "shutting_down",
     "proxy_auth_required",
     // appended since
-    "payment_interrupted", "upstream_tls_failed", "client_tls_failed", "agent_denied"};
+    "payment_interrupted", "upstream_tls_failed", "client_tls_failed", "agent_denied",
+    "approval_used", "approval_mismatch"};
 
 }  // namespace
 
@@ -69,6 +70,10 @@ TEST_CASE("reason names are unique and map back to their reason") {
 TEST_CASE("a reason the proxy answers with carries that answer's status") {
   CHECK(flow::payment::reason_status(Reason::over_request_cap) == 403);
   CHECK(flow::payment::reason_status(Reason::review_required) == 403);
+  CHECK(flow::payment::reason_status(Reason::approval_denied) == 403);
+  CHECK(flow::payment::reason_status(Reason::approval_expired) == 403);
+  CHECK(flow::payment::reason_status(Reason::approval_used) == 409);
+  CHECK(flow::payment::reason_status(Reason::approval_mismatch) == 409);
   CHECK(flow::payment::reason_status(Reason::invalid_control_header) == 400);
   CHECK(flow::payment::reason_status(Reason::already_paid) == 409);
   CHECK(flow::payment::reason_status(Reason::no_payable_offer) == 402);

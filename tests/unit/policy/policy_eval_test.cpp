@@ -275,6 +275,27 @@ std::vector<Row> rows() {
          a.offers = {base_usdc(900'000)};
        },
        Verdict::deny, ReasonCode::over_request_cap, "agents[alice].caps.per_request"},
+      {"an approval in hand for the offer's terms meets review",
+       [](Ask& a, Ledger&) {
+         a.host = "llm.example";
+         a.offers = {base_usdc(k1c)};
+         a.approved = base_usdc(k1c).offer;
+       },
+       Verdict::allow, ReasonCode::allowed, "merchants[llm]"},
+      {"an approval does not lift a cumulative cap",
+       [](Ask& a, Ledger& l) {
+         a.offers = {base_usdc(600'000)};
+         a.approved = base_usdc(600'000).offer;
+         l.totals.set("agent|alice|USDC|week", {9'990'000, 1});
+       },
+       Verdict::deny, ReasonCode::over_agent_cap, "agents[alice].caps.budgets[0]"},
+      {"an approval does not lift a merchant's deny",
+       [](Ask& a, Ledger&) {
+         a.host = "admin.search.example";
+         a.offers = {lightning_msat(10)};
+         a.approved = lightning_msat(10).offer;
+       },
+       Verdict::deny, ReasonCode::merchant_denied, "merchants[search-admin].action"},
   };
 }
 
@@ -316,6 +337,26 @@ TEST_CASE("review decisions carry the approval time-to-live; others carry none")
   Ask allow;
   allow.offers = {base_usdc(k1c)};
   CHECK(decide(*policy, allow).approval_ttl.count() == 0);
+}
+
+TEST_CASE("an approval covers its terms up to its amount, and nothing else") {
+  const auto policy = load(kPolicy);
+  Ask ask;
+  ask.offers = {base_usdc(600'000)};
+  ask.approved = base_usdc(600'000).offer;
+  CHECK(decide(*policy, ask).verdict == Verdict::allow);
+  ask.approved->amount = 700'000;  // approved for more: a cheaper offer is covered
+  CHECK(decide(*policy, ask).verdict == Verdict::allow);
+  ask.approved->amount = 599'999;  // approved for less: reviewed again
+  CHECK(decide(*policy, ask).verdict == Verdict::review);
+  ask.approved = base_usdc(600'000, "0x0000000000000000000000000000000000000001").offer;
+  CHECK(decide(*policy, ask).verdict == Verdict::review);
+  ask.approved = polygon_usdc(600'000).offer;
+  CHECK(decide(*policy, ask).verdict == Verdict::review);
+  // The agent's own maximum still applies.
+  ask.approved = base_usdc(600'000).offer;
+  ask.agent_max = {std::get<flow::policy::UnitAmount>(policy->parse_amount("0.5 USDC"))};
+  CHECK(decide(*policy, ask).reason == ReasonCode::over_agent_max_amount);
 }
 
 TEST_CASE("a decision names the offer, its unit and the matched merchant") {

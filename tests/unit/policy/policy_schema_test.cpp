@@ -47,6 +47,7 @@ review:
   amount_over: 0.01 USDC
   new_pay_to: true
   approval_ttl: 2h
+  hold: 2m
 agents:
   - id: alice
     token_sha256: 75648B231AF668B363608A5C3ED68A061DE2D098BC4E185E41EB0D13DD1C98C5
@@ -71,6 +72,7 @@ merchants:
   CHECK(d.organization.caps.budgets[1].window.rolling_seconds == 90);
   CHECK(d.review.new_pay_to);
   CHECK(d.review.approval_ttl.count() == 7200);
+  CHECK(d.review.hold.count() == 120);
   REQUIRE(d.agents.size() == 1);
   CHECK(d.agents[0].token_sha256[0] ==
         "75648b231af668b363608a5c3ed68a061de2d098bc4e185e41eb0d13dd1c98c5");
@@ -149,6 +151,10 @@ TEST_CASE("organization and review mistakes name line, column and what was expec
        "flow.yaml:2:15: review.new_pay_to must be true or false"},
       {"approval_ttl over a week", "review:\n  approval_ttl: 200h\n",
        "flow.yaml:2:17: review.approval_ttl must be whole seconds, at most 7 days (168h)"},
+      {"hold over an hour", "review:\n  hold: 2h\n",
+       "flow.yaml:2:9: review.hold must be whole seconds, at most 1h"},
+      {"hold in fractions of a second", "review:\n  hold: 1500ms\n",
+       "flow.yaml:2:9: review.hold must be whole seconds, at most 1h"},
       {"approval_ttl not a duration", "review:\n  approval_ttl: soon\n",
        "flow.yaml:2:17: review.approval_ttl must be a positive duration such as 500ms, 10s, 2m, "
        "got 'soon'"},

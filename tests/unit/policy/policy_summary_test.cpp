@@ -97,6 +97,9 @@ merchants:
   CHECK(has_line(s, "  org budgets       at most 50 USDC per calendar day (UTC)"));
   CHECK(has_line(s, "  review            a payment above 0.5 USDC"));
   CHECK(has_line(s, "                    approvals expire after 15m"));
+  CHECK(has_line(s,
+                 "                    a reviewed request is answered 403 review_required at "
+                 "once (review.hold 0)"));
   CHECK(has_line(s, "  bot               sidecar only (no token hash)"));
   CHECK(has_line(s, "                    at most 100 payments in any rolling 1h"));
   CHECK(has_line(s, "  weather           allow *.weather.example/v1 (GET)"));

@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 // Shared by the policy tests: policies from YAML text, offers, a ledger in memory, fixed clocks.
 #include <cstdint>
 #include <memory>
@@ -82,6 +83,7 @@ struct Ask {
   std::string method = "GET";
   std::vector<flow::policy::OfferCandidate> offers;
   std::vector<flow::policy::UnitAmount> agent_max;
+  std::optional<flow::payment::Offer> approved;  // an approval in hand
 };
 
 inline flow::policy::Decision decide(const flow::policy::PolicySnapshot& policy, const Ask& ask,
@@ -93,6 +95,7 @@ inline flow::policy::Decision decide(const flow::policy::PolicySnapshot& policy,
   request.method = ask.method;
   request.offers = ask.offers;
   request.agent_max = ask.agent_max;
+  request.approved = ask.approved ? &*ask.approved : nullptr;
   return flow::policy::evaluate(policy, request, ledger.facts(), now);
 }
 

@@ -36,6 +36,9 @@ TEST_CASE("control headers the proxy knows are read; other headers are not its b
   REQUIRE(std::holds_alternative<AgentControls>(prepared));
   CHECK(std::get<AgentControls>(prepared).prepared_id == "prep_0123abcd");
   CHECK_FALSE(std::get<AgentControls>(prepared).prepare);
+  const auto approval = read({{"x-402flow-approval", "apr_0123abcd"}});
+  REQUIRE(std::holds_alternative<AgentControls>(approval));
+  CHECK(std::get<AgentControls>(approval).approval_id == "apr_0123abcd");
 }
 
 TEST_CASE("a control header the proxy cannot read is a problem, never ignored") {
@@ -60,6 +63,11 @@ TEST_CASE("a control header the proxy cannot read is a problem, never ignored") 
       {{{"X-402flow-Prepared", ""}}, "invalid_control_header", "X-402flow-Prepared"},
       {{{"X-402flow-Prepared", "a b"}}, "invalid_control_header", "X-402flow-Prepared"},
       {{{"X-402flow-Prepared", "a,b"}}, "invalid_control_header", "X-402flow-Prepared"},
+      {{{"X-402flow-Approval", ""}}, "invalid_control_header", "X-402flow-Approval"},
+      {{{"X-402flow-Approval", "apr_1 apr_2"}}, "invalid_control_header", "X-402flow-Approval"},
+      {{{"X-402flow-Approval", "apr_1"}, {"X-402flow-Approval", "apr_2"}},
+       "invalid_control_header",
+       "X-402flow-Approval"},
       {{{"X-402flow-Custom", "x"}}, "invalid_control_header", "X-402flow-Custom"},
       {{{"X-402flow-", "x"}}, "invalid_control_header", "X-402flow-"},
       {{{"X-402flow-Receipt", "rcpt_1"}}, "invalid_control_header", "X-402flow-Receipt"},

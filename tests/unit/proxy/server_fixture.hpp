@@ -104,12 +104,13 @@ inline policy::ProxySettings paid_settings() {
 }
 
 struct PaidServerFixture : ServerFixture {
-  explicit PaidServerFixture(policy::ProxySettings settings = paid_settings())
+  explicit PaidServerFixture(policy::ProxySettings settings = paid_settings(),
+                             const std::string& policy_text = kPaidPolicy)
       : ServerFixture(std::move(settings)) {
     std::string pattern = (std::filesystem::temp_directory_path() / "402flow-unit-XXXXXX").string();
     REQUIRE(::mkdtemp(pattern.data()) != nullptr);
     dir = pattern;
-    auto config = policy::parse_flow_config(kPaidPolicy, "flow.yaml");
+    auto config = policy::parse_flow_config(policy_text, "flow.yaml");
     auto store = std::make_shared<policy::PolicyStore>(config.policy);
     storage::LedgerOptions options;
     options.path = dir + "/ledger.db";
@@ -139,6 +140,17 @@ struct PaidServerFixture : ServerFixture {
     options.mode = storage::OpenMode::shared;
     storage::Ledger reader(options);
     auto all = reader.receipts({});
+    REQUIRE(all.ok());
+    return all.value();
+  }
+
+  // Every approval, newest first, read through a second connection.
+  std::vector<storage::Approval> approvals() const {
+    storage::LedgerOptions options;
+    options.path = dir + "/ledger.db";
+    options.mode = storage::OpenMode::shared;
+    storage::Ledger reader(options);
+    auto all = reader.approvals({});
     REQUIRE(all.ok());
     return all.value();
   }

@@ -101,11 +101,13 @@ enum class Reason {
   upstream_tls_failed,  // the origin's TLS handshake or certificate check failed (never downgraded)
   client_tls_failed,    // an intercepted client's TLS handshake failed (it may not trust the CA)
   agent_denied,         // the agent's rule says `action: deny`: it may not pay at all
+  approval_used,        // X-402flow-Approval names an approval a payment already used
+  approval_mismatch,    // X-402flow-Approval names no approval, or one for another request
 };
 
 // How many reasons there are: the last one's number + 1 (a new last one updates it; reason.cpp
 // checks it against the table). Sizes arrays indexed by Reason.
-inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::agent_denied) + 1;
+inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::approval_mismatch) + 1;
 
 // Who or what a reason is about (for docs, metrics and reading a log at a glance).
 enum class ReasonCategory {

@@ -37,6 +37,10 @@ struct PaymentRequest {
   // The agent's own ceilings (X-402flow-Max-Amount), parsed with PolicySnapshot::parse_amount.
   // When given, an offer must be in one of these units and not above it.
   std::span<const UnitAmount> agent_max;
+  // An approval a person gave for this request (X-402flow-Approval, or a held request woken
+  // approved): an offer on its terms (protocol, scheme, network, asset, payTo) at no more than
+  // its amount counts as reviewed. Deny rules, caps and the agent's maximum still apply.
+  const payment::Offer* approved = nullptr;
 };
 
 struct OfferVerdict {

@@ -66,7 +66,13 @@ struct ReviewRules {
   std::vector<UnitAmount> amount_over;  // an offer above one of these (same unit) is reviewed
   bool new_pay_to = false;              // the first payment to a payee the ledger has not paid
   std::chrono::seconds approval_ttl{std::chrono::minutes{15}};
+  // How long a reviewed request waits (its connection parked) for the decision; 0 answers
+  // 403 review_required at once.
+  std::chrono::seconds hold{0};
 };
+
+// review.hold's bound: a parked exchange holds a connection and its memory.
+inline constexpr std::chrono::seconds kMaxReviewHold{std::chrono::hours{1}};
 
 // How the proxy signs what it pays (`payment:` in flow.yaml).
 struct PaymentRules {

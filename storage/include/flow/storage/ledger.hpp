@@ -79,7 +79,9 @@ class Ledger {
 
   // Idempotency first: an existing (agent, key) returns that attempt unchanged (no cap check).
   // Otherwise checks every cap and, if none would be exceeded, records the attempt `reserved`
-  // and holds its amount against every counter, all in one transaction.
+  // and holds its amount against every counter, all in one transaction. An intent that names an
+  // approval (intent.approval_id) uses it in the same transaction (approved -> used by this
+  // attempt): an approval that is not `approved` (used already) fails the whole reservation.
   Result<ReserveOutcome> reserve(const PaymentIntent& intent,
                                  const std::vector<policy::CapCheck>& caps);
   // Must be committed before the credential is handed to the network (see RecoveryReport).
@@ -115,10 +117,20 @@ class Ledger {
   // pending -> approved | denied. Approving a pending approval past its expiry is refused.
   Result<Approval> resolve_approval(std::string_view approval_id, ApprovalState to,
                                     std::string_view resolved_by, std::string_view note);
-  // pending approvals past expires_at_ms -> expired; returns how many.
-  Result<std::size_t> expire_approvals();
+  // pending approvals past expires_at_ms -> expired; returns them (as now stored).
+  Result<std::vector<Approval>> expire_approvals();
   Result<std::optional<Approval>> get_approval(std::string_view approval_id);
   Result<std::vector<Approval>> pending_approvals();
+  // The pending, unexpired approval (newest first) that covers `binding`, so that a request
+  // asked again while its approval is pending reuses it rather than opening another.
+  Result<std::optional<Approval>> find_pending_approval(const ApprovalBinding& binding);
+  // approved -> used by `attempt_id`, once: any other state (a second use) is
+  // illegal_transition, unknown ids not_found. reserve() does this itself for an intent that
+  // names its approval.
+  Result<Approval> use_approval(std::string_view approval_id, std::int64_t attempt_id);
+  // Approvals newest first, filtered and paged (ApprovalFilter::before); an unknown cursor is
+  // not_found.
+  Result<std::vector<Approval>> approvals(const ApprovalFilter& filter);
 
   // --- reading ---
   Result<std::vector<Receipt>> receipts(const ReceiptFilter& filter);

@@ -14,6 +14,7 @@ struct AgentControls {
   std::string prepared_id;      // X-402flow-Prepared
   std::string max_amount;       // X-402flow-Max-Amount (validated: every amount parses)
   std::string idempotency_key;  // Idempotency-Key, trimmed; empty when absent
+  std::string approval_id;      // X-402flow-Approval: pay with this approval
 };
 
 // Why the control headers were refused: answered 400 before anything is forwarded or paid.
@@ -26,10 +27,10 @@ struct ControlProblem {
 };
 
 // Reads and validates every X-402flow-* header of a request, whether or not a 402 will follow:
-// an unknown name, an empty or repeated header, a Mode other than "prepare", a Prepared id that is
-// not a token, or a Max-Amount that does not parse with `policy` is a problem, and so is an
-// Idempotency-Key sent more than once. A control the
-// proxy cannot read must never fall back to paying.
+// an unknown name, an empty or repeated header, a Mode other than "prepare", a Prepared or
+// Approval id that is not a token, or a Max-Amount that does not parse with `policy` is a problem,
+// and so is an Idempotency-Key sent more than once. A control the proxy cannot read must never fall
+// back to paying.
 std::variant<AgentControls, ControlProblem> read_control_headers(
     const HeaderList& headers, const policy::PolicySnapshot& policy);
 

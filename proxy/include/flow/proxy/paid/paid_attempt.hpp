@@ -6,10 +6,13 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "flow/payment/payment_rail.hpp"
 #include "flow/proxy/exchange/exchange.hpp"
 #include "flow/proxy/exchange/exchange_hooks.hpp"
 #include "flow/proxy/network/timer.hpp"
+#include "flow/proxy/paid/approval_desk.hpp"
 #include "flow/proxy/paid/control_headers.hpp"
 #include "flow/proxy/paid/payment_decision.hpp"
 #include "flow/storage/ledger_writer.hpp"
@@ -41,8 +44,8 @@ class PaidAttempt final : public ExchangeHooks {
     waiting_request,    // the challenge is read; the agent's request body is still arriving
     deciding,           // policy and the reservation (and an in-transaction signature) run on
                         // the ledger's writer
-    awaiting_approval,  // parked until a human decides (review answers 403 at once until the
-                        // approvals API lands)
+    awaiting_approval,  // parked until a human decides, the approval expires or review.hold
+                        // passes (review.hold > 0; with 0, review answers 403 at once)
     settling,           // a rail that makes its credential through I/O is making it
     retrying,           // the credential has left the proxy; no answer yet
     recording,          // the merchant answered; its head is held until the receipt is durable
@@ -93,6 +96,13 @@ class PaidAttempt final : public ExchangeHooks {
   HeadVerdict on_paid_answer(ResponseHead& head);
   void finalize(storage::Outcome outcome);  // outcome and receipt, durable
   void on_finalized(std::string receipt_id, bool recorded);
+  // Review: hold for the decision (review.hold > 0), or answer review_required now.
+  void review(const DecideOutcome& outcome, nlohmann::json extra);
+  void hold_for_approval(const storage::Approval& approval, nlohmann::json extra);
+  void on_approval_decided(const storage::Approval& approval);
+  void on_hold_deadline();
+  void answer_review_required(const storage::Approval& approval, nlohmann::json extra);
+  void refuse_approval(payment::Reason reason, const std::optional<storage::Approval>& approval);
 
   bool payments_enabled() const;
   void on_challenge_deadline();
@@ -136,6 +146,13 @@ class PaidAttempt final : public ExchangeHooks {
   HeaderList held_extra_;
   ReasonField held_reason_;  // the X-402flow-Error of held_extra_, for the access log
   std::optional<Deadline> challenge_deadline_;  // armed while the 402's body is read
+  // What the decision was asked, kept to ask again when a held approval is approved.
+  std::optional<DecideInput> decided_on_;
+  payment::PaymentRail* rail_ = nullptr;
+  ApprovalDesk::Ticket held_ticket_;       // while awaiting_approval
+  std::optional<Deadline> hold_deadline_;  // review.hold (or the approval's expiry) passing
+  storage::Approval held_approval_;        // the approval waited on
+  nlohmann::json held_review_extra_;       // the review answer's fields, for a timed-out hold
   std::uint64_t started_ns_ = 0;
 };
 

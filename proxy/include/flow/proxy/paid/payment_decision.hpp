@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "flow/payment/payment_rail.hpp"
+#include "flow/payment/reason.hpp"
 #include "flow/policy/policy_eval.hpp"
 #include "flow/policy/policy_snapshot.hpp"
 #include "flow/storage/ledger.hpp"
@@ -32,6 +33,10 @@ struct DecideInput {
   int offers_seen = 0;
   std::string protocols_offered;  // the rail that read the challenge ("x402")
   std::int64_t now = 0;           // unix seconds
+  // X-402flow-Approval, or the approval a held request was woken approved on: an approved,
+  // unused approval bound to this request counts as the review; any other is answered
+  // (DecideOutcome::approval_refusal) without paying.
+  std::string approval_id;
 };
 
 struct DecideOutcome {
@@ -40,7 +45,16 @@ struct DecideOutcome {
   std::optional<storage::Attempt> existing;
   policy::Decision decision;
   std::string decision_id;
-  std::string approval_id;                           // review: the approval opened
+  std::string approval_id;  // review: the approval opened or reused; the approval used
+  // The approval this decision is about: review's (opened or reused), the one named by
+  // DecideInput::approval_id (as found, or as used by the reservation).
+  std::optional<storage::Approval> approval;
+  // Opened by this decision (not reused): the loop tells ApprovalDesk::opened().
+  bool approval_new = false;
+  // DecideInput::approval_id could not be used, nothing was evaluated or reserved:
+  // approval_denied, approval_expired, approval_used or approval_mismatch. (A pending one is no
+  // refusal: the decision is evaluated and, for review, waits on it.)
+  std::optional<payment::Reason> approval_refusal;
   std::optional<storage::ReserveOutcome> reserve;    // allow (and not prepare_only)
   std::optional<storage::Receipt> existing_receipt;  // existing attempt that settled
   // A fresh reservation's credential, made by a rail that signs in the transaction and recorded
@@ -50,7 +64,9 @@ struct DecideOutcome {
 };
 
 // Runs on the writer thread, inside its transaction: the policy reads the same ledger state the
-// reservation then commits against. Records the decision (and opens the approval for review).
+// reservation then commits against. Records the decision; for review, reuses the pending
+// approval bound to the same request or opens one. With an approved approval in hand, review
+// rules count as met and the reservation uses the approval in its transaction.
 storage::Result<DecideOutcome> decide_and_reserve(storage::Ledger& ledger, const DecideInput& in);
 
 }  // namespace flow::proxy

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 #include "flow/policy/flow_config.hpp"
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/network/loop_mailbox.hpp"
+#include "flow/proxy/network/timer.hpp"
 #include "flow/proxy/paid/approval_desk.hpp"
 #include "flow/storage/ledger_writer.hpp"
 #include "flow/storage/url_redaction.hpp"
@@ -48,6 +50,13 @@ struct PaymentCounters {
   std::uint64_t unknown = 0;
   std::uint64_t idempotent_replays = 0;
   std::uint64_t credentials_resent = 0;  // unanswered paid retries sent again (payment-identifier)
+  std::uint64_t approvals_opened = 0;   // approvals opened by review verdicts (not reused)
+  std::uint64_t approvals_expired = 0;  // pending approvals the expiry sweep expired
+  std::uint64_t held_approved = 0;      // held requests woken approved (then decided again)
+  std::uint64_t held_denied = 0;        // held requests answered approval_denied
+  std::uint64_t held_expired = 0;       // held requests answered approval_expired
+  std::uint64_t held_timed_out = 0;     // held requests whose review.hold passed
+  // Requests held right now: ApprovalDesk::held() (a gauge, not kept here).
 };
 
 // What the paid path needs beyond the pass-through proxy: the policy in force, the ledger's
@@ -69,6 +78,11 @@ class PaymentServices {
   PaymentCounters& counters() { return counters_; }
   // Held exchanges waiting for a person's decision, and whoever decides (the admin API).
   ApprovalDesk& approvals() { return approvals_; }
+  // An approval (opened, or held on) expires at `expires_at_ms` (unix ms): at that time the
+  // pending approvals past their expiry are expired in the ledger (on the writer) and each is
+  // handed to approvals().decided(), which wakes its holders and tells the observers. The
+  // approvals pending at start-up are watched the same way.
+  void expire_at(std::int64_t expires_at_ms);
 
   // The rails in the order they read a 402; their settle() completions run on the loop.
   const payment::PaymentRails& rails() const { return rails_; }
@@ -95,6 +109,13 @@ class PaymentServices {
   PaymentCounters counters_;
   ApprovalDesk approvals_;
   std::unordered_map<std::string, PreparedOffer> prepared_;
+  void watch_pending_approvals();
+  void sweep_expired();
+  void arm_sweep();
+  // Expiry times of held approvals still to sweep at, earliest first.
+  std::set<std::int64_t> expiries_;
+  std::unique_ptr<Timer> sweep_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace flow::proxy
