@@ -90,6 +90,7 @@ constexpr std::array kReasons = std::to_array<ReasonInfo>({
     {R::payment_interrupted, "payment_interrupted", 0, payment_outcome},
     {R::upstream_tls_failed, "upstream_tls_failed", 502, transport},
     {R::client_tls_failed, "client_tls_failed", 0, transport},
+    {R::reconciled_failed, "reconciled_failed", 0, payment_outcome},
 });
 
 constexpr bool in_enum_order() {

@@ -227,10 +227,39 @@ ALTER TABLE receipts ADD COLUMN failure_code TEXT NOT NULL DEFAULT '';
 ALTER TABLE receipts ADD COLUMN encoding INTEGER NOT NULL DEFAULT 1;
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations{{
+// Version 4: the operator audit chain (audit_store.cpp has the encoding): who did what through
+// the admin API, append-only and hash-chained like the receipts, with its own head.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE audit (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT    NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  actor      TEXT    NOT NULL,
+  action     TEXT    NOT NULL,
+  subject    TEXT    NOT NULL,
+  detail     TEXT    NOT NULL,
+  prev_hash  TEXT    NOT NULL,
+  hash       TEXT    NOT NULL,
+  encoding   INTEGER NOT NULL
+) STRICT;
+CREATE TABLE audit_head (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  seq  INTEGER NOT NULL,
+  hash TEXT    NOT NULL
+) STRICT;
+INSERT INTO audit_head (id, seq, hash)
+  VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
     {2, "credential expiry and refused holds", kSchemaV2},
     {3, "failure codes and receipt encodings", kSchemaV3},
+    {4, "operator audit chain", kSchemaV4},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {

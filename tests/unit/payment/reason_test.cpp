@@ -39,7 +39,7 @@ constexpr std::string_view kWireNames[] = {
     "too_many_connections", "client_closed", "upstream_closed", "shutting_down",
     "proxy_auth_required",
     // appended since
-    "payment_interrupted", "upstream_tls_failed", "client_tls_failed"};
+    "payment_interrupted", "upstream_tls_failed", "client_tls_failed", "reconciled_failed"};
 
 }  // namespace
 

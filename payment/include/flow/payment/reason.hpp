@@ -100,11 +100,12 @@ enum class Reason {
   payment_interrupted,  // 402flow stopped while a payment was in flight (found at start-up)
   upstream_tls_failed,  // the origin's TLS handshake or certificate check failed (never downgraded)
   client_tls_failed,    // an intercepted client's TLS handshake failed (it may not trust the CA)
+  reconciled_failed,    // an operator reconciled an unknown payment as failed (nothing moved)
 };
 
 // How many reasons there are: the last one's number + 1 (a new last one updates it; reason.cpp
 // checks it against the table). Sizes arrays indexed by Reason.
-inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::client_tls_failed) + 1;
+inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::reconciled_failed) + 1;
 
 // Who or what a reason is about (for docs, metrics and reading a log at a glance).
 enum class ReasonCategory {
