@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/log_writer.hpp"
@@ -20,15 +21,20 @@ class Server;
 class PaymentServices;
 
 // A bearer token, kept only as its SHA-256 so that a comparison takes the same time whatever the
-// candidate (CRYPTO_memcmp over digests of equal length).
+// candidate (CRYPTO_memcmp over digests of equal length), and the name audit records give
+// whoever presents it.
 class AdminToken {
  public:
-  explicit AdminToken(std::string_view token);
+  AdminToken(std::string name, std::string_view token);
   bool matches(std::string_view candidate) const;
+  const std::string& name() const { return name_; }
 
  private:
+  std::string name_;
   std::array<unsigned char, 32> digest_{};
 };
+
+class PolicyReloader;
 
 // What the admin API reads. Everything lives on the loop the admin server runs on.
 struct AdminSources {
@@ -36,12 +42,14 @@ struct AdminSources {
   PaymentServices* payments = nullptr;  // null: no wallet configured (pass-through only)
   bool wallets_configured = false;
   std::shared_ptr<policy::PolicyStore> policy;
+  PolicyReloader* reloader = nullptr;  // null: no configuration file (nothing to reload)
 };
 
 class AdminServer {
  public:
-  // `token`: null when none is configured (a loopback listener then serves everything openly).
-  AdminServer(uv_loop_t* loop, std::string listen, std::optional<AdminToken> token,
+  // `tokens`: empty when none is configured (a loopback listener then serves everything openly,
+  // and audit records name the actor "loopback").
+  AdminServer(uv_loop_t* loop, std::string listen, std::vector<AdminToken> tokens,
               AdminSources sources, Logger& log);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -51,6 +59,8 @@ class AdminServer {
   void start();
   // The paid path, once open (it is opened after the listeners are bound).
   void attach_payments(PaymentServices* payments);
+  // The policy reloader, once it exists (null again before it goes).
+  void attach_reloader(PolicyReloader* reloader);
   std::string bound_address() const;
   void stop();
 
