@@ -12,6 +12,7 @@
 #include "decision_log.hpp"
 #include "decision_reads.hpp"
 #include "flow/payment/unix_clock.hpp"
+#include "ledger_tallies.hpp"
 #include "operator_actions.hpp"
 #include "owner_lock.hpp"
 #include "receipt_store.hpp"
@@ -269,6 +270,10 @@ Result<std::vector<Attempt>> Ledger::attempts_in_state(AttemptState state) {
 
 Result<std::vector<DecisionRecord>> Ledger::decisions(const DecisionFilter& filter) {
   return read([&](LedgerContext& ctx) { return decision_reads::list(ctx, filter); });
+}
+
+Result<LedgerTallies> Ledger::tallies(std::size_t merchant_limit) {
+  return read([&](LedgerContext& ctx) { return ledger_tallies::count(ctx, merchant_limit); });
 }
 
 Result<std::vector<Receipt>> Ledger::receipts(const ReceiptFilter& filter) {

@@ -135,15 +135,51 @@ void write_ledger(PrometheusText& out, storage::LedgerWriter& ledger) {
   out.histogram(name, storage::CommitLatency::kBounds, latency.cumulative, latency.sum_seconds);
 }
 
+// What the ledger counted over its life: 402s per merchant, decisions per reason, approvals per
+// state (and the requests held on them now), money settled per asset.
+void write_tallies(PrometheusText& out, const storage::LedgerTallies& t, const AdminSources& s) {
+  out.family("flow402_merchant_challenges_total", "counter",
+             "402 payment challenges per merchant origin (the busiest 50; the rest as other).");
+  for (const auto& m : t.challenges_by_merchant) {
+    out.sample("flow402_merchant_challenges_total", {"merchant", m.name}, m.count);
+  }
+  out.sample("flow402_merchant_challenges_total", {"merchant", "other"}, t.other_challenges);
+  out.family("flow402_policy_decisions_total", "counter",
+             "Policy decisions on payment challenges, by decision and reason.");
+  for (const auto& d : t.decisions) {
+    out.sample("flow402_policy_decisions_total", {"decision", d.outcome}, {"reason", d.reason},
+               d.count);
+  }
+  out.family("flow402_approvals_total", "counter", "Approvals opened, by their state now.");
+  for (const auto& a : t.approvals_by_state) {
+    out.sample("flow402_approvals_total", {"state", a.name}, a.count);
+  }
+  out.family("flow402_paid_atomic_total", "counter",
+             "Money settled, in the asset's atomic units (USDC: millionths), by network and "
+             "asset symbol (the address when the asset table has no symbol).");
+  const auto snapshot = s.policy ? s.policy->current() : nullptr;
+  for (const auto& p : t.paid) {
+    const policy::AssetEntry* entry =
+        snapshot ? snapshot->assets().find(p.network, p.asset) : nullptr;
+    out.sample("flow402_paid_atomic_total", {"network", p.network},
+               {"asset", entry ? entry->symbol : p.asset}, static_cast<double>(p.amount));
+  }
+}
+
 }  // namespace
 
-std::string admin_metrics_text(const AdminSources& sources) {
+std::string admin_metrics_text(const AdminSources& sources, const storage::LedgerTallies* tallies) {
   PrometheusText out;
   write_proxy(out, sources.server->stats());
   write_leaf_cache(out, sources.server->tls().leaf_stats());
   write_payments(out,
                  sources.payments != nullptr ? sources.payments->counters() : PaymentCounters{});
   if (sources.payments != nullptr) write_ledger(out, sources.payments->ledger());
+  out.family("flow402_approvals_held", "gauge",
+             "Agents' requests held open now, waiting for an approval's decision.");
+  out.sample("flow402_approvals_held",
+             sources.payments != nullptr ? sources.payments->approvals().held() : 0);
+  write_tallies(out, tallies != nullptr ? *tallies : storage::LedgerTallies{}, sources);
   return out.take();
 }
 

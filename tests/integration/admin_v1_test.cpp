@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/merchant_process.hpp"
+#include "support/metrics_parser.hpp"
 #include "support/paid_proxy.hpp"
 #include "support/temp_dir.hpp"
 
@@ -254,6 +255,15 @@ TEST_CASE("a review opens a pending approval; approve and deny decide it, audite
   CHECK(decisions["items"][0]["reason"] == "review_required");
   CHECK(decisions["items"][0]["approval_id"] == id);
   CHECK(a.get_json("/v1/decisions?outcome=allow")["items"].empty());
+
+  const HttpResponse text = a.call("GET", "/metrics");
+  REQUIRE(text.status == 200);
+  const json m = parse_metrics(text.body);
+  CHECK(m["flow402_policy_decisions_total{decision=review,reason=review_required}"] == 1);
+  CHECK(m.value("flow402_approvals_total{state=pending}", 0.0) +
+            m.value("flow402_approvals_total{state=approved}", 0.0) +
+            m.value("flow402_approvals_total{state=denied}", 0.0) ==
+        1);
 }
 
 TEST_CASE("approving an approval past its expiry is refused 409 expired") {
@@ -336,6 +346,17 @@ TEST_CASE("an unknown payment is listed and reconciled settled or failed, with i
   const json merchants = a.get_json("/v1/merchants/observed");
   REQUIRE(merchants["items"].size() == 1);
   CHECK(merchants["items"][0]["challenges"] == 2);
+
+  // The metrics count from the ledger: 402s by merchant, decisions by reason, money settled.
+  const HttpResponse text = a.call("GET", "/metrics");
+  REQUIRE(text.status == 200);
+  const json m = parse_metrics(text.body);
+  const std::string origin = merchants["items"][0]["origin"];
+  CHECK(m["flow402_merchant_challenges_total{merchant=" + origin + "}"] == 2);
+  CHECK(m["flow402_merchant_challenges_total{merchant=other}"] == 0);
+  CHECK(m["flow402_policy_decisions_total{decision=allow,reason=allowed}"] == 2);
+  CHECK(m["flow402_paid_atomic_total{asset=USDC,network=eip155:8453}"] == 10000);
+  CHECK(m["flow402_approvals_held"] == 0);
 }
 
 TEST_CASE("the audit chain catches a row changed behind the proxy's back") {

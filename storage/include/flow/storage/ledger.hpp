@@ -14,6 +14,7 @@
 #include "flow/storage/approval.hpp"
 #include "flow/storage/audit.hpp"
 #include "flow/storage/decision.hpp"
+#include "flow/storage/ledger_tallies.hpp"
 #include "flow/storage/payment_attempt.hpp"
 #include "flow/storage/receipt.hpp"
 #include "flow/storage/recovery_report.hpp"
@@ -137,6 +138,8 @@ class Ledger {
   // --- reading ---
   Result<std::vector<Attempt>> attempts_in_state(AttemptState state);
   Result<std::vector<DecisionRecord>> decisions(const DecisionFilter& filter);
+  // Whole-life counts for metrics; `merchant_limit` bounds the merchants named one by one.
+  Result<LedgerTallies> tallies(std::size_t merchant_limit);
   Result<std::vector<Receipt>> receipts(const ReceiptFilter& filter);
   // By the id the agent saw in X-402flow-Receipt; nothing for a malformed or unknown id.
   Result<std::optional<Receipt>> get_receipt(std::string_view receipt_id);

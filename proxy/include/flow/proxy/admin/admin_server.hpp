@@ -14,6 +14,7 @@
 
 #include "flow/policy/policy_store.hpp"
 #include "flow/proxy/log_writer.hpp"
+#include "flow/storage/ledger_tallies.hpp"
 
 namespace flow::proxy {
 
@@ -70,7 +71,12 @@ class AdminServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The /metrics body: every counter the proxy keeps, in Prometheus text format 0.0.4.
-std::string admin_metrics_text(const AdminSources& sources);
+// The /metrics body: every counter the proxy keeps, and with `tallies` what the ledger counted
+// (null: no ledger; those families are then written empty), in Prometheus text format 0.0.4.
+std::string admin_metrics_text(const AdminSources& sources,
+                               const storage::LedgerTallies* tallies = nullptr);
+
+// How many merchants /metrics names one by one; the others are summed as merchant="other".
+inline constexpr std::size_t kMetricsMerchantLimit = 50;
 
 }  // namespace flow::proxy
