@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/text_table.hpp"
 #include "flow/payment/amount.hpp"
 #include "flow/payment/unix_clock.hpp"
 #include "flow/policy/asset_table.hpp"
@@ -97,32 +98,6 @@ std::string amount_text(payment::Atomic amount, unsigned decimals, const std::st
   if (!symbol.empty()) return payment::format_display(amount, decimals, symbol);
   return decimal(amount, decimals) + " " + short_id(asset);
 }
-
-// Columns sized to their widest cell, two spaces apart.
-class TextTable {
- public:
-  explicit TextTable(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void print(std::ostream& out) const {
-    std::vector<std::size_t> width(rows_.front().size(), 0);
-    for (const auto& row : rows_) {
-      for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) {
-        width[i] = std::max(width[i], row[i].size());
-      }
-    }
-    for (const auto& row : rows_) {
-      std::string line;
-      for (std::size_t i = 0; i < row.size(); ++i) {
-        line += row[i];
-        if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
-      }
-      out << line << '\n';
-    }
-  }
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-};
 
 // RFC 4180: quote a field that holds a comma, a quote or a line break.
 std::string csv_field(const std::string& s) {
