@@ -77,11 +77,11 @@ void answer_decided(AdminSources& sources, Result<Decided>& result, ServedAnswer
         {{"error", "approval " + d.approval.id + " is " + state + ": " + d.refusal},
          {"state", state},
          {"approval", admin_json::approval_json(d.approval, desk.held_for(d.approval.id), now_ms(),
-                                                assets_of(sources))}});
+                                                *assets_of(sources))}});
   }
   const std::size_t held = desk.held_for(d.approval.id);
   desk.decided(d.approval);  // held requests continue (or get approval_denied)
-  answer_json(out, 200, admin_json::approval_json(d.approval, held, now_ms(), assets_of(sources)));
+  answer_json(out, 200, admin_json::approval_json(d.approval, held, now_ms(), *assets_of(sources)));
 }
 
 // --- reconcile ---
@@ -199,7 +199,7 @@ void reconcile_attempt(const AdminCall& call, std::string_view id_text, std::str
                              {{"error", r.refusal}, {"state", r.state}, {"attempt_id", id}});
         }
         const std::vector<storage::Receipt> one{*r.receipt};
-        answer_json(out, 200, receipt_json(listed_receipts(one, assets_of(*sources)).front()));
+        answer_json(out, 200, receipt_json(listed_receipts(one, *assets_of(*sources)).front()));
       });
 }
 

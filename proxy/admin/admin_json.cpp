@@ -16,6 +16,7 @@ Json text_or_null(const std::string& text) {
 }
 
 std::optional<std::int64_t> digits_value(std::string_view s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
@@ -214,6 +215,10 @@ std::optional<Page> read_page(std::string_view query, std::string& error) {
   }
   if (auto after = query_param(query, "after")) page.after = *after;
   return page;
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view text) {
+  return digits_value(text);
 }
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text) {

@@ -66,6 +66,9 @@ Json paged(const std::vector<T>& items, const Page& page, Key key, ToJson to_jso
   return out;
 }
 
+// A whole number of digits only ("42"); nothing for anything else.
+std::optional<std::int64_t> parse_integer(std::string_view text);
+
 // A time parameter (since, until): unix milliseconds, or an ISO 8601 UTC date or time
 // ("2026-01-31", "2026-01-31T12:00:00Z").
 std::optional<std::int64_t> parse_time_ms(std::string_view text);

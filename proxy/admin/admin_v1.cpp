@@ -35,12 +35,13 @@ void answer_ledger_error(ServedAnswer& answer, const storage::LedgerError& error
               {{"error", error.describe()}, {"code", storage::ledger_error_name(error.code)}});
 }
 
-const policy::AssetTable& assets_of(const AdminSources& sources) {
-  static const policy::AssetTable built_ins = policy::AssetTable::with_built_ins();
-  if (!sources.policy) return built_ins;
-  const auto snapshot = sources.policy->current();
-  // The snapshot is kept alive by the store until the next reload; callers use the table at once.
-  return snapshot ? snapshot->assets() : built_ins;
+std::shared_ptr<const policy::AssetTable> assets_of(const AdminSources& sources) {
+  static const auto built_ins =
+      std::make_shared<const policy::AssetTable>(policy::AssetTable::with_built_ins());
+  auto snapshot = sources.policy ? sources.policy->current() : nullptr;
+  if (!snapshot) return built_ins;
+  const policy::AssetTable* table = &snapshot->assets();
+  return {std::move(snapshot), table};  // shares the snapshot's ownership
 }
 
 std::int64_t now_ms() {
@@ -131,7 +132,7 @@ void list_receipts(const AdminCall& call, PaymentServices& pay, std::string_view
       [filter = q->filter](Ledger& ledger) { return ledger.receipts(filter); },
       [sources, q = *q](Result<std::vector<storage::Receipt>>& result, ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
-        auto listed = listed_receipts(result.value(), assets_of(*sources));
+        auto listed = listed_receipts(result.value(), *assets_of(*sources));
         std::reverse(listed.begin(), listed.end());  // newest first
         std::erase_if(listed, [&q](const ListedReceipt& l) {
           return (q.state && l.receipt->attempt.state != *q.state) ||
@@ -145,17 +146,34 @@ void list_receipts(const AdminCall& call, PaymentServices& pay, std::string_view
       });
 }
 
+// The receipt and every other receipt of its attempt (its superseded_by needs them); empty for
+// an unknown id.
+Result<std::vector<storage::Receipt>> receipt_with_siblings(Ledger& ledger, const std::string& id) {
+  auto found = ledger.get_receipt(id);
+  if (!found.ok()) return found.error();
+  if (!found.value()) return std::vector<storage::Receipt>{};
+  storage::ReceiptFilter same_agent;
+  same_agent.agent = found.value()->attempt.intent.agent;
+  auto all = ledger.receipts(same_agent);
+  if (!all.ok()) return all.error();
+  std::erase_if(all.value(), [&](const storage::Receipt& r) {
+    return r.attempt.id != found.value()->attempt.id;
+  });
+  return all;
+}
+
 void one_receipt(const AdminCall& call, PaymentServices& pay, std::string id,
                  ServedAnswer& answer) {
   AdminSources* sources = &call.sources;
-  on_ledger<std::optional<storage::Receipt>>(
+  on_ledger<std::vector<storage::Receipt>>(
       pay, Durability::batched, answer.defer(),
-      [id](Ledger& ledger) { return ledger.get_receipt(id); },
-      [sources, id](Result<std::optional<storage::Receipt>>& result, ServedAnswer& out) {
+      [id](Ledger& ledger) { return receipt_with_siblings(ledger, id); },
+      [sources, id](Result<std::vector<storage::Receipt>>& result, ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
-        if (!result.value()) return answer_error(out, 404, "no receipt " + id);
-        const std::vector<storage::Receipt> one{*result.value()};
-        answer_json(out, 200, receipt_json(listed_receipts(one, assets_of(*sources)).front()));
+        for (const auto& listed : listed_receipts(result.value(), *assets_of(*sources))) {
+          if (listed.receipt->receipt_id == id) return answer_json(out, 200, receipt_json(listed));
+        }
+        answer_error(out, 404, "no receipt " + id);
       });
 }
 
@@ -186,7 +204,7 @@ void list_decisions(const AdminCall& call, PaymentServices& pay, std::string_vie
         if (more) rows.resize(limit);
         Json body = {{"items", Json::array()}};
         for (const auto& d : rows) {
-          body["items"].push_back(admin_json::decision_json(d, assets_of(*sources)));
+          body["items"].push_back(admin_json::decision_json(d, *assets_of(*sources)));
         }
         body["next"] = more ? Json(rows.back().id) : Json(nullptr);
         answer_json(out, 200, body);
@@ -199,7 +217,7 @@ void show_spend(const AdminCall& call, PaymentServices& pay, ServedAnswer& answe
       pay, Durability::batched, answer.defer(), [](Ledger& ledger) { return ledger.spend(); },
       [sources](Result<storage::SpendReport>& result, ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
-        answer_json(out, 200, spend_json(result.value(), assets_of(*sources)));
+        answer_json(out, 200, spend_json(result.value(), *assets_of(*sources)));
       });
 }
 
@@ -239,7 +257,7 @@ void list_attempts(const AdminCall& call, PaymentServices& pay, std::string_view
                     admin_json::paged(
                         rows, page, [](const storage::Attempt& a) { return std::to_string(a.id); },
                         [sources](const storage::Attempt& a) {
-                          return admin_json::attempt_json(a, assets_of(*sources));
+                          return admin_json::attempt_json(a, *assets_of(*sources));
                         }));
       });
 }
@@ -277,7 +295,7 @@ void list_approvals(const AdminCall& call, PaymentServices& pay, std::string_vie
                         [sources, now](const storage::Approval& a) {
                           return admin_json::approval_json(
                               a, sources->payments->approvals().held_for(a.id), now,
-                              assets_of(*sources));
+                              *assets_of(*sources));
                         }));
       });
 }
@@ -294,7 +312,7 @@ void one_approval(const AdminCall& call, PaymentServices& pay, std::string id,
         const storage::Approval& a = *result.value();
         answer_json(out, 200,
                     admin_json::approval_json(a, sources->payments->approvals().held_for(a.id),
-                                              now_ms(), assets_of(*sources)));
+                                              now_ms(), *assets_of(*sources)));
       });
 }
 
@@ -312,8 +330,8 @@ void list_audit(PaymentServices& pay, std::string_view query, ServedAnswer& answ
   filter.action = admin_json::query_param(query, "action");
   filter.limit = page->limit + 1;
   if (!page->after.empty()) {
-    auto seq = admin_json::parse_time_ms(page->after);  // digits: a seq
-    if (!seq || page->after.find_first_not_of("0123456789") != std::string::npos) {
+    const auto seq = admin_json::parse_integer(page->after);
+    if (!seq) {
       return answer_error(answer, 400, "after: an audit record's seq");
     }
     filter.before_seq = *seq;

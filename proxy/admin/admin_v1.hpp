@@ -35,8 +35,9 @@ void answer_json(ServedAnswer& answer, int status, const Json& body);
 void answer_error(ServedAnswer& answer, int status, std::string_view message);
 // {"error": ..., "code": ledger error name}, with the status ledger_error_status gives.
 void answer_ledger_error(ServedAnswer& answer, const storage::LedgerError& error);
-// The asset table of the policy in force (the built-ins when none is loaded).
-const policy::AssetTable& assets_of(const AdminSources& sources);
+// The asset table of the policy in force (the built-ins when none is loaded), kept alive while
+// the caller holds it (a reload may replace the policy at any moment).
+std::shared_ptr<const policy::AssetTable> assets_of(const AdminSources& sources);
 std::int64_t now_ms();
 
 // Runs `work` on the ledger's writer; `reply` runs on the loop with its result and fills the

@@ -331,6 +331,15 @@ TEST_CASE("an unknown payment is listed and reconciled settled or failed, with i
   CHECK(a.get_json("/v1/spend") == a.proxy.spend());
   const std::string receipt_id = receipt["receipt_id"];
   CHECK(a.get_json("/v1/receipts/" + receipt_id)["receipt_id"] == receipt_id);
+  CHECK(a.get_json("/v1/receipts/" + receipt_id)["superseded_by"].is_null());
+  // The attempt's earlier (unknown) receipt names the reconciled one, as in the list.
+  for (const auto& row : cli) {
+    if (row["attempt_id"] == oldest && row["state"] == "unknown") {
+      const json earlier = a.get_json("/v1/receipts/" + row["receipt_id"].get<std::string>());
+      CHECK(earlier == row);
+      CHECK(earlier["superseded_by"] == receipt_id);
+    }
+  }
   CHECK(a.get_json("/v1/receipts?state=failed")["items"].size() == 1);
   CHECK(a.get_json("/v1/receipts?agent=nobody")["items"].empty());
 
