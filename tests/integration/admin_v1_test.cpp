@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/child_process.hpp"
 #include "support/merchant_process.hpp"
 #include "support/metrics_parser.hpp"
 #include "support/paid_proxy.hpp"
@@ -416,4 +417,31 @@ TEST_CASE("the policy is shown and reloaded through the API, the reload audited"
   CHECK(audit["items"][0]["detail"]["applied"] == false);
   CHECK(audit["items"][1]["actor"] == "alice");
   CHECK(audit["items"][1]["detail"]["applied"] == true);
+}
+
+TEST_CASE("admin.tokens files are checked like admin.token_file, and names need their own token") {
+  TempDir dir;
+  const std::string config = dir.file("flow.yaml");
+  write_text_file(config,
+                  "version: 1\nadmin:\n  token_file: a.token\n  tokens:\n"
+                  "    - {name: bob, file: b.token}\n");
+  write_text_file(dir.file("a.token"), "same-token-123456\n");
+  write_text_file(dir.file("b.token"), "same-token-123456\n");
+  REQUIRE(::chmod(dir.file("a.token").c_str(), 0600) == 0);
+  REQUIRE(::chmod(dir.file("b.token").c_str(), 0644) == 0);
+  const auto check = [&] {
+    return run_command({flow_binary(), "check", config}, std::chrono::seconds(20));
+  };
+  const CommandResult readable = check();
+  CHECK(readable.status.code == 2);
+  CHECK(readable.err.find("b.token") != std::string::npos);
+  CHECK(readable.err.find("chmod 600") != std::string::npos);
+
+  REQUIRE(::chmod(dir.file("b.token").c_str(), 0600) == 0);
+  const CommandResult shared = check();
+  CHECK(shared.status.code == 2);
+  CHECK(shared.err.find("same token") != std::string::npos);
+
+  write_text_file(dir.file("b.token"), "bobs-own-token-123456\n");
+  CHECK(check().status.code == 0);
 }
