@@ -1,7 +1,13 @@
 // /metrics: the proxy's counters (ProxyStats), the paid path's (PaymentCounters), the TLS leaf
 // cache's and the ledger writer's, named by Prometheus conventions. Every series is written even
 // when zero, so that rates start from the first scrape.
+#include <chrono>
 #include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "metrics_scrape.hpp"
 
 #include "flow/payment/reason.hpp"
 #include "flow/proxy/admin/admin_server.hpp"
@@ -181,6 +187,67 @@ std::string admin_metrics_text(const AdminSources& sources, const storage::Ledge
              sources.payments != nullptr ? sources.payments->approvals().held() : 0);
   write_tallies(out, tallies != nullptr ? *tallies : storage::LedgerTallies{}, sources);
   return out.take();
+}
+
+}  // namespace flow::proxy
+
+namespace flow::proxy {
+
+// The ledger's last tallies and the scrapes waiting for a fresh read. The read's completion
+// finds `owner` null once the scrape (the admin server) is gone.
+struct MetricsScrape::Cache {
+  MetricsScrape* owner = nullptr;
+  std::optional<storage::LedgerTallies> tallies;
+  std::chrono::steady_clock::time_point read_at;
+  std::vector<std::shared_ptr<Responder>> waiting;
+};
+
+MetricsScrape::MetricsScrape(const AdminSources& sources)
+    : sources_(sources), cache_(std::make_shared<Cache>()) {
+  cache_->owner = this;
+}
+
+MetricsScrape::~MetricsScrape() {
+  cache_->owner = nullptr;
+}
+
+void MetricsScrape::serve(ServedAnswer& answer) {
+  const bool fresh =
+      cache_->tallies && std::chrono::steady_clock::now() - cache_->read_at < kTalliesMaxAge;
+  if (sources_.payments == nullptr || fresh) return answer_now(answer);
+  cache_->waiting.push_back(answer.defer());
+  if (cache_->waiting.size() == 1) read_tallies();
+}
+
+void MetricsScrape::answer_now(ServedAnswer& answer) const {
+  answer.status = 200;
+  answer.content_type = kPrometheusContentType;
+  answer.body = admin_metrics_text(sources_, cache_->tallies ? &*cache_->tallies : nullptr);
+}
+
+// A failed read leaves the last tallies in place; the waiting scrapes are answered either way.
+void MetricsScrape::read_tallies() {
+  using Tallies = storage::Result<storage::LedgerTallies>;
+  auto done = sources_.payments->mailbox().on_loop<Tallies>(
+      std::function<void(Tallies)>([cache = cache_](Tallies result) {
+        if (cache->owner == nullptr) return;
+        if (result.ok()) {
+          cache->tallies = std::move(result).value();
+          cache->read_at = std::chrono::steady_clock::now();
+        }
+        cache->owner->answer_waiting();
+      }));
+  auto queued = sources_.payments->ledger().submit<storage::LedgerTallies>(
+      storage::Durability::batched,
+      [](storage::Ledger& ledger) { return ledger.tallies(kMetricsMerchantLimit); },
+      std::move(done));
+  if (!queued.ok()) answer_waiting();
+}
+
+void MetricsScrape::answer_waiting() {
+  ServedAnswer answer;
+  answer_now(answer);
+  for (auto& responder : std::exchange(cache_->waiting, {})) responder->respond(answer);
 }
 
 }  // namespace flow::proxy

@@ -13,6 +13,7 @@
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/server.hpp"
+#include "metrics_scrape.hpp"
 
 namespace flow::proxy {
 namespace {
@@ -69,30 +70,10 @@ bool AdminToken::matches(std::string_view candidate) const {
 
 namespace {
 
-// How old the ledger's tallies in /metrics may be: a scrape after that reads them again (one
-// read on the writer however many scrapes wait for it).
-constexpr std::chrono::seconds kTalliesMaxAge{5};
-
-class AdminService;
-
-// The ledger's tallies for /metrics and the scrapes waiting for a fresh read. Shared with the
-// read's completion, which finds `owner` null once the service is gone.
-struct TallyCache {
-  AdminService* owner = nullptr;
-  std::optional<storage::LedgerTallies> tallies;
-  std::chrono::steady_clock::time_point read_at;
-  std::vector<std::shared_ptr<Responder>> waiting;
-};
-
 class AdminService final : public HttpService {
  public:
   AdminService(std::vector<AdminToken> tokens, AdminSources sources)
-      : tokens_(std::move(tokens)),
-        sources_(std::move(sources)),
-        tallies_(std::make_shared<TallyCache>()) {
-    tallies_->owner = this;
-  }
-  ~AdminService() override { tallies_->owner = nullptr; }
+      : tokens_(std::move(tokens)), sources_(std::move(sources)), scrape_(sources_) {}
   AdminService(const AdminService&) = delete;
   AdminService& operator=(const AdminService&) = delete;
 
@@ -169,49 +150,11 @@ class AdminService final : public HttpService {
     answer.body += "]}";
   }
 
-  void metrics(ServedAnswer& answer) {
-    const bool fresh =
-        tallies_->tallies && std::chrono::steady_clock::now() - tallies_->read_at < kTalliesMaxAge;
-    if (sources_.payments == nullptr || fresh) return metrics_now(answer);
-    tallies_->waiting.push_back(answer.defer());
-    if (tallies_->waiting.size() == 1) read_tallies();
-  }
-
-  void metrics_now(ServedAnswer& answer) const {
-    answer.status = 200;
-    answer.content_type = kPrometheusContentType;
-    answer.body = admin_metrics_text(sources_, tallies_->tallies ? &*tallies_->tallies : nullptr);
-  }
-
-  // One read of the ledger's tallies; every scrape waiting gets the metrics once it is back (a
-  // failed read leaves the last tallies in place).
-  void read_tallies() {
-    using Tallies = storage::Result<storage::LedgerTallies>;
-    auto done = sources_.payments->mailbox().on_loop<Tallies>(
-        std::function<void(Tallies)>([cache = tallies_](Tallies result) {
-          if (cache->owner == nullptr) return;
-          if (result.ok()) {
-            cache->tallies = std::move(result).value();
-            cache->read_at = std::chrono::steady_clock::now();
-          }
-          cache->owner->answer_waiting();
-        }));
-    auto queued = sources_.payments->ledger().submit<storage::LedgerTallies>(
-        storage::Durability::batched,
-        [](storage::Ledger& ledger) { return ledger.tallies(kMetricsMerchantLimit); },
-        std::move(done));
-    if (!queued.ok()) answer_waiting();
-  }
-
-  void answer_waiting() {
-    ServedAnswer answer;
-    metrics_now(answer);
-    for (auto& responder : std::exchange(tallies_->waiting, {})) responder->respond(answer);
-  }
+  void metrics(ServedAnswer& answer) { scrape_.serve(answer); }
 
   std::vector<AdminToken> tokens_;
   AdminSources sources_;
-  std::shared_ptr<TallyCache> tallies_;
+  MetricsScrape scrape_;  // after sources_, which it reads
 };
 
 HttpServerOptions admin_server_options(std::string listen) {
