@@ -93,6 +93,7 @@ constexpr std::array kReasons = std::to_array<ReasonInfo>({
     {R::agent_denied, "agent_denied", 403, policy},
     {R::approval_used, "approval_used", 409, agent_input},
     {R::approval_mismatch, "approval_mismatch", 409, agent_input},
+    {R::reconciled_failed, "reconciled_failed", 0, payment_outcome},
 });
 
 constexpr bool in_enum_order() {

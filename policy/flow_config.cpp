@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -172,10 +173,39 @@ void read_webhook(const Reader& r, const Field& f, WebhookSettings& w,
   w.secret_file = resolve_path(r.string(secret), source_name);
 }
 
+// admin.tokens: named bearer tokens. A name is what the audit chain records as who acted.
+void read_admin_tokens(const Reader& r, const Field& f, AdminSettings& a,
+                       const std::string& source_name) {
+  r.list(f, [&](const YAML::Node& item, std::size_t i) {
+    const std::string where = "admin.tokens[" + std::to_string(i) + "]";
+    r.expect_map(item, where);
+    r.only_keys(item, where, {"name", "file"});
+    AdminSettings::NamedToken token;
+    token.name = r.string(r.required(item, where, "name"));
+    token.file = resolve_path(r.string(r.required(item, where, "file")), source_name);
+    const bool printable = std::all_of(token.name.begin(), token.name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+    if (token.name.empty() || token.name.size() > 64 || !printable) {
+      r.fail(item["name"], where + ".name must be 1 to 64 letters, digits, '-', '_' or '.'");
+    }
+    if (token.name == "admin" || token.name == "env") {
+      r.fail(item["name"], where + ".name '" + token.name +
+                               "' is reserved (admin.token_file is 'admin', FLOW402_ADMIN_TOKEN "
+                               "is 'env')");
+    }
+    for (const auto& other : a.tokens) {
+      if (other.name == token.name)
+        r.fail(item["name"], where + ".name '" + token.name + "' is given twice");
+    }
+    a.tokens.push_back(std::move(token));
+  });
+}
+
 void read_admin(const Reader& r, const YAML::Node& node, AdminSettings& a,
                 const std::string& source_name) {
   r.expect_map(node, "admin");
-  r.only_keys(node, "admin", {"listen", "token_file", "webhook"});
+  r.only_keys(node, "admin", {"listen", "token_file", "webhook", "tokens"});
   if (const Field f = r.field(node, "admin", "listen")) {
     a.listen = r.string(f);
     if (a.listen.empty()) r.fail(f.value, "admin.listen must be HOST:PORT, or off");
@@ -184,6 +214,7 @@ void read_admin(const Reader& r, const YAML::Node& node, AdminSettings& a,
     a.token_file = resolve_path(r.string(f), source_name);
   }
   if (const Field f = r.field(node, "admin", "webhook")) read_webhook(r, f, a.webhook, source_name);
+  if (const Field f = r.field(node, "admin", "tokens")) read_admin_tokens(r, f, a, source_name);
 }
 
 bool valid_wallet_network(std::string_view n) {

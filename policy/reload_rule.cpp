@@ -99,6 +99,7 @@ std::vector<std::string> restart_only_changes(const FlowConfig& running, const F
   if (running.admin.listen != next.admin.listen) changed.emplace_back("admin.listen");
   if (running.admin.token_file != next.admin.token_file) changed.emplace_back("admin.token_file");
   if (running.admin.webhook != next.admin.webhook) changed.emplace_back("admin.webhook");
+  if (running.admin.tokens != next.admin.tokens) changed.emplace_back("admin.tokens");
   return changed;
 }
 

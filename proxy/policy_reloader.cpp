@@ -1,6 +1,7 @@
 #include "flow/proxy/policy_reloader.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include "flow/policy/reload_rule.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
@@ -46,6 +47,7 @@ struct PolicyReloader::Job {
   std::uint64_t generation = 0;
   std::shared_ptr<bool> alive;
   PolicyReloader* owner = nullptr;
+  std::vector<Done> done;  // told the result on the loop
 };
 
 PolicyReloader::PolicyReloader(uv_loop_t* loop, Logger& log,
@@ -105,9 +107,15 @@ void PolicyReloader::request(const char* trigger) {
   if (!debounce_.active()) debounce_.start(kDebounce);
 }
 
+void PolicyReloader::request(const char* trigger, Done done) {
+  waiting_.push_back(std::move(done));
+  request(trigger);
+}
+
 void PolicyReloader::start_job() {
   running_ = true;
   auto job = std::make_unique<Job>();
+  job->done = std::exchange(waiting_, {});
   job->store = store_;
   job->path = path_;
   job->trigger = trigger_;
@@ -140,6 +148,9 @@ void PolicyReloader::start_job() {
     running_ = false;
     log_.error("cannot schedule a policy reload",
                "\"error\":\"" + std::string(uv_err_name(rc)) + "\"");
+    Result result;
+    result.errors.push_back("cannot schedule a policy reload: " + std::string(uv_err_name(rc)));
+    for (auto& done : job->done) done(result);
   }
 }
 
@@ -161,10 +172,23 @@ void PolicyReloader::finished(Job& job) {
     log_.info("policy reloaded", fields);
     warn_restart_only(job);
   }
+  tell(job);
   if (again_) {
     again_ = false;
     debounce_.start(kDebounce);
   }
+}
+
+void PolicyReloader::tell(Job& job) {
+  if (job.done.empty()) return;
+  Result result;
+  result.applied = !job.error.has_value();
+  if (job.error) result.errors.push_back(*job.error);
+  for (const auto& key : job.restart_only) {
+    result.warnings.push_back(key + " changed: it takes effect at the next restart");
+  }
+  result.generation = job.generation;
+  for (auto& done : job.done) done(result);
 }
 
 void PolicyReloader::warn_restart_only(const Job& job) {

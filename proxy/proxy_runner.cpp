@@ -88,16 +88,17 @@ void log_tls(Logger& log, const policy::PolicySnapshot& policy, const TlsService
 // (another proxy on this host has it: this one runs without, and says so). Any other failure
 // throws: an address the operator chose must be served.
 std::unique_ptr<AdminServer> start_admin(uv_loop_t* loop, const RunOptions& options,
-                                         const std::string& token, Server& server,
+                                         const std::vector<AdminCredential>& credentials,
+                                         Server& server,
                                          std::shared_ptr<policy::PolicyStore> policy, Logger& log) {
   if (!options.admin.enabled()) return nullptr;
   AdminSources sources;
   sources.server = &server;
   sources.wallets_configured = !options.wallets.empty();
   sources.policy = std::move(policy);
-  std::optional<AdminToken> guard;
-  if (!token.empty()) guard.emplace(token);
-  auto admin = std::make_unique<AdminServer>(loop, options.admin.listen, std::move(guard),
+  std::vector<AdminToken> tokens;
+  for (const auto& c : credentials) tokens.emplace_back(c.name, c.token);
+  auto admin = std::make_unique<AdminServer>(loop, options.admin.listen, std::move(tokens),
                                              std::move(sources), log);
   try {
     admin->start();
@@ -169,7 +170,7 @@ int run_proxy(const RunOptions& options) {
     try {
       // Bound first: a listener that cannot bind (address in use) leaves no ledger behind.
       server->start();
-      admin = start_admin(&loop, options, plan.admin_token, *server, policy_store, log);
+      admin = start_admin(&loop, options, plan.admin_tokens, *server, policy_store, log);
       payments = open_payments(&loop, options, std::move(plan.signers), policy_store, log);
       if (admin) admin->attach_payments(payments.get());
       webhook = open_approval_webhook(&loop, options.admin.webhook, std::move(plan.webhook_secret),
@@ -198,6 +199,7 @@ int run_proxy(const RunOptions& options) {
                                                     options.file);
         reloader->watch();
       }
+      if (admin) admin->attach_reloader(reloader.get());
       std::vector<std::unique_ptr<SignalWatch>> signals;
       for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
         auto watch = std::make_unique<SignalWatch>();
@@ -240,7 +242,7 @@ int run_proxy(const RunOptions& options) {
           stop("port file");
         }
         log.info("admin API listening", "\"addr\":\"" + admin_bound + "\",\"token\":" +
-                                            (plan.admin_token.empty() ? "false" : "true"));
+                                            (plan.admin_tokens.empty() ? "false" : "true"));
       }
       const std::string bound = server->bound_address();
       if (!options.port_file.empty() && !write_port_file(options.port_file, bound)) {
@@ -263,6 +265,7 @@ int run_proxy(const RunOptions& options) {
         auto* signal_handle = reinterpret_cast<uv_handle_t*>(&s->handle);
         close_handle(signal_handle, std::move(s));
       }
+      if (admin) admin->attach_reloader(nullptr);
       reloader.reset();
       log.info("stopped", stats_fields(server->stats()));
     }

@@ -150,7 +150,7 @@ std::string_view trimmed(std::string_view text) {
 
 // The admin listener's address (or nothing when admin.listen is off), refused when it is not
 // loopback and no token guards it.
-void check_admin(const policy::AdminSettings& admin, const std::string& token) {
+void check_admin(const policy::AdminSettings& admin, const std::vector<AdminCredential>& tokens) {
   if (!admin.enabled()) return;
   const auto target = parse_listen_address(admin.listen);
   if (!target) {
@@ -162,7 +162,7 @@ void check_admin(const policy::AdminSettings& admin, const std::string& token) {
     throw StartError("invalid admin.listen address '" + admin.listen +
                      "': the host must be an IP address (or localhost)");
   }
-  if (token.empty() && !is_loopback(reinterpret_cast<sockaddr*>(&*addr))) {
+  if (tokens.empty() && !is_loopback(reinterpret_cast<sockaddr*>(&*addr))) {
     throw StartError("refusing to serve the admin API on " + admin.listen +
                      " without a token: set admin.token_file or FLOW402_ADMIN_TOKEN, or listen "
                      "on 127.0.0.1 or ::1");
@@ -171,6 +171,22 @@ void check_admin(const policy::AdminSettings& admin, const std::string& token) {
 
 }  // namespace
 
+namespace {
+
+// The first line of an owner-only token file.
+std::string token_from_file(const std::string& path, const char* what) {
+  payment::SecretFile file = payment::read_secret_file(path, kMaxTokenBytes, what);
+  if (!file.error.empty()) throw StartError(file.error);
+  std::string token(trimmed(file.text));
+  OPENSSL_cleanse(file.text.data(), file.text.size());
+  if (!valid_token(token)) {
+    throw StartError(std::string(what) + " " + path +
+                     ": expected one line holding the token (printable, without spaces)");
+  }
+  return token;
+}
+
+// FLOW402_ADMIN_TOKEN or admin.token_file; empty when neither.
 std::string admin_token(const policy::AdminSettings& admin) {
   const char* env = std::getenv("FLOW402_ADMIN_TOKEN");
   const bool from_env = env != nullptr && *env != '\0';
@@ -185,16 +201,28 @@ std::string admin_token(const policy::AdminSettings& admin) {
     return env;
   }
   if (admin.token_file.empty()) return {};
-  payment::SecretFile file =
-      payment::read_secret_file(admin.token_file, kMaxTokenBytes, "admin.token_file");
-  if (!file.error.empty()) throw StartError(file.error);
-  std::string token(trimmed(file.text));
-  OPENSSL_cleanse(file.text.data(), file.text.size());
-  if (!valid_token(token)) {
-    throw StartError("admin.token_file " + admin.token_file +
-                     ": expected one line holding the token (printable, without spaces)");
+  return token_from_file(admin.token_file, "admin.token_file");
+}
+
+}  // namespace
+
+std::vector<AdminCredential> admin_tokens(const policy::AdminSettings& admin) {
+  std::vector<AdminCredential> tokens;
+  if (std::string first = admin_token(admin); !first.empty()) {
+    const char* env = std::getenv("FLOW402_ADMIN_TOKEN");
+    tokens.push_back({env != nullptr && *env != '\0' ? "env" : "admin", std::move(first)});
   }
-  return token;
+  for (const auto& named : admin.tokens) {
+    std::string token = token_from_file(named.file, "admin.tokens file");
+    for (const auto& other : tokens) {
+      if (other.token == token) {
+        throw StartError("admin.tokens: '" + named.name + "' and '" + other.name +
+                         "' have the same token: each name needs its own");
+      }
+    }
+    tokens.push_back({named.name, std::move(token)});
+  }
+  return tokens;
 }
 
 std::string webhook_secret(const policy::WebhookSettings& webhook) {
@@ -229,8 +257,8 @@ StartPlan check_start(const RunOptions& options) {
   }
   plan.ca = checked_ca(options.tls);
   if (options.admin.enabled()) {
-    plan.admin_token = admin_token(options.admin);
-    check_admin(options.admin, plan.admin_token);
+    plan.admin_tokens = admin_tokens(options.admin);
+    check_admin(options.admin, plan.admin_tokens);
   }
   plan.webhook_secret = webhook_secret(options.admin.webhook);
   return plan;

@@ -8,8 +8,12 @@
 #include "approval_store.hpp"
 #include "attempt_lifecycle.hpp"
 #include "attempt_store.hpp"
+#include "audit_store.hpp"
 #include "decision_log.hpp"
+#include "decision_reads.hpp"
 #include "flow/payment/unix_clock.hpp"
+#include "ledger_tallies.hpp"
+#include "operator_actions.hpp"
 #include "owner_lock.hpp"
 #include "receipt_store.hpp"
 #include "recovery.hpp"
@@ -250,6 +254,44 @@ Result<Approval> Ledger::use_approval(std::string_view approval_id, std::int64_t
 
 Result<std::vector<Approval>> Ledger::approvals(const ApprovalFilter& filter) {
   return read([&](LedgerContext& ctx) { return approval_store::list(ctx, filter); });
+}
+
+Result<AuditRecord> Ledger::append_audit(const AuditEntry& entry) {
+  return write([&](LedgerContext& ctx) { return audit_store::append(ctx, entry); });
+}
+
+Result<Approval> Ledger::resolve_approval_audited(std::string_view approval_id, ApprovalState to,
+                                                  std::string_view note, const AuditEntry& audit) {
+  return write([&](LedgerContext& ctx) {
+    return operator_actions::resolve_approval(ctx, approval_id, to, note, audit);
+  });
+}
+
+Result<Receipt> Ledger::reconcile_attempt(std::int64_t attempt_id, const Outcome& outcome,
+                                          const AuditEntry& audit) {
+  return write([&](LedgerContext& ctx) {
+    return operator_actions::reconcile(ctx, attempt_id, outcome, audit);
+  });
+}
+
+Result<std::vector<AuditRecord>> Ledger::audit(const AuditFilter& filter) {
+  return read([&](LedgerContext& ctx) { return audit_store::list(ctx, filter); });
+}
+
+Result<ChainReport> Ledger::verify_audit_chain() {
+  return read([&](LedgerContext& ctx) { return audit_store::verify(ctx); });
+}
+
+Result<std::vector<Attempt>> Ledger::attempts_in_state(AttemptState state) {
+  return read([&](LedgerContext& ctx) { return attempt_store::in_state(ctx, state); });
+}
+
+Result<std::vector<DecisionRecord>> Ledger::decisions(const DecisionFilter& filter) {
+  return read([&](LedgerContext& ctx) { return decision_reads::list(ctx, filter); });
+}
+
+Result<LedgerTallies> Ledger::tallies(std::size_t merchant_limit) {
+  return read([&](LedgerContext& ctx) { return ledger_tallies::count(ctx, merchant_limit); });
 }
 
 Result<std::vector<Receipt>> Ledger::receipts(const ReceiptFilter& filter) {

@@ -273,11 +273,40 @@ CREATE INDEX approvals_pending_request ON approvals(agent, url) WHERE state = 'p
 CREATE INDEX approvals_by_state ON approvals(state);
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations{{
+// Version 5: the operator audit chain (audit_store.cpp has the encoding): who did what through
+// the admin API, append-only and hash-chained like the receipts, with its own head.
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE audit (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT    NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  actor      TEXT    NOT NULL,
+  action     TEXT    NOT NULL,
+  subject    TEXT    NOT NULL,
+  detail     TEXT    NOT NULL,
+  prev_hash  TEXT    NOT NULL,
+  hash       TEXT    NOT NULL,
+  encoding   INTEGER NOT NULL
+) STRICT;
+CREATE TABLE audit_head (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  seq  INTEGER NOT NULL,
+  hash TEXT    NOT NULL
+) STRICT;
+INSERT INTO audit_head (id, seq, hash)
+  VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
     {2, "credential expiry and refused holds", kSchemaV2},
     {3, "failure codes and receipt encodings", kSchemaV3},
     {4, "approvals used by an attempt", kSchemaV4},
+    {5, "operator audit chain", kSchemaV5},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {

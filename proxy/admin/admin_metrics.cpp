@@ -1,7 +1,13 @@
 // /metrics: the proxy's counters (ProxyStats), the paid path's (PaymentCounters), the TLS leaf
 // cache's and the ledger writer's, named by Prometheus conventions. Every series is written even
 // when zero, so that rates start from the first scrape.
+#include <chrono>
 #include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "metrics_scrape.hpp"
 
 #include "flow/payment/reason.hpp"
 #include "flow/proxy/admin/admin_server.hpp"
@@ -138,16 +144,113 @@ void write_ledger(PrometheusText& out, storage::LedgerWriter& ledger) {
   out.histogram(name, storage::CommitLatency::kBounds, latency.cumulative, latency.sum_seconds);
 }
 
+// What the ledger counted over its life: 402s per merchant, decisions per reason, approvals per
+// state (and the requests held on them now), money settled per asset.
+void write_tallies(PrometheusText& out, const storage::LedgerTallies& t, const AdminSources& s) {
+  out.family("flow402_merchant_challenges_total", "counter",
+             "402 payment challenges per merchant origin (the busiest 50; the rest as other).");
+  for (const auto& m : t.challenges_by_merchant) {
+    out.sample("flow402_merchant_challenges_total", {"merchant", m.name}, m.count);
+  }
+  out.sample("flow402_merchant_challenges_total", {"merchant", "other"}, t.other_challenges);
+  out.family("flow402_policy_decisions_total", "counter",
+             "Policy decisions on payment challenges, by decision and reason.");
+  for (const auto& d : t.decisions) {
+    out.sample("flow402_policy_decisions_total", {"decision", d.outcome}, {"reason", d.reason},
+               d.count);
+  }
+  out.family("flow402_approvals_total", "counter", "Approvals opened, by their state now.");
+  for (const auto& a : t.approvals_by_state) {
+    out.sample("flow402_approvals_total", {"state", a.name}, a.count);
+  }
+  out.family("flow402_paid_atomic_total", "counter",
+             "Money settled, in the asset's atomic units (USDC: millionths), by network and "
+             "asset symbol (the address when the asset table has no symbol).");
+  const auto snapshot = s.policy ? s.policy->current() : nullptr;
+  for (const auto& p : t.paid) {
+    const policy::AssetEntry* entry =
+        snapshot ? snapshot->assets().find(p.network, p.asset) : nullptr;
+    out.sample("flow402_paid_atomic_total", {"network", p.network},
+               {"asset", entry ? entry->symbol : p.asset}, static_cast<double>(p.amount));
+  }
+}
+
 }  // namespace
 
-std::string admin_metrics_text(const AdminSources& sources) {
+std::string admin_metrics_text(const AdminSources& sources, const storage::LedgerTallies* tallies) {
   PrometheusText out;
   write_proxy(out, sources.server->stats());
   write_leaf_cache(out, sources.server->tls().leaf_stats());
   write_payments(out,
                  sources.payments != nullptr ? sources.payments->counters() : PaymentCounters{});
   if (sources.payments != nullptr) write_ledger(out, sources.payments->ledger());
+  out.family("flow402_approvals_held", "gauge",
+             "Agents' requests held open now, waiting for an approval's decision.");
+  out.sample("flow402_approvals_held",
+             sources.payments != nullptr ? sources.payments->approvals().held() : 0);
+  write_tallies(out, tallies != nullptr ? *tallies : storage::LedgerTallies{}, sources);
   return out.take();
+}
+
+}  // namespace flow::proxy
+
+namespace flow::proxy {
+
+// The ledger's last tallies and the scrapes waiting for a fresh read. The read's completion
+// finds `owner` null once the scrape (the admin server) is gone.
+struct MetricsScrape::Cache {
+  MetricsScrape* owner = nullptr;
+  std::optional<storage::LedgerTallies> tallies;
+  std::chrono::steady_clock::time_point read_at;
+  std::vector<std::shared_ptr<Responder>> waiting;
+};
+
+MetricsScrape::MetricsScrape(const AdminSources& sources)
+    : sources_(sources), cache_(std::make_shared<Cache>()) {
+  cache_->owner = this;
+}
+
+MetricsScrape::~MetricsScrape() {
+  cache_->owner = nullptr;
+}
+
+void MetricsScrape::serve(ServedAnswer& answer) {
+  const bool fresh =
+      cache_->tallies && std::chrono::steady_clock::now() - cache_->read_at < kTalliesMaxAge;
+  if (sources_.payments == nullptr || fresh) return answer_now(answer);
+  cache_->waiting.push_back(answer.defer());
+  if (cache_->waiting.size() == 1) read_tallies();
+}
+
+void MetricsScrape::answer_now(ServedAnswer& answer) const {
+  answer.status = 200;
+  answer.content_type = kPrometheusContentType;
+  answer.body = admin_metrics_text(sources_, cache_->tallies ? &*cache_->tallies : nullptr);
+}
+
+// A failed read leaves the last tallies in place; the waiting scrapes are answered either way.
+void MetricsScrape::read_tallies() {
+  using Tallies = storage::Result<storage::LedgerTallies>;
+  auto done = sources_.payments->mailbox().on_loop<Tallies>(
+      std::function<void(Tallies)>([cache = cache_](Tallies result) {
+        if (cache->owner == nullptr) return;
+        if (result.ok()) {
+          cache->tallies = std::move(result).value();
+          cache->read_at = std::chrono::steady_clock::now();
+        }
+        cache->owner->answer_waiting();
+      }));
+  auto queued = sources_.payments->ledger().submit<storage::LedgerTallies>(
+      storage::Durability::batched,
+      [](storage::Ledger& ledger) { return ledger.tallies(kMetricsMerchantLimit); },
+      std::move(done));
+  if (!queued.ok()) answer_waiting();
+}
+
+void MetricsScrape::answer_waiting() {
+  ServedAnswer answer;
+  answer_now(answer);
+  for (auto& responder : std::exchange(cache_->waiting, {})) responder->respond(answer);
 }
 
 }  // namespace flow::proxy

@@ -3,14 +3,18 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <chrono>
+#include <utility>
 #include <vector>
 
 #include "flow/proxy/admin/dashboard.hpp"
+#include "admin_v1.hpp"
 #include "flow/proxy/admin/prometheus_text.hpp"
 #include "flow/proxy/http/http_server.hpp"
 #include "flow/proxy/http/proxy_error.hpp"
 #include "flow/proxy/paid/payment_services.hpp"
 #include "flow/proxy/server.hpp"
+#include "metrics_scrape.hpp"
 
 namespace flow::proxy {
 namespace {
@@ -57,7 +61,8 @@ std::vector<NotReady> not_ready(const AdminSources& s) {
 
 }  // namespace
 
-AdminToken::AdminToken(std::string_view token) : digest_(sha256(token)) {}
+AdminToken::AdminToken(std::string name, std::string_view token)
+    : name_(std::move(name)), digest_(sha256(token)) {}
 
 bool AdminToken::matches(std::string_view candidate) const {
   const auto digest = sha256(candidate);
@@ -68,15 +73,19 @@ namespace {
 
 class AdminService final : public HttpService {
  public:
-  AdminService(std::optional<AdminToken> token, AdminSources sources)
-      : token_(std::move(token)), sources_(std::move(sources)) {}
+  AdminService(std::vector<AdminToken> tokens, AdminSources sources)
+      : tokens_(std::move(tokens)), sources_(std::move(sources)), scrape_(sources_) {}
+  AdminService(const AdminService&) = delete;
+  AdminService& operator=(const AdminService&) = delete;
 
   void attach_payments(PaymentServices* payments) { sources_.payments = payments; }
+  void attach_reloader(PolicyReloader* reloader) { sources_.reloader = reloader; }
 
   void handle(const ServedRequest& request, ServedAnswer& answer) override {
     if (serve_dashboard(request, answer)) return;  // the page holds no data: no token
     const bool is_public = request.path == "/livez" || request.path == "/readyz";
-    if (!is_public && !authorized(request)) {
+    const std::optional<std::string> actor = caller(request);
+    if (!is_public && !actor) {
       answer.status = 401;
       answer.headers = "WWW-Authenticate: Bearer realm=\"402flow admin\"\r\n";
       answer.body = json_error_body("a valid Authorization: Bearer token is required");
@@ -88,6 +97,8 @@ class AdminService final : public HttpService {
       if (only_get(request, answer)) ready(answer);
     } else if (request.path == "/metrics") {
       if (only_get(request, answer)) metrics(answer);
+    } else if (request.path.starts_with("/v1/")) {
+      serve_v1(AdminCall{sources_, *actor}, request, answer);
     } else {
       answer.status = 404;
       answer.body = json_error_body("no such admin endpoint");
@@ -95,8 +106,17 @@ class AdminService final : public HttpService {
   }
 
  private:
-  bool authorized(const ServedRequest& request) const {
-    return !token_ || token_->matches(bearer_token(request.head.headers));
+  // The name of the token the request presents ("loopback" when none is configured), or
+  // nothing. Every token is compared, so the time taken does not say which one matched.
+  std::optional<std::string> caller(const ServedRequest& request) const {
+    if (tokens_.empty()) return std::string("loopback");
+    const std::string_view presented = bearer_token(request.head.headers);
+    const AdminToken* match = nullptr;
+    for (const AdminToken& token : tokens_) {
+      if (token.matches(presented) && match == nullptr) match = &token;
+    }
+    if (match == nullptr) return std::nullopt;
+    return match->name();
   }
 
   static bool only_get(const ServedRequest& request, ServedAnswer& answer) {
@@ -132,14 +152,11 @@ class AdminService final : public HttpService {
     answer.body += "]}";
   }
 
-  void metrics(ServedAnswer& answer) const {
-    answer.status = 200;
-    answer.content_type = kPrometheusContentType;
-    answer.body = admin_metrics_text(sources_);
-  }
+  void metrics(ServedAnswer& answer) { scrape_.serve(answer); }
 
-  std::optional<AdminToken> token_;
+  std::vector<AdminToken> tokens_;
   AdminSources sources_;
+  MetricsScrape scrape_;  // after sources_, which it reads
 };
 
 HttpServerOptions admin_server_options(std::string listen) {
@@ -154,17 +171,17 @@ HttpServerOptions admin_server_options(std::string listen) {
 }  // namespace
 
 struct AdminServer::Impl {
-  Impl(uv_loop_t* loop, std::string listen, std::optional<AdminToken> token, AdminSources sources,
+  Impl(uv_loop_t* loop, std::string listen, std::vector<AdminToken> tokens, AdminSources sources,
        Logger& log)
-      : service(std::move(token), std::move(sources)),
+      : service(std::move(tokens), std::move(sources)),
         server(loop, admin_server_options(std::move(listen)), service, log) {}
   AdminService service;
   HttpServer server;
 };
 
-AdminServer::AdminServer(uv_loop_t* loop, std::string listen, std::optional<AdminToken> token,
+AdminServer::AdminServer(uv_loop_t* loop, std::string listen, std::vector<AdminToken> tokens,
                          AdminSources sources, Logger& log)
-    : impl_(std::make_unique<Impl>(loop, std::move(listen), std::move(token), std::move(sources),
+    : impl_(std::make_unique<Impl>(loop, std::move(listen), std::move(tokens), std::move(sources),
                                    log)) {}
 
 AdminServer::~AdminServer() = default;
@@ -175,6 +192,10 @@ void AdminServer::start() {
 
 void AdminServer::attach_payments(PaymentServices* payments) {
   impl_->service.attach_payments(payments);
+}
+
+void AdminServer::attach_reloader(PolicyReloader* reloader) {
+  impl_->service.attach_reloader(reloader);
 }
 
 std::string AdminServer::bound_address() const {

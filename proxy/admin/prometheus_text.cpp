@@ -51,12 +51,36 @@ void PrometheusText::sample(std::string_view name, std::uint64_t value) {
 }
 
 void PrometheusText::labelled(std::string_view name, MetricLabel label) {
+  labelled(name, std::span<const MetricLabel>(&label, 1));
+}
+
+void PrometheusText::labelled(std::string_view name, std::span<const MetricLabel> labels) {
   out_ += name;
   out_ += '{';
-  out_ += label.first;
-  out_ += "=\"";
-  append_escaped(out_, label.second, true);
-  out_ += "\"} ";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out_ += ',';
+    out_ += labels[i].first;
+    out_ += "=\"";
+    append_escaped(out_, labels[i].second, true);
+    out_ += '"';
+  }
+  out_ += "} ";
+}
+
+void PrometheusText::sample(std::string_view name, MetricLabel first, MetricLabel second,
+                            std::uint64_t value) {
+  const MetricLabel labels[] = {first, second};
+  labelled(name, labels);
+  out_ += std::to_string(value);
+  out_ += '\n';
+}
+
+void PrometheusText::sample(std::string_view name, MetricLabel first, MetricLabel second,
+                            double value) {
+  const MetricLabel labels[] = {first, second};
+  labelled(name, labels);
+  out_ += prometheus_number(value);
+  out_ += '\n';
 }
 
 void PrometheusText::sample(std::string_view name, MetricLabel label, std::uint64_t value) {

@@ -13,12 +13,14 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/text_table.hpp"
 #include "flow/payment/amount.hpp"
 #include "flow/payment/unix_clock.hpp"
 #include "flow/policy/asset_table.hpp"
 #include "flow/policy/budget_window.hpp"
 #include "flow/policy/duration.hpp"
 #include "flow/policy/flow_config.hpp"
+#include "flow/proxy/admin/ledger_json.hpp"
 #include "flow/storage/ledger.hpp"
 
 namespace flow::proxy {
@@ -41,17 +43,6 @@ namespace {
 
 constexpr int kExitTampered = 1;
 constexpr int kExitError = 2;
-
-// "2026-01-01T00:00:00Z"; "-" for 0 (a step that was never reached).
-std::string iso_time(std::int64_t ms) {
-  if (ms == 0) return "-";
-  const time_t seconds = static_cast<time_t>(ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -101,46 +92,12 @@ std::string decimal(payment::Atomic amount, unsigned decimals) {
   return payment::format_decimal(amount, decimals);
 }
 
-// What the operator's asset table (flow.yaml `assets:` over the built-ins) calls an asset:
-// "USDC", or empty for an asset it does not know.
-std::string symbol_of(const policy::AssetTable& assets, const std::string& network,
-                      const std::string& asset) {
-  const policy::AssetEntry* entry = assets.find(network, asset);
-  return entry ? entry->symbol : std::string();
-}
-
 // "0.01 USDC"; for an asset the table does not know, the amount and the (shortened) address.
 std::string amount_text(payment::Atomic amount, unsigned decimals, const std::string& symbol,
                         const std::string& asset) {
   if (!symbol.empty()) return payment::format_display(amount, decimals, symbol);
   return decimal(amount, decimals) + " " + short_id(asset);
 }
-
-// Columns sized to their widest cell, two spaces apart.
-class TextTable {
- public:
-  explicit TextTable(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void print(std::ostream& out) const {
-    std::vector<std::size_t> width(rows_.front().size(), 0);
-    for (const auto& row : rows_) {
-      for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) {
-        width[i] = std::max(width[i], row[i].size());
-      }
-    }
-    for (const auto& row : rows_) {
-      std::string line;
-      for (std::size_t i = 0; i < row.size(); ++i) {
-        line += row[i];
-        if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
-      }
-      out << line << '\n';
-    }
-  }
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-};
 
 // RFC 4180: quote a field that holds a comma, a quote or a line break.
 std::string csv_field(const std::string& s) {
@@ -151,109 +108,6 @@ std::string csv_field(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-// A receipt as listed: with the asset's symbol and, when a later receipt of the same attempt
-// exists (an unknown outcome later settled by the resent credential), that receipt's id.
-struct ListedReceipt {
-  const Receipt* receipt = nullptr;
-  std::string symbol;
-  std::string superseded_by;
-};
-
-// Every receipt field an auditor needs, flat, in one order for JSON and CSV.
-std::vector<std::pair<std::string, std::string>> receipt_fields(const ListedReceipt& listed) {
-  const Receipt& r = *listed.receipt;
-  const auto& a = r.attempt;
-  const auto& in = a.intent;
-  const auto& o = in.offer;
-  return {
-      {"seq", std::to_string(r.seq)},
-      {"receipt_id", r.receipt_id},
-      {"recorded_at", iso_time(r.recorded_at_ms)},
-      {"recorded_at_ms", std::to_string(r.recorded_at_ms)},
-      {"attempt_id", std::to_string(a.id)},
-      {"state", std::string(storage::attempt_state_name(a.state))},
-      {"agent", in.agent},
-      {"idempotency_key", in.idempotency_key},
-      {"merchant_origin", in.merchant_origin},
-      {"method", in.method},
-      {"url", in.url},
-      {"protocol", o.protocol},
-      {"protocol_version", std::to_string(o.protocol_version)},
-      {"scheme", o.scheme},
-      {"network", o.network},
-      {"asset", o.asset},
-      {"amount_atomic", payment::format_atomic(o.amount)},
-      {"decimals", std::to_string(in.decimals)},
-      {"amount", decimal(o.amount, in.decimals)},
-      {"symbol", listed.symbol},
-      {"display", payment::format_display(o.amount, in.decimals, listed.symbol)},
-      {"pay_to", o.pay_to},
-      {"resource", o.resource},
-      {"payer", a.payer},
-      {"decision_id", in.decision_id},
-      {"rule", in.rule},
-      {"approval_id", in.approval_id},
-      {"credential_ref", a.credential_ref},
-      {"credential_sha256", a.credential_sha256},
-      {"settlement_ref", a.settlement_ref},
-      {"evidence", a.evidence},
-      {"http_status", std::to_string(a.http_status)},
-      {"failure_code",
-       a.failure_code ? std::string(payment::reason_name(*a.failure_code)) : std::string()},
-      {"failure_reason", a.failure_reason},
-      {"reserved_at_ms", std::to_string(a.times.reserved_at_ms)},
-      {"signed_at_ms", std::to_string(a.times.signed_at_ms)},
-      {"submitted_at_ms", std::to_string(a.times.submitted_at_ms)},
-      {"finished_at_ms", std::to_string(a.times.finished_at_ms)},
-      {"prev_hash", r.prev_hash},
-      {"hash", r.hash},
-      {"encoding", std::to_string(r.encoding)},
-      {"superseded_by", listed.superseded_by},
-  };
-}
-
-// Numbers stay numbers in JSON, except amounts: 128-bit values do not fit a JSON number
-// that every reader parses exactly, so amounts are strings.
-bool numeric_field(const std::string& name) {
-  return name == "seq" || name == "recorded_at_ms" || name == "attempt_id" ||
-         name == "protocol_version" || name == "decimals" || name == "http_status" ||
-         name == "encoding" || name.ends_with("_at_ms");
-}
-
-// Every receipt with its symbol; each but the last receipt of an attempt names the last one.
-std::vector<ListedReceipt> listed_receipts(const std::vector<Receipt>& receipts,
-                                           const policy::AssetTable& assets) {
-  std::map<std::int64_t, const Receipt*> latest;  // attempt id -> its last receipt (by seq)
-  for (const auto& r : receipts) latest[r.attempt.id] = &r;
-  std::vector<ListedReceipt> out;
-  out.reserve(receipts.size());
-  for (const auto& r : receipts) {
-    const auto& offer = r.attempt.intent.offer;
-    const Receipt* last = latest[r.attempt.id];
-    out.push_back({&r, symbol_of(assets, offer.network, offer.asset),
-                   last != &r ? last->receipt_id : std::string()});
-  }
-  return out;
-}
-
-void print_receipts_json(const std::vector<ListedReceipt>& receipts) {
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const auto& r : receipts) {
-    nlohmann::ordered_json row = nlohmann::ordered_json::object();
-    for (const auto& [name, value] : receipt_fields(r)) {
-      if (name == "superseded_by" && value.empty()) {
-        row[name] = nullptr;
-      } else if (numeric_field(name)) {
-        row[name] = parse_int(value).value_or(0);
-      } else {
-        row[name] = value;
-      }
-    }
-    out.push_back(std::move(row));
-  }
-  std::cout << out.dump(2) << '\n';
 }
 
 void print_receipts_csv(const std::vector<ListedReceipt>& receipts) {
@@ -358,7 +212,7 @@ int run_receipts(const LedgerCommands::Flags& f) {
   if (!receipts.ok()) return fail(receipts.error());
   const auto listed = listed_receipts(receipts.value(), assets);
   if (f.json) {
-    print_receipts_json(listed);
+    std::cout << receipts_json(listed).dump(2) << '\n';
   } else if (f.csv) {
     print_receipts_csv(listed);
   } else {
@@ -387,26 +241,6 @@ int run_verify(const LedgerCommands::Flags& f) {
   return kExitTampered;
 }
 
-// A cap's window as its counter key names it (the key's last part: day, week, month,
-// rolling:<n>s), and when the window the ledger last counted ends.
-struct CapWindow {
-  std::string key;                        // "day", "rolling:3600s"; empty if the key is unknown
-  std::optional<std::int64_t> end;        // unix seconds
-  std::optional<std::int64_t> resets_at;  // calendar windows only: a rolling one never resets
-};
-
-CapWindow cap_window(const storage::CounterTotals& c) {
-  CapWindow w;
-  const auto bar = c.counter_key.rfind('|');
-  if (bar == std::string::npos) return w;
-  const auto window = policy::parse_window_key(std::string_view(c.counter_key).substr(bar + 1));
-  if (!window) return w;
-  w.key = policy::window_key(*window);
-  w.end = policy::window_end(*window, c.window_start);
-  if (window->kind != policy::WindowKind::rolling) w.resets_at = w.end;
-  return w;
-}
-
 // "at 2026-01-02T00:00:00Z"; "rolling 1h" (money leaves as it ages); "-" for an unknown key.
 std::string resets_text(const CapWindow& w) {
   if (w.resets_at) return iso_time(*w.resets_at * 1000);
@@ -414,11 +248,6 @@ std::string resets_text(const CapWindow& w) {
     return "rolling " + policy::human_duration(window->rolling_seconds);
   }
   return "-";
-}
-
-// A cap counts payments (`payments:`) or an amount; never both.
-bool counts_payments(const storage::CounterTotals& c) {
-  return c.max_count.has_value() && !c.max_amount.has_value();
 }
 
 std::string payments_text(std::uint64_t n) {
@@ -459,76 +288,6 @@ void print_spend_table(const storage::SpendReport& report, const policy::AssetTa
     }
     t.print(std::cout);
   }
-}
-
-nlohmann::ordered_json optional_json(const std::optional<std::int64_t>& v) {
-  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
-}
-
-// "0.01 USDC" for an asset the table knows, null otherwise.
-nlohmann::ordered_json display_json(payment::Atomic amount, unsigned decimals,
-                                    const std::string& symbol) {
-  if (symbol.empty()) return nullptr;
-  return payment::format_display(amount, decimals, symbol);
-}
-
-nlohmann::ordered_json cap_json(const storage::CounterTotals& c, const policy::AssetTable& assets) {
-  const CapWindow w = cap_window(c);
-  const bool count = counts_payments(c);
-  const std::string symbol = count ? std::string() : symbol_of(assets, c.network, c.asset);
-  return {
-      {"counter_key", c.counter_key},
-      {"rule", c.rule},
-      {"reason", c.reason},
-      {"network", c.network},
-      {"asset", c.asset},
-      {"decimals", c.decimals},
-      {"window_start", c.window_start},
-      {"held_amount", payment::format_atomic(c.held_amount)},
-      {"held_count", c.held_count},
-      {"max_amount", c.max_amount ? nlohmann::ordered_json(payment::format_atomic(*c.max_amount))
-                                  : nlohmann::ordered_json(nullptr)},
-      {"max_count",
-       c.max_count ? nlohmann::ordered_json(*c.max_count) : nlohmann::ordered_json(nullptr)},
-      {"kind", count ? "payments" : "amount"},
-      {"window", w.key.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.key)},
-      {"window_end", optional_json(w.end)},
-      {"resets_at", optional_json(w.resets_at)},
-      {"symbol", symbol.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(symbol)},
-      {"held_display", count ? nullptr : display_json(c.held_amount, c.decimals, symbol)},
-      {"max_display",
-       count || !c.max_amount ? nullptr : display_json(*c.max_amount, c.decimals, symbol)},
-  };
-}
-
-nlohmann::ordered_json spend_json(const storage::SpendReport& report,
-                                  const policy::AssetTable& assets) {
-  nlohmann::ordered_json out;
-  out["caps"] = nlohmann::ordered_json::array();
-  for (const auto& c : report.counters) out["caps"].push_back(cap_json(c, assets));
-  for (const auto& [name, rows] :
-       {std::pair{"by_agent", &report.by_agent}, std::pair{"by_merchant", &report.by_merchant}}) {
-    out[name] = nlohmann::ordered_json::array();
-    for (const auto& s : *rows) {
-      const std::string symbol = symbol_of(assets, s.network, s.asset);
-      out[name].push_back({
-          {"subject", s.subject},
-          {"network", s.network},
-          {"asset", s.asset},
-          {"decimals", s.decimals},
-          {"settled", payment::format_atomic(s.settled)},
-          {"in_flight", payment::format_atomic(s.in_flight)},
-          {"unknown", payment::format_atomic(s.unknown)},
-          {"payments", s.payments},
-          {"symbol",
-           symbol.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(symbol)},
-          {"settled_display", display_json(s.settled, s.decimals, symbol)},
-          {"in_flight_display", display_json(s.in_flight, s.decimals, symbol)},
-          {"unknown_display", display_json(s.unknown, s.decimals, symbol)},
-      });
-    }
-  }
-  return out;
 }
 
 int run_spend(const LedgerCommands::Flags& f) {

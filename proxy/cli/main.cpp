@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/admin_cli.hpp"
 #include "cli/ca_cli.hpp"
 #include "cli/ledger_cli.hpp"
 #include "demo/demo.hpp"
@@ -304,6 +305,8 @@ int main(int argc, char** argv) {
   const flow::proxy::LedgerCommands ledger_commands(app);        // receipts, receipts verify, spend
   const flow::proxy::CaCommands ca_commands(app);                // ca init, ca export, ca bundle
   const flow::proxy::inject::InjectCommand inject_command(app);  // the Kubernetes webhook
+  // approvals, attempts, reconcile, decisions: through the running proxy's admin API
+  const flow::proxy::AdminCommands admin_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -320,6 +323,7 @@ int main(int argc, char** argv) {
     if (ledger_commands.selected()) return ledger_commands.run();
     if (ca_commands.selected()) return ca_commands.run();
     if (inject_command.selected()) return inject_command.run();
+    if (admin_commands.selected()) return admin_commands.run();
   } catch (const flow::policy::ConfigError& e) {
     std::fprintf(stderr, "402flow: %s\n", e.what());
     return 1;

@@ -1,7 +1,9 @@
 #include "flow/proxy/http/http_server.hpp"
 
 #include <list>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "flow/proxy/http/http_codec.hpp"
@@ -22,6 +24,32 @@ constexpr std::size_t kWriteHighWater = 1 << 20;
 constexpr std::chrono::milliseconds kLingerAfterFin{2000};
 
 class ServerConnection;
+
+// A deferred answer's responder: attached to its connection once handle() returns, detached
+// when the connection closes (a late respond() then does nothing).
+class PendingAnswer final : public Responder {
+ public:
+  void respond(const ServedAnswer& answer) override;
+  bool connected() const override { return connection_ != nullptr || !attached_; }
+
+  // handle() returned: the connection now waits for the answer (or takes it at once when the
+  // handler already answered).
+  void attach(ServerConnection* connection) {
+    attached_ = true;
+    connection_ = connection;
+  }
+  std::optional<ServedAnswer> take_early() {
+    attached_ = true;
+    return std::exchange(early_, std::nullopt);
+  }
+  void detach() { connection_ = nullptr; }
+
+ private:
+  ServerConnection* connection_ = nullptr;
+  bool attached_ = false;
+  bool answered_ = false;
+  std::optional<ServedAnswer> early_;
+};
 
 // The path of an origin-form or absolute-form target and its query (without '?').
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
@@ -61,6 +89,12 @@ void ServedAnswer::clear() {
   content_type = "application/json";
   headers.clear();
   body.clear();
+  deferred.reset();
+}
+
+std::shared_ptr<Responder> ServedAnswer::defer() {
+  if (!deferred) deferred = std::make_shared<PendingAnswer>();
+  return deferred;
 }
 
 std::string json_error_body(std::string_view message) {
@@ -129,6 +163,8 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
   void close_now() {
     if (closed_) return;
     closed_ = true;
+    if (pending_) pending_->detach();
+    pending_.reset();
     deadline_.disarm();
     stream_->stop_reading();
     server_.connection_closed(this);
@@ -138,6 +174,14 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
   void on_read(ByteStream&, const char* data, std::size_t len) override {
     if (closing_ || closed_) return;  // after our last answer: the peer's bytes are discarded
     deadline_.touch();
+    if (pending_) {
+      // Pipelined behind a deferred answer: kept until it is complete, within bounds.
+      input_.append(data, len);
+      if (input_.size() > server_.options.max_header_bytes + server_.options.max_body_bytes) {
+        stream_->stop_reading();
+      }
+      return;
+    }
     if (input_.empty()) {
       const std::size_t used = consume(data, len);
       if (used < len && !closing_ && !closed_) input_.append(data + used, len - used);
@@ -153,6 +197,7 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
   void on_eof(ByteStream&) override {
     peer_eof_ = true;
     if (closed_) return;
+    if (pending_) return;  // half-closed after its request: the answer still goes out
     if (parser_.in_message() || stream_->queued() == 0) {
       close_now();
       return;
@@ -175,7 +220,7 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
   }
 
   void on_drained(ByteStream&) override {
-    if (closing_ || closed_ || input_.empty()) return;
+    if (closing_ || closed_ || pending_ || input_.empty()) return;
     input_.erase(0, consume(input_.data(), input_.size()));
     flush();
     if (!closing_ && !closed_ && !stream_->above_high_water()) stream_->start_reading();
@@ -216,7 +261,7 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
   // backed up (on_drained continues) and once the connection is ending.
   std::size_t consume(const char* data, std::size_t len) {
     std::size_t pos = 0;
-    while (pos < len && !closing_ && !closed_) {
+    while (pos < len && !closing_ && !closed_ && !pending_) {
       if (stream_->queued() + out_.size() > kWriteHighWater) {
         flush();
         if (stream_->above_high_water()) break;
@@ -259,6 +304,47 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
     ServedAnswer& answer = server_.answer;
     answer.clear();
     server_.service.handle(request, answer);
+    const AnswerFraming framing{parser_.keep_alive(), head.version, head.method == "HEAD"};
+    if (answer.deferred) {
+      auto pending = std::static_pointer_cast<PendingAnswer>(answer.deferred);
+      answer.deferred.reset();
+      if (auto early = pending->take_early()) {  // answered within handle() after all
+        send_answer(*early, framing);
+        return;
+      }
+      pending_ = std::move(pending);
+      waiting_for_ = framing;
+      pending_->attach(this);
+      return;
+    }
+    send_answer(answer, framing);
+  }
+
+ public:
+  // A deferred answer is ready: send it, then go on with what was pipelined behind it.
+  void complete_deferred(const ServedAnswer& answer) {
+    if (closed_ || !pending_) return;
+    pending_.reset();
+    send_answer(answer, waiting_for_);
+    if (closing_ || closed_) return;
+    if (peer_eof_ && input_.empty()) {
+      finish();
+      return;
+    }
+    if (!input_.empty()) input_.erase(0, consume(input_.data(), input_.size()));
+    flush();
+    if (!closing_ && !closed_ && !pending_) stream_->start_reading();
+  }
+
+ private:
+  // What answering a request needs to know about it after it is gone.
+  struct AnswerFraming {
+    bool keep_alive = true;
+    HttpVersion version;
+    bool head_only = false;
+  };
+
+  void send_answer(const ServedAnswer& answer, const AnswerFraming& framing) {
     if (answer.drop) {
       // The connection goes away without an answer (answers to earlier pipelined requests
       // still go out first).
@@ -266,9 +352,8 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
       finish();
       return;
     }
-    const bool keep_alive = parser_.keep_alive();
-    append_response(answer, keep_alive, head.version);
-    if (!keep_alive) finish();
+    append_response(answer, framing.keep_alive, framing.version, framing.head_only);
+    if (!framing.keep_alive) finish();
   }
 
   void answer_error(int status, std::string_view message) {
@@ -276,11 +361,12 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
     answer.clear();
     answer.status = status;
     answer.body = json_error_body(message);
-    append_response(answer, false, {});
+    append_response(answer, false, {}, false);
     finish();
   }
 
-  void append_response(const ServedAnswer& answer, bool keep_alive, HttpVersion version) {
+  void append_response(const ServedAnswer& answer, bool keep_alive, HttpVersion version,
+                       bool head_only) {
     out_ += "HTTP/1.1 ";
     out_ += std::to_string(answer.status);
     out_ += ' ';
@@ -297,7 +383,7 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
       out_ += "Connection: keep-alive\r\n";
     }
     out_ += "\r\n";
-    if (parser_.request().method != "HEAD") out_ += answer.body;
+    if (!head_only) out_ += answer.body;
   }
 
   void flush() {
@@ -330,8 +416,22 @@ class ServerConnection final : public StreamHandler, public MessageSink, public 
   bool closed_ = false;
   bool dropping_ = false;
   bool peer_eof_ = false;
+  std::shared_ptr<PendingAnswer> pending_;  // the answer being waited for, if any
+  AnswerFraming waiting_for_;
   std::list<std::unique_ptr<ServerConnection>>::iterator self_;
 };
+
+void PendingAnswer::respond(const ServedAnswer& answer) {
+  if (answered_) return;
+  answered_ = true;
+  if (connection_ != nullptr) {
+    ServerConnection* connection = connection_;
+    connection_ = nullptr;
+    connection->complete_deferred(answer);
+  } else if (!attached_) {
+    early_ = answer;
+  }
+}
 
 }  // namespace
 

@@ -40,7 +40,7 @@ constexpr std::string_view kWireNames[] = {
     "proxy_auth_required",
     // appended since
     "payment_interrupted", "upstream_tls_failed", "client_tls_failed", "agent_denied",
-    "approval_used", "approval_mismatch"};
+    "approval_used", "approval_mismatch", "reconciled_failed"};
 
 }  // namespace
 

@@ -218,3 +218,24 @@ TEST_CASE("admin.webhook: an http:// URL and a secret file relative to the file,
                  "retries: 3\n")
             .find("flow.yaml:6") != std::string::npos);
 }
+
+TEST_CASE("admin.tokens names more bearer tokens; reserved and repeated names are refused") {
+  const auto c = parse_flow_config(
+      "version: 1\nadmin:\n  tokens:\n    - {name: alice, file: alice.token}\n"
+      "    - {name: bob.ops, file: /etc/bob.token}\n",
+      "conf/flow.yaml");
+  REQUIRE(c.admin.tokens.size() == 2);
+  CHECK(c.admin.tokens[0].name == "alice");
+  CHECK(c.admin.tokens[0].file == "conf/alice.token");
+  CHECK(c.admin.tokens[1].file == "/etc/bob.token");
+  CHECK(
+      error_of("version: 1\nadmin:\n  tokens:\n    - {name: admin, file: a}\n").find("reserved") !=
+      std::string::npos);
+  CHECK(error_of("version: 1\nadmin:\n  tokens:\n    - {name: a, file: a}\n"
+                 "    - {name: a, file: b}\n")
+            .find("twice") != std::string::npos);
+  CHECK(error_of("version: 1\nadmin:\n  tokens:\n    - {name: 'a b', file: a}\n").find("letters") !=
+        std::string::npos);
+  CHECK(error_of("version: 1\nadmin:\n  tokens:\n    - {name: a}\n").find("file") !=
+        std::string::npos);
+}

@@ -103,11 +103,12 @@ enum class Reason {
   agent_denied,         // the agent's rule says `action: deny`: it may not pay at all
   approval_used,        // X-402flow-Approval names an approval a payment already used
   approval_mismatch,    // X-402flow-Approval names no approval, or one for another request
+  reconciled_failed,    // an operator reconciled an unknown payment as failed (nothing moved)
 };
 
 // How many reasons there are: the last one's number + 1 (a new last one updates it; reason.cpp
 // checks it against the table). Sizes arrays indexed by Reason.
-inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::approval_mismatch) + 1;
+inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::reconciled_failed) + 1;
 
 // Who or what a reason is about (for docs, metrics and reading a log at a glance).
 enum class ReasonCategory {

@@ -90,6 +90,15 @@ struct AdminSettings {
   // FLOW402_ADMIN_TOKEN may give the token instead.
   std::string token_file;
   WebhookSettings webhook;
+  // More bearer tokens, each with the name the audit records give whoever uses it
+  // (`admin.tokens: [{name: alice, file: alice.token}]`). token_file's is named "admin",
+  // FLOW402_ADMIN_TOKEN's "env".
+  struct NamedToken {
+    std::string name;
+    std::string file;  // owner-only, like token_file; relative to flow.yaml's directory
+    bool operator==(const NamedToken&) const = default;
+  };
+  std::vector<NamedToken> tokens;
   bool enabled() const { return listen != kOff; }
   bool operator==(const AdminSettings&) const = default;
 };

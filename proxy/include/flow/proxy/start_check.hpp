@@ -20,14 +20,21 @@ class StartError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One admin API bearer token and the name audit records give whoever presents it.
+struct AdminCredential {
+  std::string name;
+  std::string token;
+};
+
 // What the checks produced, so that `run` uses exactly what was checked.
 struct StartPlan {
   sockaddr_storage listen{};
   payment::SignerRegistry signers;  // every wallet with its key loaded
   // The interception CA (tls.ca_dir), loaded; null when interception is off.
   std::shared_ptr<const CertAuthority> ca;
-  // The admin API's bearer token (FLOW402_ADMIN_TOKEN or admin.token_file); empty: none.
-  std::string admin_token;
+  // The admin API's bearer tokens (FLOW402_ADMIN_TOKEN or admin.token_file, and admin.tokens);
+  // empty: none.
+  std::vector<AdminCredential> admin_tokens;
   // The approval webhook's HMAC key (admin.webhook.secret_file); empty: no webhook.
   std::string webhook_secret;
 };
@@ -48,10 +55,11 @@ std::variant<sockaddr_storage, std::string> listen_sockaddr(const policy::ProxyS
 std::variant<sockaddr_storage, std::string> transparent_sockaddr(
     const policy::ProxySettings& settings);
 
-// The admin API's bearer token: FLOW402_ADMIN_TOKEN, or the first line of admin.token_file (an
-// owner-only file), or empty when neither is set. Throws StartError when both are set, or the
-// file cannot be read, is readable by group or others, or holds no token.
-std::string admin_token(const policy::AdminSettings& admin);
+// The admin API's bearer tokens: FLOW402_ADMIN_TOKEN ("env") or the first line of
+// admin.token_file ("admin", an owner-only file), then each of admin.tokens (files too); empty
+// when none is set. Throws StartError when both of the first two are set, a file cannot be read,
+// is readable by group or others, or holds no token, or two names share one token.
+std::vector<AdminCredential> admin_tokens(const policy::AdminSettings& admin);
 
 // The approval webhook's secret: the first line of admin.webhook.secret_file (an owner-only
 // file), or empty without a webhook. Throws StartError when the URL is not http://HOST[:PORT]/...,

@@ -28,6 +28,15 @@ struct DecisionRecord : RequestSubject {
   std::string approval_id;  // review: the approval opened
 };
 
+// Which decisions to list, newest first. `before_id` pages: only ids that sort before it.
+struct DecisionFilter {
+  std::optional<std::string> agent;
+  std::optional<std::string> merchant;  // as ReceiptFilter::merchant
+  std::optional<DecisionOutcome> outcome;
+  std::string before_id;
+  std::size_t limit = 100;
+};
+
 // A merchant seen answering 402, with what happened to its challenges.
 struct ObservedMerchant {
   std::string origin;

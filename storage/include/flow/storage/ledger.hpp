@@ -12,7 +12,9 @@
 
 #include "flow/policy/cap_check.hpp"
 #include "flow/storage/approval.hpp"
+#include "flow/storage/audit.hpp"
 #include "flow/storage/decision.hpp"
+#include "flow/storage/ledger_tallies.hpp"
 #include "flow/storage/payment_attempt.hpp"
 #include "flow/storage/receipt.hpp"
 #include "flow/storage/recovery_report.hpp"
@@ -132,7 +134,24 @@ class Ledger {
   // not_found.
   Result<std::vector<Approval>> approvals(const ApprovalFilter& filter);
 
+  // --- the operator's actions (the admin API): each with its audit record, one transaction ---
+  Result<AuditRecord> append_audit(const AuditEntry& entry);
+  // resolve_approval by `audit.actor`, and the audit record, together or not at all.
+  Result<Approval> resolve_approval_audited(std::string_view approval_id, ApprovalState to,
+                                            std::string_view note, const AuditEntry& audit);
+  // unknown -> settled | failed (finalize), and the audit record. An attempt in any other state
+  // is illegal_transition; an unknown id not_found.
+  Result<Receipt> reconcile_attempt(std::int64_t attempt_id, const Outcome& outcome,
+                                    const AuditEntry& audit);
+  // Newest first.
+  Result<std::vector<AuditRecord>> audit(const AuditFilter& filter);
+  Result<ChainReport> verify_audit_chain();
+
   // --- reading ---
+  Result<std::vector<Attempt>> attempts_in_state(AttemptState state);
+  Result<std::vector<DecisionRecord>> decisions(const DecisionFilter& filter);
+  // Whole-life counts for metrics; `merchant_limit` bounds the merchants named one by one.
+  Result<LedgerTallies> tallies(std::size_t merchant_limit);
   Result<std::vector<Receipt>> receipts(const ReceiptFilter& filter);
   // By the id the agent saw in X-402flow-Receipt; nothing for a malformed or unknown id.
   Result<std::optional<Receipt>> get_receipt(std::string_view receipt_id);

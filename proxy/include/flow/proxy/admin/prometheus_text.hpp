@@ -23,6 +23,8 @@ class PrometheusText {
   void sample(std::string_view name, std::uint64_t value);
   void sample(std::string_view name, MetricLabel label, std::uint64_t value);
   void sample(std::string_view name, MetricLabel label, double value);
+  void sample(std::string_view name, MetricLabel first, MetricLabel second, std::uint64_t value);
+  void sample(std::string_view name, MetricLabel first, MetricLabel second, double value);
   // A histogram's samples: `name`_bucket per upper bound (le, in seconds) and +Inf, then _sum
   // and _count. `cumulative` holds bounds.size() + 1 cumulative counts, the last one +Inf's.
   void histogram(std::string_view name, std::span<const double> bounds,
@@ -33,6 +35,7 @@ class PrometheusText {
 
  private:
   void labelled(std::string_view name, MetricLabel label);
+  void labelled(std::string_view name, std::span<const MetricLabel> labels);
   std::string out_;
 };
 

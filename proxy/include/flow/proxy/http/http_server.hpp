@@ -27,6 +27,8 @@ struct ServedRequest {
   std::string_view body;   // read in full (at most HttpServerOptions::max_body_bytes)
 };
 
+class Responder;
+
 struct ServedAnswer {
   int status = 0;
   bool drop = false;  // close the connection without answering
@@ -35,6 +37,24 @@ struct ServedAnswer {
   std::string headers;
   std::string body;
   void clear();
+
+  // The handler answers later: the connection parses nothing further (answers stay in order)
+  // until the returned responder's respond() runs. The ServedRequest is gone once handle()
+  // returns: copy what the answer needs. Loop thread only.
+  std::shared_ptr<Responder> defer();
+  std::shared_ptr<Responder> deferred;  // set by defer(); read by the server
+};
+
+// Completes one deferred answer. Kept by the handler (e.g. in a ledger job's completion) and
+// called on the loop; safe after the client went away (the answer is then dropped).
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // Sends `answer` (its status, headers and body; `drop` closes instead). Once; later calls
+  // do nothing.
+  virtual void respond(const ServedAnswer& answer) = 0;
+  // Whether the client connection is still there to answer.
+  virtual bool connected() const = 0;
 };
 
 // The routes. handle() runs on the loop thread, one request at a time; `answer` arrives cleared.
