@@ -119,6 +119,8 @@ function approvalRow(a) {
       reason.focus();
       return;
     }
+    // Closed first: an open deny form holds the approvals table still (see renderApprovals).
+    denyForm.hidden = true;
     decide(a.id, 'deny', { reason: reason.value.trim() });
   });
   const actions = el('td', { class: 'actions' },
