@@ -98,7 +98,8 @@ Json approval_json(const storage::Approval& a, std::size_t held, std::int64_t no
   put_time(out, "resolved_at", a.resolved_at_ms);
   out["resolved_by"] = a.resolved_by;
   out["note"] = a.note;
-  out["attempt_id"] = nullptr;
+  out["attempt_id"] = a.attempt_id != 0 ? Json(a.attempt_id) : Json(nullptr);
+  put_time(out, "used_at", a.used_at_ms);
   out["held"] = held;
   return out;
 }

@@ -269,34 +269,35 @@ void list_approvals(const AdminCall& call, PaymentServices& pay, std::string_vie
   auto page = page_or_400(query, answer);
   if (!page) return;
   const std::string state = admin_json::query_param(query, "state").value_or("pending");
-  if (state != "pending") {
-    if (state == "all" || storage::approval_state_from_name(state)) {
-      return answer_error(
-          answer, 501, "listing approvals by state " + state + " is not served yet: state=pending");
+  storage::ApprovalFilter filter;
+  if (state != "all") {
+    filter.state = storage::approval_state_from_name(state);
+    if (!filter.state) {
+      return answer_error(answer, 400,
+                          "state: pending, approved, denied, expired, used or all, not " + state);
     }
-    return answer_error(answer, 400,
-                        "state: pending, approved, denied, expired, used or all, not " + state);
   }
+  // One more than asked: whether a next page exists.
+  filter.limit = page->limit + 1;
+  filter.before = page->after;
   AdminSources* sources = &call.sources;
   on_ledger<std::vector<storage::Approval>>(
       pay, Durability::batched, answer.defer(),
-      [](Ledger& ledger) { return ledger.pending_approvals(); },
-      [sources, page = *page](Result<std::vector<storage::Approval>>& result, ServedAnswer& out) {
+      [filter](Ledger& ledger) { return ledger.approvals(filter); },
+      [sources, limit = page->limit](Result<std::vector<storage::Approval>>& result,
+                                     ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
         auto& rows = result.value();
-        std::reverse(rows.begin(), rows.end());  // newest first
+        const bool more = rows.size() > limit;
+        if (more) rows.resize(limit);
         const std::int64_t now = now_ms();
-        std::erase_if(rows, [now](const storage::Approval& a) {
-          return admin_json::approval_state_now(a, now) != "pending";
-        });
-        answer_json(out, 200,
-                    admin_json::paged(
-                        rows, page, [](const storage::Approval& a) { return a.id; },
-                        [sources, now](const storage::Approval& a) {
-                          return admin_json::approval_json(
-                              a, sources->payments->approvals().held_for(a.id), now,
-                              *assets_of(*sources));
-                        }));
+        Json body = {{"items", Json::array()}};
+        for (const auto& a : rows) {
+          body["items"].push_back(admin_json::approval_json(
+              a, sources->payments->approvals().held_for(a.id), now, *assets_of(*sources)));
+        }
+        body["next"] = more ? Json(rows.back().id) : Json(nullptr);
+        answer_json(out, 200, body);
       });
 }
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "admin_json.hpp"
 #include "flow/payment/amount.hpp"
 #include "flow/payment/hex.hpp"
 #include "flow/payment/unix_clock.hpp"
@@ -27,60 +28,6 @@ namespace flow::proxy {
 namespace {
 
 // "2026-01-01T00:00:00.123Z"
-std::string iso_time_ms(std::int64_t ms) {
-  const time_t seconds = static_cast<time_t>(ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
-
-void field(std::string& out, std::string_view name, std::string_view value) {
-  if (out.back() != '{') out += ',';
-  append_json_string(out, name);
-  out += ':';
-  append_json_string(out, value);
-}
-
-void raw_field(std::string& out, std::string_view name, std::string_view json) {
-  if (out.back() != '{') out += ',';
-  append_json_string(out, name);
-  out += ':';
-  out += json;
-}
-
-// `name` and `name_ms`: an ISO 8601 time and its Unix milliseconds, both null when 0.
-void time_fields(std::string& out, const std::string& name, std::int64_t ms) {
-  if (ms == 0) {
-    raw_field(out, name, "null");
-    raw_field(out, name + "_ms", "null");
-    return;
-  }
-  field(out, name, iso_time_ms(ms));
-  raw_field(out, name + "_ms", std::to_string(ms));
-}
-
-std::string offer_json(const storage::ApprovalRequest& r, const policy::AssetTable& assets) {
-  const payment::Offer& o = r.offer;
-  const policy::AssetEntry* entry = assets.find(o.network, o.asset);
-  const std::string symbol = entry ? entry->symbol : std::string();
-  std::string out = "{";
-  field(out, "protocol", o.protocol);
-  field(out, "scheme", o.scheme);
-  field(out, "network", o.network);
-  field(out, "asset", o.asset);
-  field(out, "amount", payment::format_atomic(o.amount));
-  raw_field(out, "decimals", std::to_string(r.decimals));
-  field(out, "symbol", symbol);
-  field(out, "display", payment::format_display(o.amount, r.decimals, symbol));
-  field(out, "pay_to", o.pay_to);
-  field(out, "resource", o.resource);
-  out += '}';
-  return out;
-}
-
 std::string delivery_id() {
   std::array<std::uint8_t, 12> bytes{};
   RAND_bytes(bytes.data(), static_cast<int>(bytes.size()));
@@ -108,26 +55,7 @@ constexpr std::size_t kMaxStatusLine = 1024;
 
 std::string approval_object_json(const storage::Approval& a, const policy::AssetTable& assets,
                                  std::size_t held) {
-  const storage::ApprovalRequest& r = a.request;
-  std::string out = "{";
-  field(out, "id", a.id);
-  field(out, "state", storage::approval_state_name(a.state));
-  field(out, "agent", r.agent);
-  field(out, "merchant", r.merchant_origin);
-  field(out, "method", r.method);
-  field(out, "url", r.url);
-  field(out, "rule", r.rule);
-  field(out, "decision_id", r.decision_id);
-  raw_field(out, "offer", offer_json(r, assets));
-  time_fields(out, "created_at", a.created_at_ms);
-  time_fields(out, "expires_at", r.expires_at_ms);
-  time_fields(out, "resolved_at", a.resolved_at_ms);
-  field(out, "resolved_by", a.resolved_by);
-  field(out, "note", a.note);
-  raw_field(out, "attempt_id", "null");
-  raw_field(out, "held", std::to_string(held));
-  out += '}';
-  return out;
+  return admin_json::approval_json(a, held, payment::unix_now_ms(), assets).dump();
 }
 
 std::string webhook_signature(std::string_view secret, std::string_view body) {
@@ -189,7 +117,7 @@ struct ApprovalWebhook::Impl : public StreamHandler {
     std::string body = "{\"event\":\"" + std::string(event_name(e.opened)) + "\",\"approval\":";
     body += e.approval_json;
     body += ",\"sent_at\":";
-    append_json_string(body, iso_time_ms(payment::unix_now_ms()));
+    append_json_string(body, payment::format_utc(payment::unix_now()));
     body += '}';
     return body;
   }

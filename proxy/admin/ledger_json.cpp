@@ -1,5 +1,7 @@
 #include "flow/proxy/admin/ledger_json.hpp"
 
+#include "flow/payment/unix_clock.hpp"
+
 #include <time.h>
 
 #include <charconv>
@@ -68,13 +70,7 @@ Json cap_json(const storage::CounterTotals& c, const policy::AssetTable& assets)
 
 // "2026-01-01T00:00:00Z"; "-" for 0 (a step that was never reached).
 std::string iso_time(std::int64_t ms) {
-  if (ms == 0) return "-";
-  const time_t seconds = static_cast<time_t>(ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
+  return ms == 0 ? "-" : payment::format_utc(ms / 1000);
 }
 
 // What the operator's asset table (flow.yaml `assets:` over the built-ins) calls an asset:

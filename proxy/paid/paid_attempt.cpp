@@ -103,12 +103,7 @@ constexpr std::int64_t kExpiryGraceMs = 1'000;
 // "2026-01-01T00:00:00Z"; null for 0 (never).
 nlohmann::json utc_iso8601(std::int64_t ms) {
   if (ms == 0) return nullptr;
-  const auto seconds = static_cast<time_t>(ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(buf);
+  return payment::format_utc(ms / 1000);
 }
 
 // A signed credential that never left the process because the agent went away: nothing can

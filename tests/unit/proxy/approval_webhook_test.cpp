@@ -43,7 +43,7 @@ storage::Approval sample_approval(std::string id, storage::ApprovalState state) 
   a.request.rule = "review.amount_over";
   a.request.decision_id = "dec_1";
   a.request.decimals = 6;
-  a.request.expires_at_ms = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  a.request.expires_at_ms = 4'102'444'800'000;  // 2100-01-01T00:00:00Z: still pending
   a.request.offer.protocol = "x402";
   a.request.offer.scheme = "exact";
   a.request.offer.network = "eip155:8453";
@@ -245,8 +245,8 @@ TEST_CASE(
     CHECK(a["offer"]["symbol"] == "USDC");
     CHECK(a["offer"]["display"] == "0.01 USDC");
     CHECK(a["offer"]["pay_to"] == "0x209693bc6afc0c5328ba36faf03c514ef312287c");
-    CHECK(a["expires_at"] == "2026-01-01T00:00:00.000Z");
-    CHECK(a["expires_at_ms"] == 1'767'225'600'000);
+    CHECK(a["expires_at"] == "2100-01-01T00:00:00Z");
+    CHECK(a["expires_at_ms"] == 4'102'444'800'000);
     CHECK(a["attempt_id"].is_null());
   }
   const auto opened = nlohmann::json::parse(requests[0].body)["approval"];
