@@ -11,19 +11,32 @@ namespace {
 Result<void> count_challenge(LedgerContext& ctx, const DecisionRecord& d, std::int64_t at_ms) {
   auto q = ctx.db.query(
       "INSERT INTO merchants (origin, first_seen_ms, last_seen_ms, challenges, allowed, denied, "
-      "reviewed, paid, protocols) VALUES (?1, ?2, ?2, 1, ?3, ?4, ?5, 0, ?6) "
+      "reviewed, paid, protocols, last_network, last_asset, last_amount, last_decimals) "
+      "VALUES (?1, ?2, ?2, 1, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10) "
       "ON CONFLICT (origin) DO UPDATE SET "
       "first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), "
       "last_seen_ms = max(last_seen_ms, excluded.last_seen_ms), "
       "challenges = challenges + 1, allowed = allowed + excluded.allowed, "
       "denied = denied + excluded.denied, reviewed = reviewed + excluded.reviewed, "
-      "protocols = CASE WHEN excluded.protocols <> '' THEN excluded.protocols ELSE protocols END");
+      "protocols = CASE WHEN excluded.protocols <> '' THEN excluded.protocols ELSE protocols END, "
+      "last_network = CASE WHEN excluded.last_amount <> '' THEN excluded.last_network "
+      "ELSE last_network END, "
+      "last_asset = CASE WHEN excluded.last_amount <> '' THEN excluded.last_asset "
+      "ELSE last_asset END, "
+      "last_decimals = CASE WHEN excluded.last_amount <> '' THEN excluded.last_decimals "
+      "ELSE last_decimals END, "
+      "last_amount = CASE WHEN excluded.last_amount <> '' THEN excluded.last_amount "
+      "ELSE last_amount END");
   q.bind(1, d.merchant_origin)
       .bind(2, at_ms)
       .bind(3, std::int64_t{d.outcome == DecisionOutcome::allow})
       .bind(4, std::int64_t{d.outcome == DecisionOutcome::deny})
       .bind(5, std::int64_t{d.outcome == DecisionOutcome::review})
-      .bind(6, d.protocols_offered);
+      .bind(6, d.protocols_offered)
+      .bind(7, d.offer ? d.offer->network : std::string())
+      .bind(8, d.offer ? d.offer->asset : std::string())
+      .bind(9, d.offer ? payment::format_atomic(d.offer->amount) : std::string())
+      .bind(10, std::int64_t{d.offer ? d.decimals : 0u});
   return q.run();
 }
 
@@ -79,7 +92,8 @@ Result<void> count_paid(LedgerContext& ctx, std::string_view origin) {
 Result<std::vector<ObservedMerchant>> merchants(LedgerContext& ctx) {
   auto q = ctx.db.query(
       "SELECT origin, first_seen_ms, last_seen_ms, challenges, allowed, denied, reviewed, paid, "
-      "protocols FROM merchants ORDER BY origin");
+      "protocols, last_network, last_asset, last_amount, last_decimals FROM merchants "
+      "ORDER BY origin");
   std::vector<ObservedMerchant> out;
   for (;;) {
     auto row = q.next();
@@ -95,6 +109,15 @@ Result<std::vector<ObservedMerchant>> merchants(LedgerContext& ctx) {
     m.reviewed = static_cast<std::uint64_t>(q.int64(6));
     m.paid = static_cast<std::uint64_t>(q.int64(7));
     m.protocols = q.text(8);
+    if (const std::string amount = q.text(11); !amount.empty()) {
+      const auto parsed = payment::parse_atomic(amount);
+      if (!parsed.ok()) {
+        return ledger_error(LedgerErrorCode::storage_failed,
+                            "merchant " + m.origin + ": its last offer is unreadable");
+      }
+      m.last_offer =
+          ObservedOffer{q.text(9), q.text(10), parsed.value, static_cast<unsigned>(q.int64(12))};
+    }
     out.push_back(std::move(m));
   }
 }

@@ -301,12 +301,21 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
 )sql";
 
-constexpr std::array<Migration, 5> kMigrations{{
+// Version 6: an observed merchant remembers the last offer policy decided on (what it asks).
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE merchants ADD COLUMN last_network  TEXT    NOT NULL DEFAULT '';
+ALTER TABLE merchants ADD COLUMN last_asset    TEXT    NOT NULL DEFAULT '';
+ALTER TABLE merchants ADD COLUMN last_amount   TEXT    NOT NULL DEFAULT '';
+ALTER TABLE merchants ADD COLUMN last_decimals INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr std::array<Migration, 6> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
     {2, "credential expiry and refused holds", kSchemaV2},
     {3, "failure codes and receipt encodings", kSchemaV3},
     {4, "approvals used by an attempt", kSchemaV4},
     {5, "operator audit chain", kSchemaV5},
+    {6, "the last offer of each observed merchant", kSchemaV6},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {

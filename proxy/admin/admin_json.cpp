@@ -151,12 +151,26 @@ Json decision_json(const storage::DecisionRecord& d, const policy::AssetTable& a
   return out;
 }
 
-Json merchant_json(const storage::ObservedMerchant& m) {
+Json merchant_json(const storage::ObservedMerchant& m, const policy::AssetTable& assets) {
   Json out = {
       {"origin", m.origin},       {"challenges", m.challenges}, {"allowed", m.allowed},
       {"denied", m.denied},       {"reviewed", m.reviewed},     {"paid", m.paid},
       {"protocols", m.protocols},
   };
+  out["last_offer"] = nullptr;
+  if (m.last_offer) {
+    const storage::ObservedOffer& o = *m.last_offer;
+    const std::string symbol = symbol_of(assets, o.network, o.asset);
+    out["last_offer"] = {
+        {"network", o.network},
+        {"asset", o.asset},
+        {"amount", payment::format_atomic(o.amount)},
+        {"decimals", o.decimals},
+        {"symbol", text_or_null(symbol)},
+        {"display", symbol.empty() ? Json(nullptr)
+                                   : Json(payment::format_display(o.amount, o.decimals, symbol))},
+    };
+  }
   put_time(out, "first_seen", m.first_seen_ms);
   put_time(out, "last_seen", m.last_seen_ms);
   return out;

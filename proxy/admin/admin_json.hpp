@@ -29,7 +29,8 @@ Json approval_json(const storage::Approval& approval, std::size_t held, std::int
 std::string approval_state_now(const storage::Approval& approval, std::int64_t now_ms);
 Json attempt_json(const storage::Attempt& attempt, const policy::AssetTable& assets);
 Json decision_json(const storage::DecisionRecord& decision, const policy::AssetTable& assets);
-Json merchant_json(const storage::ObservedMerchant& merchant);
+// With the last offer it made (what it asks), its amount named by the asset table's symbol.
+Json merchant_json(const storage::ObservedMerchant& merchant, const policy::AssetTable& assets);
 Json audit_json(const storage::AuditRecord& record);
 Json chain_json(const storage::ChainReport& report);
 

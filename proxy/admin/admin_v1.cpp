@@ -221,19 +221,24 @@ void show_spend(const AdminCall& call, PaymentServices& pay, ServedAnswer& answe
       });
 }
 
-void list_merchants(PaymentServices& pay, std::string_view query, ServedAnswer& answer) {
+void list_merchants(const AdminCall& call, PaymentServices& pay, std::string_view query,
+                    ServedAnswer& answer) {
   auto page = page_or_400(query, answer);
   if (!page) return;
+  AdminSources* sources = &call.sources;
   on_ledger<std::vector<storage::ObservedMerchant>>(
       pay, Durability::batched, answer.defer(),
       [](Ledger& ledger) { return ledger.observed_merchants(); },
-      [page = *page](Result<std::vector<storage::ObservedMerchant>>& result, ServedAnswer& out) {
+      [sources, page = *page](Result<std::vector<storage::ObservedMerchant>>& result,
+                              ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
         answer_json(
             out, 200,
             admin_json::paged(
                 result.value(), page, [](const storage::ObservedMerchant& m) { return m.origin; },
-                [](const storage::ObservedMerchant& m) { return admin_json::merchant_json(m); }));
+                [sources](const storage::ObservedMerchant& m) {
+                  return admin_json::merchant_json(m, *assets_of(*sources));
+                }));
       });
 }
 
@@ -436,7 +441,7 @@ bool route_reads(const AdminCall& call, const ServedRequest& request,
   } else if (what == "audit") {
     list_audit(*pay, request.query, answer);
   } else {
-    list_merchants(*pay, request.query, answer);
+    list_merchants(call, *pay, request.query, answer);
   }
   return true;
 }

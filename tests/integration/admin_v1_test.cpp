@@ -356,6 +356,9 @@ TEST_CASE("an unknown payment is listed and reconciled settled or failed, with i
   const json merchants = a.get_json("/v1/merchants/observed");
   REQUIRE(merchants["items"].size() == 1);
   CHECK(merchants["items"][0]["challenges"] == 2);
+  // What it asks: the last offer policy decided on.
+  CHECK(merchants["items"][0]["last_offer"]["display"] == "0.01 USDC");
+  CHECK(merchants["items"][0]["last_offer"]["amount"] == "10000");
 
   // The metrics count from the ledger: 402s by merchant, decisions by reason, money settled.
   const HttpResponse text = a.call("GET", "/metrics");

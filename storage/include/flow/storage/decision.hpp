@@ -38,6 +38,14 @@ struct DecisionFilter {
 };
 
 // A merchant seen answering 402, with what happened to its challenges.
+// What a merchant last asked, in the offer policy decided on.
+struct ObservedOffer {
+  std::string network;
+  std::string asset;
+  payment::Atomic amount = 0;
+  unsigned decimals = 0;
+};
+
 struct ObservedMerchant {
   std::string origin;
   std::int64_t first_seen_ms = 0;
@@ -46,8 +54,9 @@ struct ObservedMerchant {
   std::uint64_t allowed = 0;
   std::uint64_t denied = 0;
   std::uint64_t reviewed = 0;
-  std::uint64_t paid = 0;  // attempts settled
-  std::string protocols;   // protocols offered in its latest challenge
+  std::uint64_t paid = 0;                   // attempts settled
+  std::string protocols;                    // protocols offered in its latest challenge
+  std::optional<ObservedOffer> last_offer;  // none until a challenge had an offer to decide on
 };
 
 // "<prefix><32 hex digits>": 12 of the clock in milliseconds (so ids sort by creation and the
