@@ -313,8 +313,11 @@ void ClientConnection::on_eof(ByteStream& /*stream*/) {
       look_into_tunnel();  // decides now, or ends the opening
       return;
     case State::exchange:
-      // A client may half-close after its request: the response still goes out.
-      if (exchange_ && !exchange_->request_complete()) exchange_->on_client_gone(true);
+      // A client may half-close after its request: the response still goes out. Not to a
+      // request held for a person's decision: its agent is taken to be gone.
+      if (exchange_ && (!exchange_->request_complete() || exchange_->ends_on_client_eof())) {
+        exchange_->on_client_gone(true);
+      }
       return;
     default:
       close_now();

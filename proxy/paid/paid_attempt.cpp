@@ -666,6 +666,12 @@ void PaidAttempt::review(const DecideOutcome& outcome, nlohmann::json extra) {
 }
 
 void PaidAttempt::hold_for_approval(const storage::Approval& approval, nlohmann::json extra) {
+  if (ex_.downstream().ended()) {
+    // The agent closed its side while policy ran: it is gone, nothing is held for it (as an EOF
+    // during the hold would end it: ends_on_client_eof). The approval stays open.
+    ex_.on_client_gone(true);
+    return;
+  }
   PaymentServices& pay = *pay_;
   enter(State::awaiting_approval);
   held_approval_ = approval;

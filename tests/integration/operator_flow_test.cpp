@@ -2,6 +2,7 @@
 // decision taken through the admin API, and what the agent and the ledger then see. Also that
 // requests parked on a review hold up nobody else.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/paid_proxy.hpp"
+#include "support/socket_io.hpp"
 
 using namespace flow::testing;
 using nlohmann::json;
@@ -153,4 +155,37 @@ TEST_CASE("100 requests held for review hold up no pass-through request") {
     CHECK(h.get().status == 403);
   }
   CHECK(merchant_book(r.merchant).empty());
+}
+
+TEST_CASE(
+    "agents that close while held are let go: nothing held, nothing paid, the approval kept") {
+  Reviewed r("10m");
+  std::vector<Fd> agents;
+  for (int i = 0; i < 3; ++i) {
+    Fd fd = connect_loopback(r.proxy.port(), default_deadline());
+    const std::string request =
+        proxied_request("GET", r.merchant.authority(), "/v2/weather", "Idempotency-Key: k\r\n");
+    REQUIRE(::write(fd.get(), request.data(), request.size()) ==
+            static_cast<ssize_t>(request.size()));
+    agents.push_back(std::move(fd));
+  }
+  const json approval = r.wait_held(3);
+  agents.clear();  // every agent closes its connection
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  json items;
+  do {
+    items = r.pending();
+    if (items.size() == 1 && items[0]["held"] == 0) break;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["id"] == approval["id"]);
+  CHECK(items[0]["held"] == 0);
+  CHECK(items[0]["state"] == "pending");
+  // Approving it later pays nothing: nobody is waiting, and a payment needs a request.
+  REQUIRE(
+      r.admin("POST", "/v1/approvals/" + approval["id"].get<std::string>() + "/approve").status ==
+      200);
+  CHECK(merchant_book(r.merchant).empty());
+  CHECK(receipts_for(r.proxy.receipts(), "/v2/weather").empty());
 }

@@ -57,6 +57,8 @@ class Exchange : public StreamHandler, public MessageSink, public Retirable {
   // Whether the client should stop reading (the upstream write queue is over its mark).
   bool request_backlogged() const;
   bool request_complete() const { return request_done_; }
+  // The client's EOF ends this exchange now (its hooks say so: it waits for a person).
+  bool ends_on_client_eof() const { return hooks_ != nullptr && hooks_->ends_on_client_eof(); }
   Stage stage() const { return stage_; }
 
   // StreamHandler (upstream)

@@ -57,6 +57,10 @@ class ExchangeHooks {
   // The exchange ended, whatever ended it; runs exactly once, before the access record is
   // written. Pending work is cancelled here (its completions then clean up after themselves).
   virtual void on_end(AccessRecord& record) = 0;
+  // Whether the client's EOF ends the exchange now. An EOF after a complete request is otherwise
+  // taken as a half-close and the answer still goes out; a request waiting for a person (which
+  // may take an hour) is instead given up: the agent that closed is gone.
+  virtual bool ends_on_client_eof() const { return false; }
 };
 
 }  // namespace flow::proxy

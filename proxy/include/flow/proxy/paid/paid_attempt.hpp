@@ -84,6 +84,7 @@ class PaidAttempt final : public ExchangeHooks {
   void on_taken_complete() override;
   bool on_upstream_failure(payment::Reason error, std::string_view why) override;
   void on_end(AccessRecord& record) override;
+  bool ends_on_client_eof() const override { return state_ == State::awaiting_approval; }
 
  private:
   // DESIGN.md's stages, one function each.
