@@ -4,6 +4,7 @@
 
 #include "attempt_store.hpp"
 #include "decision_log.hpp"
+#include "ledger_tallies.hpp"
 #include "receipt_store.hpp"
 #include "reservation.hpp"
 #include "sha256.hpp"
@@ -101,6 +102,8 @@ Result<Receipt> finalize(LedgerContext& ctx, std::int64_t attempt_id, const Outc
   if (outcome.state == AttemptState::settled) {
     auto counted = decision_log::count_paid(ctx, moved.value().intent.merchant_origin);
     if (!counted.ok()) return counted.error();
+    auto tallied = ledger_tallies::add_settled(ctx, moved.value().intent);
+    if (!tallied.ok()) return tallied.error();
   }
   return receipt_store::append(ctx, moved.value());
 }

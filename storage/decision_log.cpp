@@ -2,6 +2,7 @@
 
 #include "flow/payment/amount.hpp"
 #include "flow/storage/url_redaction.hpp"
+#include "ledger_tallies.hpp"
 
 namespace flow::storage {
 
@@ -76,7 +77,10 @@ Result<void> record(LedgerContext& ctx, const DecisionRecord& d) {
       .bind(19, d.approval_id);
   auto inserted = q.run();
   if (!inserted.ok()) return inserted;
-  return count_challenge(ctx, d, at_ms);
+  auto counted = count_challenge(ctx, d, at_ms);
+  if (!counted.ok()) return counted;
+  return ledger_tallies::add_decision(ctx, policy::verdict_name(d.outcome),
+                                      payment::reason_name(d.reason));
 }
 
 Result<void> count_paid(LedgerContext& ctx, std::string_view origin) {

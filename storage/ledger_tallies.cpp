@@ -31,8 +31,7 @@ Result<void> count_merchants(LedgerContext& ctx, std::size_t limit, LedgerTallie
 }
 
 Result<void> count_decisions(LedgerContext& ctx, LedgerTallies& out) {
-  auto q = ctx.db.query(
-      "SELECT outcome, reason, count(*) FROM decisions GROUP BY outcome, reason ORDER BY 1, 2");
+  auto q = ctx.db.query("SELECT outcome, reason, count FROM decision_tallies ORDER BY 1, 2");
   for (;;) {
     auto row = q.next();
     if (!row.ok()) return row.error();
@@ -51,12 +50,10 @@ Result<void> count_approvals(LedgerContext& ctx, LedgerTallies& out) {
   }
 }
 
-// Amounts are exact 128-bit decimal text: SQLite sums them as doubles, so rows come grouped by
-// amount (few distinct prices) and are summed here.
+// Amounts are exact 128-bit decimal text: SQLite would sum them as doubles, so they are tallied
+// per price (few distinct prices) and summed here.
 Result<void> sum_paid(LedgerContext& ctx, LedgerTallies& out) {
-  auto q = ctx.db.query(
-      "SELECT network, asset, decimals, amount, count(*) FROM attempts WHERE state = 'settled' "
-      "GROUP BY network, asset, decimals, amount");
+  auto q = ctx.db.query("SELECT network, asset, decimals, amount, count FROM settled_tallies");
   std::map<std::tuple<std::string, std::string, unsigned>, payment::Atomic> sums;
   for (;;) {
     auto row = q.next();
@@ -74,6 +71,26 @@ Result<void> sum_paid(LedgerContext& ctx, LedgerTallies& out) {
 }
 
 }  // namespace
+
+Result<void> add_decision(LedgerContext& ctx, std::string_view outcome, std::string_view reason) {
+  auto q = ctx.db.query(
+      "INSERT INTO decision_tallies (outcome, reason, count) VALUES (?1, ?2, 1) "
+      "ON CONFLICT (outcome, reason) DO UPDATE SET count = count + 1");
+  q.bind(1, outcome).bind(2, reason);
+  return q.run();
+}
+
+Result<void> add_settled(LedgerContext& ctx, const PaymentIntent& intent) {
+  auto q = ctx.db.query(
+      "INSERT INTO settled_tallies (network, asset, decimals, amount, count) "
+      "VALUES (?1, ?2, ?3, ?4, 1) "
+      "ON CONFLICT (network, asset, decimals, amount) DO UPDATE SET count = count + 1");
+  q.bind(1, intent.offer.network)
+      .bind(2, intent.offer.asset)
+      .bind(3, std::int64_t{intent.decimals})
+      .bind(4, payment::format_atomic(intent.offer.amount));
+  return q.run();
+}
 
 Result<LedgerTallies> count(LedgerContext& ctx, std::size_t merchant_limit) {
   LedgerTallies out;

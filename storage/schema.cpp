@@ -309,13 +309,40 @@ ALTER TABLE merchants ADD COLUMN last_amount   TEXT    NOT NULL DEFAULT '';
 ALTER TABLE merchants ADD COLUMN last_decimals INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<Migration, 6> kMigrations{{
+// Version 7: running tallies for the admin API's metrics, kept in the same transactions as the
+// rows they count (a scrape reads a few rows, never the decisions or attempts), seeded from
+// the rows already there. Settled money is counted per price: amounts are exact 128-bit decimal
+// text, which SQLite would sum as doubles.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE decision_tallies (
+  outcome TEXT    NOT NULL,
+  reason  TEXT    NOT NULL,
+  count   INTEGER NOT NULL,
+  PRIMARY KEY (outcome, reason)
+) STRICT, WITHOUT ROWID;
+INSERT INTO decision_tallies (outcome, reason, count)
+  SELECT outcome, reason, count(*) FROM decisions GROUP BY outcome, reason;
+CREATE TABLE settled_tallies (
+  network  TEXT    NOT NULL,
+  asset    TEXT    NOT NULL,
+  decimals INTEGER NOT NULL,
+  amount   TEXT    NOT NULL,
+  count    INTEGER NOT NULL,
+  PRIMARY KEY (network, asset, decimals, amount)
+) STRICT, WITHOUT ROWID;
+INSERT INTO settled_tallies (network, asset, decimals, amount, count)
+  SELECT network, asset, decimals, amount, count(*) FROM attempts WHERE state = 'settled'
+  GROUP BY network, asset, decimals, amount;
+)sql";
+
+constexpr std::array<Migration, 7> kMigrations{{
     {1, "initial ledger schema", kSchemaV1},
     {2, "credential expiry and refused holds", kSchemaV2},
     {3, "failure codes and receipt encodings", kSchemaV3},
     {4, "approvals used by an attempt", kSchemaV4},
     {5, "operator audit chain", kSchemaV5},
     {6, "the last offer of each observed merchant", kSchemaV6},
+    {7, "running tallies for metrics", kSchemaV7},
 }};
 
 int pragma_int(sql::Connection& db, const char* sql) {
