@@ -302,11 +302,11 @@ Result<std::optional<Receipt>> Ledger::get_receipt(std::string_view receipt_id) 
   return read([&](LedgerContext& ctx) { return receipt_store::get(ctx, receipt_id); });
 }
 
-Result<SpendReport> Ledger::spend() {
+Result<SpendReport> Ledger::spend(bool with_totals) {
   return write([&](LedgerContext& ctx) -> Result<SpendReport> {
     auto swept = reservation::release_expired_holds(ctx);
     if (!swept.ok()) return swept.error();
-    return spend_query::build(ctx);
+    return spend_query::build(ctx, with_totals);
   });
 }
 

@@ -79,11 +79,12 @@ std::vector<SpendBySubject> values(std::map<Key, SpendBySubject>& totals) {
 
 }  // namespace
 
-Result<SpendReport> build(LedgerContext& ctx) {
+Result<SpendReport> build(LedgerContext& ctx, bool with_totals) {
   SpendReport report;
   auto c = counters(ctx);
   if (!c.ok()) return c.error();
   report.counters = std::move(c).value();
+  if (!with_totals) return report;
 
   std::map<Key, SpendBySubject> by_agent;
   std::map<Key, SpendBySubject> by_merchant;

@@ -6,6 +6,6 @@
 
 namespace flow::storage::spend_query {
 
-Result<SpendReport> build(LedgerContext& ctx);
+Result<SpendReport> build(LedgerContext& ctx, bool with_totals);
 
 }  // namespace flow::storage::spend_query

@@ -159,9 +159,10 @@ void write_tallies(PrometheusText& out, const storage::LedgerTallies& t, const A
     out.sample("flow402_policy_decisions_total", {"decision", d.outcome}, {"reason", d.reason},
                d.count);
   }
-  out.family("flow402_approvals_total", "counter", "Approvals opened, by their state now.");
+  out.family("flow402_approvals", "gauge",
+             "Approvals in the ledger, by the state they are in now.");
   for (const auto& a : t.approvals_by_state) {
-    out.sample("flow402_approvals_total", {"state", a.name}, a.count);
+    out.sample("flow402_approvals", {"state", a.name}, a.count);
   }
   out.family("flow402_paid_atomic_total", "counter",
              "Money settled, in the asset's atomic units (USDC: millionths), by network and "
@@ -188,6 +189,15 @@ std::string admin_metrics_text(const AdminSources& sources, const storage::Ledge
              "Agents' requests held open now, waiting for an approval's decision.");
   out.sample("flow402_approvals_held",
              sources.payments != nullptr ? sources.payments->approvals().held() : 0);
+  const PaymentCounters held =
+      sources.payments != nullptr ? sources.payments->counters() : PaymentCounters{};
+  out.family("flow402_approval_holds_total", "counter",
+             "Held requests that stopped waiting, by why: the approval was approved (the request "
+             "then went down the paid path), denied, expired, or review.hold passed.");
+  out.sample("flow402_approval_holds_total", {"outcome", "approved"}, held.held_approved);
+  out.sample("flow402_approval_holds_total", {"outcome", "denied"}, held.held_denied);
+  out.sample("flow402_approval_holds_total", {"outcome", "expired"}, held.held_expired);
+  out.sample("flow402_approval_holds_total", {"outcome", "timed_out"}, held.held_timed_out);
   write_tallies(out, tallies != nullptr ? *tallies : storage::LedgerTallies{}, sources);
   return out.take();
 }

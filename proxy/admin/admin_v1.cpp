@@ -211,13 +211,25 @@ void list_decisions(const AdminCall& call, PaymentServices& pay, std::string_vie
       });
 }
 
-void show_spend(const AdminCall& call, PaymentServices& pay, ServedAnswer& answer) {
+// The caps (a few counter rows); with totals=1 also the lifetime totals by agent and merchant,
+// as `402flow spend --json` prints them, which read every attempt that holds or held money.
+void show_spend(const AdminCall& call, PaymentServices& pay, std::string_view query,
+                ServedAnswer& answer) {
+  const std::string totals = admin_json::query_param(query, "totals").value_or("0");
+  if (totals != "0" && totals != "1") return answer_error(answer, 400, "totals: 0 or 1");
+  const bool with_totals = totals == "1";
   AdminSources* sources = &call.sources;
   on_ledger<storage::SpendReport>(
-      pay, Durability::batched, answer.defer(), [](Ledger& ledger) { return ledger.spend(); },
-      [sources](Result<storage::SpendReport>& result, ServedAnswer& out) {
+      pay, Durability::batched, answer.defer(),
+      [with_totals](Ledger& ledger) { return ledger.spend(with_totals); },
+      [sources, with_totals](Result<storage::SpendReport>& result, ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
-        answer_json(out, 200, spend_json(result.value(), *assets_of(*sources)));
+        auto body = spend_json(result.value(), *assets_of(*sources));
+        if (!with_totals) {
+          body.erase("by_agent");
+          body.erase("by_merchant");
+        }
+        answer_json(out, 200, body);
       });
 }
 
@@ -437,7 +449,7 @@ bool route_reads(const AdminCall& call, const ServedRequest& request,
   } else if (what == "decisions") {
     list_decisions(call, *pay, request.query, answer);
   } else if (what == "spend") {
-    show_spend(call, *pay, answer);
+    show_spend(call, *pay, request.query, answer);
   } else if (what == "audit") {
     list_audit(*pay, request.query, answer);
   } else {

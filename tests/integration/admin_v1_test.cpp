@@ -261,9 +261,9 @@ TEST_CASE("a review opens a pending approval; approve and deny decide it, audite
   REQUIRE(text.status == 200);
   const json m = parse_metrics(text.body);
   CHECK(m["flow402_policy_decisions_total{decision=review,reason=review_required}"] == 1);
-  CHECK(m.value("flow402_approvals_total{state=pending}", 0.0) +
-            m.value("flow402_approvals_total{state=approved}", 0.0) +
-            m.value("flow402_approvals_total{state=denied}", 0.0) ==
+  CHECK(m.value("flow402_approvals{state=pending}", 0.0) +
+            m.value("flow402_approvals{state=approved}", 0.0) +
+            m.value("flow402_approvals{state=denied}", 0.0) ==
         1);
 }
 
@@ -329,7 +329,12 @@ TEST_CASE("an unknown payment is listed and reconciled settled or failed, with i
   json api = a.get_json("/v1/receipts")["items"];
   REQUIRE(api.size() == cli.size());
   for (std::size_t i = 0; i < api.size(); ++i) CHECK(api[i] == cli[cli.size() - 1 - i]);
-  CHECK(a.get_json("/v1/spend") == a.proxy.spend());
+  CHECK(a.get_json("/v1/spend?totals=1") == a.proxy.spend());
+  // Without totals: the caps alone, as a dashboard polls them.
+  const json caps_only = a.get_json("/v1/spend");
+  CHECK(caps_only["caps"] == a.proxy.spend()["caps"]);
+  CHECK_FALSE(caps_only.contains("by_agent"));
+  CHECK_FALSE(caps_only.contains("by_merchant"));
   const std::string receipt_id = receipt["receipt_id"];
   CHECK(a.get_json("/v1/receipts/" + receipt_id)["receipt_id"] == receipt_id);
   CHECK(a.get_json("/v1/receipts/" + receipt_id)["superseded_by"].is_null());

@@ -156,7 +156,10 @@ class Ledger {
   // By the id the agent saw in X-402flow-Receipt; nothing for a malformed or unknown id.
   Result<std::optional<Receipt>> get_receipt(std::string_view receipt_id);
   // Releases expired holds of refused credentials first (a write).
-  Result<SpendReport> spend();
+  // `with_totals`: also the lifetime totals by agent and by merchant, which read every attempt
+  // that holds or held money (a report's cost); without them, only the caps' counters (a few
+  // rows, what a dashboard polls).
+  Result<SpendReport> spend(bool with_totals = true);
   Result<ChainReport> verify_chain();
 
   // --- group commit (LedgerWriter) ---
