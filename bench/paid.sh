@@ -7,7 +7,8 @@
 # Usage: bench/paid.sh [--duration S] [--conns N] [--rounds R] [--no-build] [--build-dir DIR]
 #                      [--merchant-bin BIN] [--csv FILE] [--update-readme] [--operator [--held N]]
 # --operator: each round also measures both paths under operator load (the admin API scraped every
-# second: /metrics, /v1/approvals, /v1/spend; and --held requests, default 100, parked for review
+# second: /metrics, /v1/approvals, /v1/spend, /v1/receipts?limit=100, as Prometheus and the
+# dashboard read it; and --held requests, default 100, parked for review
 # waiting for a person's decision) and reports each figure against the same round without it.
 # --merchant-bin runs the merchant from another 402flow binary (bench/compare.sh gives both
 # binaries the same merchant); --csv appends each round's figures as "round,metric,value" lines.
@@ -137,7 +138,7 @@ start_operator_load() {
   done
   (
     while true; do
-      for path in /metrics /v1/approvals /v1/spend; do
+      for path in /metrics /v1/approvals /v1/spend "/v1/receipts?limit=100"; do
         curl -s -o /dev/null "http://$admin$path" || true
       done
       sleep 1

@@ -298,6 +298,11 @@ Result<std::vector<Receipt>> Ledger::receipts(const ReceiptFilter& filter) {
   return read([&](LedgerContext& ctx) { return receipt_store::list(ctx, filter); });
 }
 
+Result<std::map<std::int64_t, std::string>> Ledger::latest_receipt_ids(
+    const std::vector<std::int64_t>& attempt_ids) {
+  return read([&](LedgerContext& ctx) { return receipt_store::latest_ids(ctx, attempt_ids); });
+}
+
 Result<std::optional<Receipt>> Ledger::get_receipt(std::string_view receipt_id) {
   return read([&](LedgerContext& ctx) { return receipt_store::get(ctx, receipt_id); });
 }

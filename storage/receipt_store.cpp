@@ -129,15 +129,22 @@ Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
 }
 
 Result<std::vector<Receipt>> list(LedgerContext& ctx, const ReceiptFilter& filter) {
-  static const std::string sql =
-      std::string("SELECT ") + kColumns +
-      " FROM receipts WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR merchant_origin = ?2 "
-      "OR merchant_origin = 'https://' || ?2 OR merchant_origin = 'http://' || ?2 "
-      // a bare host also matches it on any port (origins keep a port only when not the default)
-      "OR substr(merchant_origin, 1, length(?2) + 9) = 'https://' || ?2 || ':' "
-      "OR substr(merchant_origin, 1, length(?2) + 8) = 'http://' || ?2 || ':') "
-      "AND recorded_at_ms >= ?3 ORDER BY seq";
-  auto q = ctx.db.query(sql);
+  // Pages walk the seq primary key from one end; the filters narrow what is read on the way.
+  const auto sql = [](const char* order) {
+    return std::string("SELECT ") + kColumns +
+           " FROM receipts WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR merchant_origin = "
+           "?2 OR merchant_origin = 'https://' || ?2 OR merchant_origin = 'http://' || ?2 "
+           // a bare host also matches it on any port (origins keep a port only when not the
+           // default)
+           "OR substr(merchant_origin, 1, length(?2) + 9) = 'https://' || ?2 || ':' "
+           "OR substr(merchant_origin, 1, length(?2) + 8) = 'http://' || ?2 || ':') "
+           "AND recorded_at_ms >= ?3 AND (?4 = 0 OR recorded_at_ms < ?4) "
+           "AND (?5 IS NULL OR state = ?5) AND (?6 = 0 OR seq < ?6) ORDER BY seq " +
+           order + " LIMIT ?7";
+  };
+  static const std::string oldest_first = sql("ASC");
+  static const std::string newest_first = sql("DESC");
+  auto q = ctx.db.query(filter.newest_first ? newest_first : oldest_first);
   if (filter.agent) {
     q.bind(1, *filter.agent);
   } else {
@@ -148,7 +155,14 @@ Result<std::vector<Receipt>> list(LedgerContext& ctx, const ReceiptFilter& filte
   } else {
     q.bind_null(2);
   }
-  q.bind(3, filter.since_ms);
+  q.bind(3, filter.since_ms).bind(4, filter.until_ms);
+  if (filter.state) {
+    q.bind(5, attempt_state_name(*filter.state));
+  } else {
+    q.bind_null(5);
+  }
+  q.bind(6, filter.before_seq)
+      .bind(7, filter.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(filter.limit));
   std::vector<Receipt> out;
   for (;;) {
     auto row = q.next();
@@ -156,6 +170,21 @@ Result<std::vector<Receipt>> list(LedgerContext& ctx, const ReceiptFilter& filte
     if (!row.value()) return out;
     out.push_back(read_row(q).receipt);
   }
+}
+
+Result<std::map<std::int64_t, std::string>> latest_ids(LedgerContext& ctx,
+                                                       const std::vector<std::int64_t>& attempts) {
+  std::map<std::int64_t, std::string> out;
+  for (const std::int64_t id : attempts) {
+    if (out.contains(id)) continue;
+    auto q = ctx.db.query(
+        "SELECT receipt_id FROM receipts WHERE attempt_id = ?1 ORDER BY seq DESC LIMIT 1");
+    q.bind(1, id);
+    auto row = q.next();
+    if (!row.ok()) return row.error();
+    if (row.value()) out[id] = q.text(0);
+  }
+  return out;
 }
 
 Result<std::optional<Receipt>> get(LedgerContext& ctx, std::string_view receipt_id) {

@@ -3,6 +3,8 @@
 #include "admin_v1.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -87,28 +89,47 @@ std::optional<admin_json::Page> page_or_400(std::string_view query, ServedAnswer
 
 // --- receipts ---
 
-struct ReceiptQuery {
-  storage::ReceiptFilter filter;
-  std::optional<storage::AttemptState> state;
-  std::int64_t until_ms = 0;  // 0: no bound
-  admin_json::Page page;
+// A page of receipts, and the latest receipt of each of their attempts (superseded_by).
+struct ReceiptPage {
+  std::vector<storage::Receipt> receipts;
+  std::map<std::int64_t, std::string> latest;
 };
 
-std::optional<ReceiptQuery> receipt_query(std::string_view query, ServedAnswer& answer) {
+Result<ReceiptPage> read_receipt_page(Ledger& ledger, const storage::ReceiptFilter& filter) {
+  auto receipts = ledger.receipts(filter);
+  if (!receipts.ok()) return receipts.error();
+  std::vector<std::int64_t> attempts;
+  for (const auto& r : receipts.value()) attempts.push_back(r.attempt.id);
+  auto latest = ledger.latest_receipt_ids(attempts);
+  if (!latest.ok()) return latest.error();
+  return ReceiptPage{std::move(receipts).value(), std::move(latest).value()};
+}
+
+Json listed_json(const storage::Receipt& r, const ReceiptPage& page,
+                 const policy::AssetTable& assets) {
+  const auto latest = page.latest.find(r.attempt.id);
+  const std::string superseded_by =
+      latest != page.latest.end() && latest->second != r.receipt_id ? latest->second : "";
+  const auto& offer = r.attempt.intent.offer;
+  return receipt_json({&r, symbol_of(assets, offer.network, offer.asset), superseded_by});
+}
+
+// The filter of GET /v1/receipts, paged by seq (the cursor), newest first; nothing (and the
+// answer written) when a parameter is bad.
+std::optional<storage::ReceiptFilter> receipt_filter(std::string_view query, ServedAnswer& answer) {
   auto page = page_or_400(query, answer);
   if (!page) return std::nullopt;
-  ReceiptQuery q;
-  q.page = *page;
-  q.filter.agent = admin_json::query_param(query, "agent");
-  q.filter.merchant = admin_json::query_param(query, "merchant");
+  storage::ReceiptFilter f;
+  f.agent = admin_json::query_param(query, "agent");
+  f.merchant = admin_json::query_param(query, "merchant");
   if (auto state = admin_json::query_param(query, "state")) {
-    q.state = storage::attempt_state_from_name(*state);
-    if (!q.state) {
+    f.state = storage::attempt_state_from_name(*state);
+    if (!f.state) {
       answer_error(answer, 400, "state: not an attempt state: " + *state);
       return std::nullopt;
     }
   }
-  for (auto [name, out] : {std::pair{"since", &q.filter.since_ms}, {"until", &q.until_ms}}) {
+  for (auto [name, out] : {std::pair{"since", &f.since_ms}, {"until", &f.until_ms}}) {
     if (auto text = admin_json::query_param(query, name)) {
       auto ms = admin_json::parse_time_ms(*text);
       if (!ms) {
@@ -119,61 +140,63 @@ std::optional<ReceiptQuery> receipt_query(std::string_view query, ServedAnswer& 
       *out = *ms;
     }
   }
-  return q;
+  if (!page->after.empty()) {
+    std::int64_t seq = 0;
+    const auto [end, ec] =
+        std::from_chars(page->after.data(), page->after.data() + page->after.size(), seq);
+    if (ec != std::errc() || end != page->after.data() + page->after.size() || seq <= 0) {
+      answer_error(answer, 400, "after: a receipt's seq, from the previous page's next");
+      return std::nullopt;
+    }
+    f.before_seq = seq;
+  }
+  f.limit = page->limit + 1;  // one more: is there a next page?
+  f.newest_first = true;
+  return f;
 }
 
 void list_receipts(const AdminCall& call, PaymentServices& pay, std::string_view query,
                    ServedAnswer& answer) {
-  auto q = receipt_query(query, answer);
-  if (!q) return;
+  auto filter = receipt_filter(query, answer);
+  if (!filter) return;
   AdminSources* sources = &call.sources;
-  on_ledger<std::vector<storage::Receipt>>(
+  on_ledger<ReceiptPage>(
       pay, Durability::batched, answer.defer(),
-      [filter = q->filter](Ledger& ledger) { return ledger.receipts(filter); },
-      [sources, q = *q](Result<std::vector<storage::Receipt>>& result, ServedAnswer& out) {
+      [filter = *filter](Ledger& ledger) { return read_receipt_page(ledger, filter); },
+      [sources, limit = filter->limit - 1](Result<ReceiptPage>& result, ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
-        auto listed = listed_receipts(result.value(), *assets_of(*sources));
-        std::reverse(listed.begin(), listed.end());  // newest first
-        std::erase_if(listed, [&q](const ListedReceipt& l) {
-          return (q.state && l.receipt->attempt.state != *q.state) ||
-                 (q.until_ms != 0 && l.receipt->recorded_at_ms >= q.until_ms);
-        });
-        answer_json(out, 200,
-                    admin_json::paged(
-                        listed, q.page,
-                        [](const ListedReceipt& l) { return std::to_string(l.receipt->seq); },
-                        [](const ListedReceipt& l) { return receipt_json(l); }));
+        ReceiptPage& page = result.value();
+        const bool more = page.receipts.size() > limit;
+        if (more) page.receipts.resize(limit);
+        Json body = {{"items", Json::array()}};
+        for (const auto& r : page.receipts) {
+          body["items"].push_back(listed_json(r, page, *assets_of(*sources)));
+        }
+        body["next"] = more ? Json(std::to_string(page.receipts.back().seq)) : Json(nullptr);
+        answer_json(out, 200, body);
       });
 }
 
-// The receipt and every other receipt of its attempt (its superseded_by needs them); empty for
-// an unknown id.
-Result<std::vector<storage::Receipt>> receipt_with_siblings(Ledger& ledger, const std::string& id) {
+Result<ReceiptPage> read_one_receipt(Ledger& ledger, const std::string& id) {
   auto found = ledger.get_receipt(id);
   if (!found.ok()) return found.error();
-  if (!found.value()) return std::vector<storage::Receipt>{};
-  storage::ReceiptFilter same_agent;
-  same_agent.agent = found.value()->attempt.intent.agent;
-  auto all = ledger.receipts(same_agent);
-  if (!all.ok()) return all.error();
-  std::erase_if(all.value(), [&](const storage::Receipt& r) {
-    return r.attempt.id != found.value()->attempt.id;
-  });
-  return all;
+  if (!found.value()) return ReceiptPage{};
+  auto latest = ledger.latest_receipt_ids({found.value()->attempt.id});
+  if (!latest.ok()) return latest.error();
+  return ReceiptPage{{std::move(*found.value())}, std::move(latest).value()};
 }
 
 void one_receipt(const AdminCall& call, PaymentServices& pay, std::string id,
                  ServedAnswer& answer) {
   AdminSources* sources = &call.sources;
-  on_ledger<std::vector<storage::Receipt>>(
+  on_ledger<ReceiptPage>(
       pay, Durability::batched, answer.defer(),
-      [id](Ledger& ledger) { return receipt_with_siblings(ledger, id); },
-      [sources, id](Result<std::vector<storage::Receipt>>& result, ServedAnswer& out) {
+      [id](Ledger& ledger) { return read_one_receipt(ledger, id); },
+      [sources, id](Result<ReceiptPage>& result, ServedAnswer& out) {
         if (!result.ok()) return answer_ledger_error(out, result.error());
-        for (const auto& listed : listed_receipts(result.value(), *assets_of(*sources))) {
-          if (listed.receipt->receipt_id == id) return answer_json(out, 200, receipt_json(listed));
-        }
-        answer_error(out, 404, "no receipt " + id);
+        const ReceiptPage& page = result.value();
+        if (page.receipts.empty()) return answer_error(out, 404, "no receipt " + id);
+        answer_json(out, 200, listed_json(page.receipts.front(), page, *assets_of(*sources)));
       });
 }
 

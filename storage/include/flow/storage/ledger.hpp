@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -153,6 +154,9 @@ class Ledger {
   // Whole-life counts for metrics; `merchant_limit` bounds the merchants named one by one.
   Result<LedgerTallies> tallies(std::size_t merchant_limit);
   Result<std::vector<Receipt>> receipts(const ReceiptFilter& filter);
+  // For each attempt id, the id of its latest receipt (an unknown outcome later settled has two).
+  Result<std::map<std::int64_t, std::string>> latest_receipt_ids(
+      const std::vector<std::int64_t>& attempt_ids);
   // By the id the agent saw in X-402flow-Receipt; nothing for a malformed or unknown id.
   Result<std::optional<Receipt>> get_receipt(std::string_view receipt_id);
   // Releases expired holds of refused credentials first (a write).

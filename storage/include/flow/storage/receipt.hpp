@@ -51,7 +51,14 @@ struct ReceiptFilter {
   // An origin ("https://api.example.com"), or a bare host[:port] matching http:// and https://;
   // a bare host without a port ("127.0.0.1") matches that host on any port.
   std::optional<std::string> merchant;
-  std::int64_t since_ms = 0;  // recorded at or after
+  std::int64_t since_ms = 0;          // recorded at or after
+  std::int64_t until_ms = 0;          // recorded before; 0: no end
+  std::optional<AttemptState> state;  // the attempt's state the receipt records
+  // A page: receipts before this seq (0: from the newest or oldest), at most `limit` (0: all),
+  // newest first when `newest_first`.
+  std::int64_t before_seq = 0;
+  std::size_t limit = 0;
+  bool newest_first = false;
 };
 
 enum class ChainProblem {
