@@ -33,53 +33,9 @@ BIN=$build_dir/402flow
 PYTHON=${FLOW_CLIENTS_PYTHON:-/usr/bin/python3}
 PATH_FOR_CLIENTS=/usr/local/bin:/usr/bin:/bin
 
-say() { echo "clients: $*" >&2; }
-
-tmp=""
-pids=()
-
-dump_logs() {
-  [ -n "$tmp" ] || return 0
-  local f
-  for f in "$tmp"/*.log "$tmp"/*.out "$tmp"/*.err; do
-    [ -s "$f" ] || continue
-    echo "----- ${f##*/}" >&2
-    tail -n 40 "$f" >&2
-  done
-}
-
-die() {
-  echo "clients: FAIL: $*" >&2
-  dump_logs
-  exit 1
-}
-
 # shellcheck source=../support/process_lib.sh
 . "$here/../support/process_lib.sh"
-
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do stop "$pid"; done
-  if [ -n "$tmp" ]; then
-    if [ "${FLOW_CLIENTS_KEEP:-0}" = 1 ]; then say "kept $tmp"; else rm -rf "$tmp"; fi
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-wait_for_file() { # file pid what
-  for _ in $(seq 300); do
-    [ -s "$1" ] && return 0
-    kill -0 "$2" 2>/dev/null || die "$3 exited before it was ready"
-    sleep 0.05
-  done
-  die "$3 did not write $1 within 15 s"
-}
-
-port_of() { tr -d '[:space:]' <"$1" | sed 's/.*://'; }
+harness clients
 
 # ---- prerequisites: every client must be here ------------------------------------------------
 need() { # command package

@@ -22,37 +22,10 @@ case $build_dir in /*) ;; *) build_dir=$PWD/$build_dir ;; esac
 BIN=$build_dir/402flow
 PYTHON=/usr/bin/python3 # Debian's python3-jsonpatch and python3-yaml belong to Debian's interpreter
 
-say() { echo "kubernetes: $*" >&2; }
-tmp=""
-pids=()
-dump_logs() {
-  [ -n "$tmp" ] || return 0
-  local f
-  for f in "$tmp"/*.log "$tmp"/e2e/*.log; do
-    [ -s "$f" ] || continue
-    echo "----- ${f##*/}" >&2
-    tail -n 30 "$f" >&2
-  done
-}
-die() {
-  echo "kubernetes: FAIL: $*" >&2
-  dump_logs
-  exit 1
-}
 # shellcheck source=../support/process_lib.sh
 . "$here/../support/process_lib.sh"
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do stop "$pid"; done
-  if [ -n "$tmp" ]; then
-    if [ "${FLOW_KUBERNETES_KEEP:-0}" = 1 ]; then say "kept $tmp"; else rm -rf "$tmp"; fi
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+harness kubernetes
+harness_logs="*.log e2e/*.log"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed (Debian package $2); run scripts/setup.sh"; }
 need openssl openssl
@@ -69,14 +42,6 @@ pick_node "$here" 20 0 0 "kubernetes-models needs a recent Node"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/402flow-kubernetes.XXXXXX")
 
-wait_for_file() { # file pid what
-  for _ in $(seq 300); do
-    [ -s "$1" ] && return 0
-    kill -0 "$2" 2>/dev/null || die "$3 exited before it was ready"
-    sleep 0.05
-  done
-  die "$3 did not write $1 within 15 s"
-}
 start() { # name portfile command...
   local name=$1 port_file=$2
   shift 2
