@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "hash_chain.hpp"
 #include "sha256.hpp"
 
 namespace flow::storage {
@@ -12,12 +13,7 @@ namespace {
 constexpr std::string_view kVersionLine = "402flow-audit-v1\n";
 
 void field(std::string& out, std::string_view name, std::string_view value) {
-  out += name;
-  out += '=';
-  out += std::to_string(value.size());
-  out += ':';
-  out += value;
-  out += '\n';
+  append_chain_field(out, name, value);
 }
 
 }  // namespace
@@ -63,77 +59,13 @@ AuditRecord read_row(const sql::Query& q) {
   return r;
 }
 
-struct Head {
-  std::int64_t seq = 0;
-  std::string hash;
-};
-
-Result<Head> read_head(LedgerContext& ctx) {
-  auto q = ctx.db.query("SELECT seq, hash FROM audit_head WHERE id = 1");
-  auto row = q.next();
-  if (!row.ok()) return row.error();
-  if (!row.value()) {
-    return ledger_error(LedgerErrorCode::storage_failed, "the audit chain head is missing");
-  }
-  return Head{q.int64(0), q.text(1)};
-}
-
-ChainReport bad(ChainReport report, std::int64_t seq, ChainProblem problem, std::string detail) {
-  report.ok = false;
-  report.first_bad_seq = seq;
-  report.problem = problem;
-  report.detail = std::move(detail);
-  return report;
-}
-
-// The first problem of one row, given the row expected next; nothing when it is sound.
-std::optional<ChainReport> row_problem(const ChainReport& report, const AuditRecord& r,
-                                       std::int64_t expected_seq, const std::string& prev) {
-  const std::string name = "audit record " + std::to_string(r.seq);
-  if (r.seq != expected_seq) {
-    return bad(report, expected_seq, ChainProblem::missing_row,
-               "audit record " + std::to_string(expected_seq) + " is missing (the next row is " +
-                   std::to_string(r.seq) + ")");
-  }
-  if (r.prev_hash != prev) {
-    return bad(report, r.seq, ChainProblem::prev_hash_mismatch,
-               name +
-                   " does not follow the record before it (rows removed, inserted or "
-                   "reordered)");
-  }
-  if (r.encoding != 1 || audit_hash(r) != r.hash) {
-    return bad(report, r.seq, ChainProblem::hash_mismatch,
-               name + " (" + r.id + ") does not match its hash: its content was changed");
-  }
-  if (r.id != make_audit_id(r.seq, r.hash)) {
-    return bad(report, r.seq, ChainProblem::bad_receipt_id,
-               name + " has an id (" + r.id + ") that does not derive from its hash");
-  }
-  return std::nullopt;
-}
-
-ChainReport check_head(ChainReport report, std::int64_t last, const std::string& prev) {
-  if (report.head_seq > last) {
-    return bad(report, last + 1, ChainProblem::missing_row,
-               "audit records " + std::to_string(last + 1) + " to " +
-                   std::to_string(report.head_seq) + " are missing from the end of the chain");
-  }
-  if (report.head_seq < last) {
-    return bad(report, report.head_seq + 1, ChainProblem::head_mismatch,
-               "audit record " + std::to_string(report.head_seq + 1) +
-                   " and later were added without moving the chain head");
-  }
-  if (report.head_hash != prev) {
-    return bad(report, last, ChainProblem::head_mismatch,
-               "the audit chain head's hash does not match record " + std::to_string(last));
-  }
-  return report;
-}
+const ChainNames kAuditChain{"audit_head", "the audit chain head", "audit record", "audit records",
+                             "an id"};
 
 }  // namespace
 
 Result<AuditRecord> append(LedgerContext& ctx, const AuditEntry& entry) {
-  auto head = read_head(ctx);
+  auto head = read_chain_head(ctx, kAuditChain);
   if (!head.ok()) return head.error();
   AuditRecord r;
   r.seq = head.value().seq + 1;
@@ -157,9 +89,7 @@ Result<AuditRecord> append(LedgerContext& ctx, const AuditEntry& entry) {
       .bind(10, std::int64_t{r.encoding});
   auto inserted = q.run();
   if (!inserted.ok()) return inserted.error();
-  auto move_head = ctx.db.query("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1");
-  move_head.bind(1, r.seq).bind(2, r.hash);
-  auto moved = move_head.run();
+  auto moved = move_chain_head(ctx, kAuditChain, r.seq, r.hash);
   if (!moved.ok()) return moved.error();
   return r;
 }
@@ -184,25 +114,21 @@ Result<std::vector<AuditRecord>> list(LedgerContext& ctx, const AuditFilter& fil
 }
 
 Result<ChainReport> verify(LedgerContext& ctx) {
-  auto head = read_head(ctx);
+  auto head = read_chain_head(ctx, kAuditChain);
   if (!head.ok()) return head.error();
-  ChainReport report;
-  report.head_seq = head.value().seq;
-  report.head_hash = head.value().hash;
+  ChainWalk walk(kAuditChain, head.value());
   auto q = ctx.db.query(std::string("SELECT ") + kColumns + " FROM audit ORDER BY seq");
-  std::int64_t expected_seq = 1;
-  std::string prev(kGenesisHash);
   for (;;) {
     auto next = q.next();
     if (!next.ok()) return next.error();
     if (!next.value()) break;
     const AuditRecord r = read_row(q);
-    if (auto problem = row_problem(report, r, expected_seq, prev)) return *problem;
-    prev = r.hash;
-    ++report.rows_checked;
-    ++expected_seq;
+    if (!walk.row(r.seq, r.id, r.prev_hash, r.hash, r.encoding == 1 && audit_hash(r) == r.hash,
+                  r.id == make_audit_id(r.seq, r.hash))) {
+      return walk.report();
+    }
   }
-  return check_head(std::move(report), expected_seq - 1, prev);
+  return walk.finish();
 }
 
 }  // namespace audit_store

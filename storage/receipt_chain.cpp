@@ -6,6 +6,7 @@
 
 #include "flow/payment/amount.hpp"
 #include "flow/storage/receipt.hpp"
+#include "hash_chain.hpp"
 #include "sha256.hpp"
 
 namespace flow::storage {
@@ -16,12 +17,7 @@ std::string_view version_line(int encoding) {
 }
 
 void field(std::string& out, std::string_view name, std::string_view value) {
-  out += name;
-  out += '=';
-  out += std::to_string(value.size());
-  out += ':';
-  out += value;
-  out += '\n';
+  append_chain_field(out, name, value);
 }
 
 void field(std::string& out, std::string_view name, std::int64_t value) {

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "hash_chain.hpp"
 #include "intent_columns.hpp"
 
 namespace flow::storage::receipt_store {
@@ -54,33 +55,13 @@ Row read_row(const sql::Query& q) {
   return row;
 }
 
-struct Head {
-  std::int64_t seq = 0;
-  std::string hash;
-};
-
-Result<Head> read_head(LedgerContext& ctx) {
-  auto q = ctx.db.query("SELECT seq, hash FROM chain_head WHERE id = 1");
-  auto row = q.next();
-  if (!row.ok()) return row.error();
-  if (!row.value()) {
-    return ledger_error(LedgerErrorCode::storage_failed, "the chain head record is missing");
-  }
-  return Head{q.int64(0), q.text(1)};
-}
-
-ChainReport bad(ChainReport report, std::int64_t seq, ChainProblem problem, std::string detail) {
-  report.ok = false;
-  report.first_bad_seq = seq;
-  report.problem = problem;
-  report.detail = std::move(detail);
-  return report;
-}
+const ChainNames kReceiptChain{"chain_head", "the chain head", "receipt", "receipts",
+                               "a receipt id"};
 
 }  // namespace
 
 Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
-  auto head = read_head(ctx);
+  auto head = read_chain_head(ctx, kReceiptChain);
   if (!head.ok()) return head.error();
   Receipt r;
   r.seq = head.value().seq + 1;
@@ -121,9 +102,7 @@ Result<Receipt> append(LedgerContext& ctx, const Attempt& attempt) {
   auto inserted = q.run();
   if (!inserted.ok()) return inserted.error();
 
-  auto move_head = ctx.db.query("UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1");
-  move_head.bind(1, r.seq).bind(2, r.hash);
-  auto moved = move_head.run();
+  auto moved = move_chain_head(ctx, kReceiptChain, r.seq, r.hash);
   if (!moved.ok()) return moved.error();
   return r;
 }
@@ -203,63 +182,24 @@ Result<std::optional<Receipt>> get(LedgerContext& ctx, std::string_view receipt_
 }
 
 Result<ChainReport> verify(LedgerContext& ctx) {
-  auto head = read_head(ctx);
+  auto head = read_chain_head(ctx, kReceiptChain);
   if (!head.ok()) return head.error();
-  ChainReport report;
-  report.head_seq = head.value().seq;
-  report.head_hash = head.value().hash;
-
+  ChainWalk walk(kReceiptChain, head.value());
   static const std::string sql = std::string("SELECT ") + kColumns + " FROM receipts ORDER BY seq";
   auto q = ctx.db.query(sql);
-  std::int64_t expected_seq = 1;
-  std::string prev(kGenesisHash);
   for (;;) {
     auto next = q.next();
     if (!next.ok()) return next.error();
     if (!next.value()) break;
     const Row row = read_row(q);
     const Receipt& r = row.receipt;
-    if (r.seq != expected_seq) {
-      return bad(report, expected_seq, ChainProblem::missing_row,
-                 "receipt " + std::to_string(expected_seq) + " is missing (the next row is " +
-                     std::to_string(r.seq) + ")");
+    if (!walk.row(r.seq, r.receipt_id, r.prev_hash, r.hash,
+                  !row.unreadable && receipt_hash(r) == r.hash,
+                  r.receipt_id == make_receipt_id(r.seq, r.hash))) {
+      return walk.report();
     }
-    if (r.prev_hash != prev) {
-      return bad(report, r.seq, ChainProblem::prev_hash_mismatch,
-                 "receipt " + std::to_string(r.seq) +
-                     " does not follow the receipt before it (rows removed, inserted or "
-                     "reordered)");
-    }
-    if (row.unreadable || receipt_hash(r) != r.hash) {
-      return bad(report, r.seq, ChainProblem::hash_mismatch,
-                 "receipt " + std::to_string(r.seq) + " (" + r.receipt_id +
-                     ") does not match its hash: its content was changed");
-    }
-    if (r.receipt_id != make_receipt_id(r.seq, r.hash)) {
-      return bad(report, r.seq, ChainProblem::bad_receipt_id,
-                 "receipt " + std::to_string(r.seq) + " has a receipt id (" + r.receipt_id +
-                     ") that does not derive from its hash");
-    }
-    prev = r.hash;
-    ++report.rows_checked;
-    ++expected_seq;
   }
-  const std::int64_t last = expected_seq - 1;
-  if (report.head_seq > last) {
-    return bad(report, last + 1, ChainProblem::missing_row,
-               "receipts " + std::to_string(last + 1) + " to " + std::to_string(report.head_seq) +
-                   " are missing from the end of the chain");
-  }
-  if (report.head_seq < last) {
-    return bad(report, report.head_seq + 1, ChainProblem::head_mismatch,
-               "receipt " + std::to_string(report.head_seq + 1) +
-                   " and later were added without moving the chain head");
-  }
-  if (report.head_hash != prev) {
-    return bad(report, last, ChainProblem::head_mismatch,
-               "the chain head's hash does not match receipt " + std::to_string(last));
-  }
-  return report;
+  return walk.finish();
 }
 
 }  // namespace flow::storage::receipt_store
