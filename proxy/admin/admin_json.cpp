@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "flow/payment/reason.hpp"
+#include "flow/payment/unix_clock.hpp"
 #include "flow/policy/verdict.hpp"
 
 namespace flow::proxy::admin_json {
@@ -238,15 +239,7 @@ std::optional<std::int64_t> parse_integer(std::string_view text) {
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text) {
   if (auto ms = digits_value(text)) return *ms;
-  struct tm t {};
-  const std::string s(text);
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
-  if (end == nullptr) {
-    t = {};
-    end = strptime(s.c_str(), "%Y-%m-%d", &t);
-  }
-  if (end == nullptr || !(*end == '\0' || (end[0] == 'Z' && end[1] == '\0'))) return std::nullopt;
-  return static_cast<std::int64_t>(timegm(&t)) * 1000;
+  return payment::parse_utc_ms(text);
 }
 
 int ledger_error_status(const storage::LedgerError& error) {

@@ -69,17 +69,7 @@ std::optional<std::int64_t> parse_since_ms(std::string_view text, std::int64_t n
     return now - *days * 86'400'000;
   }
   if (auto age = policy::parse_duration(text)) return now - age->count();
-  struct tm t {};
-  const std::string s(text);
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
-  if (end == nullptr) {
-    t = {};
-    end = strptime(s.c_str(), "%Y-%m-%d", &t);
-  }
-  if (end == nullptr || !(*end == '\0' || (end[0] == 'Z' && end[1] == '\0'))) {
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(timegm(&t)) * 1000;
+  return payment::parse_utc_ms(text);
 }
 
 // "0x8335…2913" for long addresses in tables; JSON and CSV carry the full value.

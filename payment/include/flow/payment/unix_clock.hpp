@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace flow::payment {
 
@@ -29,6 +31,20 @@ inline std::string format_utc(std::int64_t unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return buf;
+}
+
+// The other way: "2026-01-01T12:00:00Z" (the Z optional) or "2026-01-01" (midnight UTC) in unix
+// milliseconds; nothing for anything else.
+inline std::optional<std::int64_t> parse_utc_ms(std::string_view text) {
+  std::tm t{};
+  const std::string s(text);
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
+  if (end == nullptr) {
+    t = {};
+    end = strptime(s.c_str(), "%Y-%m-%d", &t);
+  }
+  if (end == nullptr || !(*end == '\0' || (end[0] == 'Z' && end[1] == '\0'))) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&t)) * 1000;
 }
 
 }  // namespace flow::payment
