@@ -192,11 +192,14 @@ TEST_CASE("approval webhook: only http:// URLs with a host") {
   bad.url = "https://example.com/";
   uv_loop_t loop;
   uv_loop_init(&loop);
-  LogWriter writer(&loop, ::open("/dev/null", O_WRONLY), true);
-  Logger log(writer, LogLevel::error);
-  CHECK_THROWS_AS(ApprovalWebhook(
-                      &loop, bad, [](const storage::Approval&) { return "{}"; }, log),
-                  std::invalid_argument);
+  {
+    // Gone before the loop closes: the writer's timer is closed on it.
+    LogWriter writer(&loop, ::open("/dev/null", O_WRONLY), true);
+    Logger log(writer, LogLevel::error);
+    CHECK_THROWS_AS(ApprovalWebhook(
+                        &loop, bad, [](const storage::Approval&) { return "{}"; }, log),
+                    std::invalid_argument);
+  }
   close_loop(&loop);
 }
 
