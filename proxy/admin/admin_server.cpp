@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "flow/proxy/admin/dashboard.hpp"
 #include "admin_v1.hpp"
+#include "flow/proxy/admin/dashboard.hpp"
 #include "flow/proxy/admin/prometheus_text.hpp"
 #include "flow/proxy/http/http_server.hpp"
 #include "flow/proxy/http/proxy_error.hpp"

@@ -50,12 +50,12 @@ struct PaymentCounters {
   std::uint64_t unknown = 0;
   std::uint64_t idempotent_replays = 0;
   std::uint64_t credentials_resent = 0;  // unanswered paid retries sent again (payment-identifier)
-  std::uint64_t approvals_opened = 0;   // approvals opened by review verdicts (not reused)
-  std::uint64_t approvals_expired = 0;  // pending approvals the expiry sweep expired
-  std::uint64_t held_approved = 0;      // held requests woken approved (then decided again)
-  std::uint64_t held_denied = 0;        // held requests answered approval_denied
-  std::uint64_t held_expired = 0;       // held requests answered approval_expired
-  std::uint64_t held_timed_out = 0;     // held requests whose review.hold passed
+  std::uint64_t approvals_opened = 0;    // approvals opened by review verdicts (not reused)
+  std::uint64_t approvals_expired = 0;   // pending approvals the expiry sweep expired
+  std::uint64_t held_approved = 0;       // held requests woken approved (then decided again)
+  std::uint64_t held_denied = 0;         // held requests answered approval_denied
+  std::uint64_t held_expired = 0;        // held requests answered approval_expired
+  std::uint64_t held_timed_out = 0;      // held requests whose review.hold passed
   // Requests held right now: ApprovalDesk::held() (a gauge, not kept here).
 };
 
