@@ -16,6 +16,7 @@
 #include "support/paid_proxy.hpp"
 #include "support/test_origin.hpp"
 #include "support/x402_origin_wire.hpp"
+#include "x402_shop.hpp"
 
 using namespace flow::testing;
 using nlohmann::json;
@@ -26,26 +27,6 @@ namespace {
 // Far longer than any wait below: a connection the proxy leaves open shows as a timeout.
 const std::vector<std::string> kLongIdle = {"--idle-timeout", "60s"};
 constexpr auto kPromptClose = 3s;
-
-// /free answers 200; everything else asks 0.01 USDC and settles any request that pays. The
-// policy allows /paid on 127.0.0.1 and refuses every other path (merchant_not_allowed).
-struct Shop {
-  TestOrigin origin{[this](OriginExchange& ex) { serve(ex); }};
-
-  void serve(OriginExchange& ex) {
-    ex.body();
-    if (ex.request().target.rfind("/free", 0) == 0) return ex.respond(200, "free");
-    if (ex.request().header("payment-signature")) {
-      return ex.respond(200, R"({"paid":true})", {{"PAYMENT-RESPONSE", settlement_success()}});
-    }
-    ex.respond(402, "{}", {{"PAYMENT-REQUIRED", v2_challenge(origin.url(ex.request().target))}});
-  }
-  std::size_t credentials_seen() const {
-    std::size_t n = 0;
-    for (const auto& r : origin.requests()) n += r.header("payment-signature") ? 1 : 0;
-    return n;
-  }
-};
 
 PaidProxyOptions long_idle(std::string identity = "sidecar") {
   PaidProxyOptions o;
