@@ -446,14 +446,17 @@ void PaidAttempt::parse_challenge() {
 void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
   PaymentServices& pay = *pay_;
   enter(State::deciding);
+  // Shared with the writer's job, not copied: kept to be asked again, with the approval, if a
+  // held review is approved.
+  auto input = std::make_shared<const DecideInput>(std::move(in));
   if (!decided_on_) {
-    decided_on_ = in;  // asked again, with the approval, if a held review is approved
+    decided_on_ = input;
     rail_ = rail;
   }
   auto token = link_;
   const LoopMailbox& mailbox = pay.mailbox();
   PaymentServices* services = &pay;
-  const bool prepare_only = in.prepare_only;
+  const bool prepare_only = input->prepare_only;
   auto done = mailbox.on_loop<storage::Result<DecideOutcome>>(
       [token, services](storage::Result<DecideOutcome> result) {
         if (token->get() != nullptr) {
@@ -491,9 +494,9 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
   // to the writer per payment before the credential may leave. The rail declares that it signs
   // in the transaction (x402: the signer only reads the wallet's immutable key, and secp256k1
   // signing is thread-safe).
-  auto job = [in = std::move(in), challenge = challenge_, accepts = candidate_offers_, rail,
+  auto job = [input, challenge = challenge_, accepts = candidate_offers_, rail,
               prepare_only](storage::Ledger& ledger) -> storage::Result<DecideOutcome> {
-    auto decided = decide_and_reserve(ledger, in);
+    auto decided = decide_and_reserve(ledger, *input);
     if (!decided.ok() || prepare_only) return decided;
     DecideOutcome& out = decided.value();
     if (!out.reserve || out.reserve->status != storage::ReserveStatus::reserved) return decided;
@@ -503,8 +506,8 @@ void PaidAttempt::decide(DecideInput in, payment::PaymentRail* rail) {
     payment::SettleResult made =
         rail->credential_now({challenge,
                               accepts.at(*out.decision.offer_index),
-                              in.now,
-                              in.policy->definition().payment.max_validity.count(),
+                              input->now,
+                              input->policy->definition().payment.max_validity.count(),
                               {}});
     if (auto* error = std::get_if<payment::RailError>(&made)) {
       (void)ledger.release(attempt, payment::Reason::payment_rail_failed,

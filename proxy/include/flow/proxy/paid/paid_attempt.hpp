@@ -148,7 +148,7 @@ class PaidAttempt final : public ExchangeHooks {
   ReasonField held_reason_;  // the X-402flow-Error of held_extra_, for the access log
   std::optional<Deadline> challenge_deadline_;  // armed while the 402's body is read
   // What the decision was asked, kept to ask again when a held approval is approved.
-  std::optional<DecideInput> decided_on_;
+  std::shared_ptr<const DecideInput> decided_on_;
   payment::PaymentRail* rail_ = nullptr;
   ApprovalDesk::Ticket held_ticket_;       // while awaiting_approval
   std::optional<Deadline> hold_deadline_;  // review.hold (or the approval's expiry) passing
